@@ -1,0 +1,32 @@
+"""Airflow's configuration for local use, set as environment variables before Airflow is imported.
+
+Airflow reads its configuration once, at import; `credit-dw` and the tests call `configure()`
+first. Values already in the environment win, so a deployment (docker compose) keeps its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+
+from credit_dw import settings
+
+
+def defaults() -> dict[str, str]:
+    home = settings.airflow_home()
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(settings.DAGS_DIR),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DEFAULT_TIMEZONE": settings.TIMEZONE,
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        # The DAGs import cosmos; keep its cache inside the data directory.
+        "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos-cache"),
+    }
+
+
+def configure(environ: MutableMapping[str, str]) -> None:
+    settings.airflow_home().mkdir(parents=True, exist_ok=True)
+    for key, value in defaults().items():
+        environ.setdefault(key, value)

@@ -1,0 +1,71 @@
+"""The source catalog (`sources.yml`): the one place that says which feeds exist and how to read them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+
+from credit_dw import settings
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    source_id: str
+    title: str
+    department: str
+    connector: str
+    raw_table: str
+    fields: dict[str, str]
+    suite: str
+    reject_share: float = 0.2
+    relation: str | None = None
+    watermark: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def canonical_fields(self) -> list[str]:
+        return list(self.fields)
+
+    @property
+    def raw_relation(self) -> str:
+        return f"raw.{self.raw_table}"
+
+    @property
+    def threshold(self) -> float:
+        override = settings.reject_share_override()
+        return override if override is not None else self.reject_share
+
+
+_KNOWN = {"source_id", "title", "department", "connector", "raw_table", "fields", "suite",
+          "reject_share", "relation", "watermark"}
+
+
+@cache
+def load_catalog() -> tuple[SourceSpec, ...]:
+    import yaml
+
+    data = yaml.safe_load(settings.CATALOG_FILE.read_text(encoding="utf-8"))
+    specs = []
+    for entry in data["sources"]:
+        missing = {"source_id", "connector", "raw_table", "fields", "suite"} - set(entry)
+        if missing:
+            raise ValueError(f"{settings.CATALOG_FILE}: source {entry.get('source_id', '?')} lacks {sorted(missing)}")
+        specs.append(SourceSpec(
+            **{k: v for k, v in entry.items() if k in _KNOWN},
+            extra={k: v for k, v in entry.items() if k not in _KNOWN},
+        ))
+    ids = [s.source_id for s in specs]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{settings.CATALOG_FILE}: duplicate source ids in {ids}")
+    return tuple(specs)
+
+
+def source_ids() -> list[str]:
+    return [s.source_id for s in load_catalog()]
+
+
+def get_source(source_id: str) -> SourceSpec:
+    for spec in load_catalog():
+        if spec.source_id == source_id:
+            return spec
+    raise KeyError(f"unknown source id {source_id!r}; the catalog ({settings.CATALOG_FILE}) has {source_ids()}")
