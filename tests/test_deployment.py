@@ -98,8 +98,12 @@ def test_airflow_services_share_the_common_environment_and_image():
         service = compose()["services"][name]
         env = service.get("environment") or {}
         differing = {k for k, v in common.items() if env.get(k) != v}
-        assert not differing, f"{name} does not get {sorted(differing)} from x-airflow-common"
-        assert service.get("build") == ".", f"{name} does not run the image built from ./Dockerfile"
+        assert not differing, (
+            f"{name} does not get {sorted(differing)} from x-airflow-common"
+        )
+        assert service.get("build") == ".", (
+            f"{name} does not run the image built from ./Dockerfile"
+        )
 
 
 def test_airflow_services_wait_for_both_databases():
@@ -117,8 +121,14 @@ def test_common_environment_points_at_the_compose_services():
     assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
     assert env["AIRFLOW__CORE__DEFAULT_TIMEZONE"] == "Asia/Shanghai"
     assert str(env["AIRFLOW__CORE__LOAD_EXAMPLES"]).lower() == "false"
-    assert urlsplit(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]).hostname == "airflow-metadata"
-    assert urlsplit(env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]).hostname == "airflow-apiserver"
+    assert (
+        urlsplit(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]).hostname
+        == "airflow-metadata"
+    )
+    assert (
+        urlsplit(env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]).hostname
+        == "airflow-apiserver"
+    )
 
     warehouse = urlsplit(env["WAREHOUSE_URL"])
     db_env = services["warehouse"]["environment"]
@@ -131,12 +141,18 @@ def test_common_environment_points_at_the_compose_services():
 
 
 def test_dags_folder_is_where_the_dockerfile_copies_dags():
-    dags_dest = [dest for sources, dest in dockerfile_copies() if "dags/" in sources or "dags" in sources]
+    dags_dest = [
+        dest
+        for sources, dest in dockerfile_copies()
+        if "dags/" in sources or "dags" in sources
+    ]
     assert len(dags_dest) == 1, "the Dockerfile should COPY dags/ exactly once"
     dags_folder = dags_dest[0].rstrip("/")
     assert common_env()["AIRFLOW__CORE__DAGS_FOLDER"] == dags_folder
     assert dockerfile_env()["AIRFLOW__CORE__DAGS_FOLDER"] == dags_folder
-    assert (ROOT / "dags").is_dir(), "the repository has no dags/ directory for the image"
+    assert (ROOT / "dags").is_dir(), (
+        "the repository has no dags/ directory for the image"
+    )
 
 
 def test_everything_the_dockerfile_copies_exists():
@@ -146,15 +162,23 @@ def test_everything_the_dockerfile_copies_exists():
         for source in sources
         if not (ROOT / source).exists()
     ]
-    assert not missing, f"docker build would fail: COPY sources missing from the repo: {missing}"
+    assert not missing, (
+        f"docker build would fail: COPY sources missing from the repo: {missing}"
+    )
 
 
 def test_credit_dw_home_is_a_persistent_volume():
     home = common_env()["CREDIT_DW_HOME"]
     assert dockerfile_env()["CREDIT_DW_HOME"] == home
-    mounts = dict(v.split(":")[:2][::-1] for v in compose()["x-airflow-common"]["volumes"])
-    assert home in mounts, "inbox/outbox/reports would be lost when a container is recreated"
-    assert mounts[home] in (compose().get("volumes") or {}), f"{mounts[home]} is not a named volume"
+    mounts = dict(
+        v.split(":")[:2][::-1] for v in compose()["x-airflow-common"]["volumes"]
+    )
+    assert home in mounts, (
+        "inbox/outbox/reports would be lost when a container is recreated"
+    )
+    assert mounts[home] in (compose().get("volumes") or {}), (
+        f"{mounts[home]} is not a named volume"
+    )
 
 
 def test_credit_dw_variables_are_documented_in_env_example():

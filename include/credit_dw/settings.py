@@ -160,3 +160,16 @@ def dbt_env(url: str | None = None) -> dict[str, str]:
 def reject_share_override() -> float | None:
     value = os.environ.get("CREDIT_DW_REJECT_SHARE")
     return float(value) if value else None
+
+
+def dbt_env_if_configured() -> dict[str, str]:
+    """`dbt_env()` when a warehouse is known, else {} (DAG parsing must not fail or start a server)."""
+    try:
+        return dbt_env()
+    except RuntimeError:
+        return {}
+
+
+def retry_delay_seconds(default: int) -> int:
+    """`CREDIT_DW_RETRY_DELAY_SECONDS` overrides every DAG's retry delay (tests set it low)."""
+    return int(os.environ.get("CREDIT_DW_RETRY_DELAY_SECONDS", default))

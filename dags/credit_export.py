@@ -1,0 +1,52 @@
+"""
+# credit_export
+
+Writes the night's files for downstream platforms from the curated marts, each with a manifest
+(row count, sha256, logical date), atomically. Today: the national platform
+(全国信用信息共享平台) file of subjects whose registration changed that night, under
+`$CREDIT_DW_HOME/outbox/national/<date>/`.
+
+Scheduled on the `credit_marts_built` Asset.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import dag, task
+
+from credit_dw import settings
+from credit_dw.assets import MARTS_BUILT
+
+DEFAULT_ARGS = {
+    "owner": "credit-data-engineering",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=settings.retry_delay_seconds(120)),
+}
+
+
+@dag(
+    dag_id="credit_export",
+    schedule=[MARTS_BUILT],
+    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["credit", "export"],
+    doc_md=__doc__,
+)
+def credit_export():
+    @task
+    def export_national(**context) -> dict:
+        from credit_dw import nights
+        from credit_dw.export import export_national as write_national
+
+        result = write_national(nights.night_of(context))
+        return {"file": str(result.data_file), "manifest": str(result.manifest_file),
+                "rows": result.row_count, "sha256": result.sha256}
+
+    export_national()
+
+
+credit_export()

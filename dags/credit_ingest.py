@@ -1,0 +1,112 @@
+"""
+# credit_ingest
+
+Nightly intake of every feed in the source catalog (`include/credit_dw/catalog/sources.yml`):
+for each feed, **extract** the night's rows (by watermark), **land** them into `raw` with COPY,
+and **validate** the batch with its Great Expectations suite (rows failing critical checks are
+quarantined in `meta.row_issues`; a batch over its threshold is rejected whole).
+
+Feeds are mapped from the catalog, so one failing feed does not stop the others. When all feeds
+are done, `publish_raw_landed` emits the `credit_raw_landed` Asset that schedules
+`credit_transform`; `fail_if_any_feed_failed` then makes a failed feed visible on the run.
+
+Runs at 01:30 Beijing time for the night before; `credit-dw run --date D` runs it for night D.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pendulum
+from airflow.sdk import dag, task, task_group
+
+from credit_dw import settings
+from credit_dw.assets import RAW_LANDED
+
+DEFAULT_ARGS = {
+    "owner": "credit-data-engineering",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=settings.retry_delay_seconds(300)),
+    "retry_exponential_backoff": True,
+}
+
+
+@dag(
+    dag_id="credit_ingest",
+    schedule="30 1 * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["credit", "ingest"],
+    doc_md=__doc__,
+)
+def credit_ingest():
+    @task
+    def prepare_warehouse(**context) -> str:
+        """Schemas, functions, ledger and reference seeds in place (idempotent); returns the night."""
+        from credit_dw import nights, warehouse
+        from credit_dw.transform import seed_reference
+
+        warehouse.bootstrap()
+        seed_reference()
+        return nights.night_of(context).isoformat()
+
+    @task
+    def list_sources() -> list[str]:
+        from credit_dw.catalog import source_ids
+
+        return source_ids()
+
+    @task_group
+    def ingest_feed(source_id: str, night: str):
+        @task
+        def extract(source_id: str, night: str) -> dict:
+            from datetime import date
+
+            from credit_dw import ingest
+
+            return ingest.extract(source_id, date.fromisoformat(night))
+
+        @task
+        def land(source_id: str, night: str, extracted: dict) -> dict:
+            from datetime import date
+
+            from credit_dw import ingest
+
+            return ingest.land(source_id, date.fromisoformat(night))
+
+        @task
+        def validate(source_id: str, night: str, landed: dict) -> dict:
+            from dataclasses import asdict
+            from datetime import date
+
+            from credit_dw import ingest
+
+            outcome = ingest.validate(source_id, date.fromisoformat(night))
+            return {k: v for k, v in asdict(outcome).items() if k != "checks"}
+
+        validate(source_id, night, land(source_id, night, extract(source_id, night)))
+
+    @task(outlets=[RAW_LANDED], trigger_rule="all_done")
+    def publish_raw_landed(night: str, **context) -> dict:
+        from credit_dw.reporting import night_summary
+
+        summary = night_summary(night)
+        context["outlet_events"][RAW_LANDED].extra = {"logical_date": night}
+        return summary
+
+    @task
+    def fail_if_any_feed_failed(summary: dict) -> None:
+        failed = [b["source_id"] for b in summary["batches"] if b["status"] == "failed"]
+        if failed:
+            raise RuntimeError(f"feeds failed this night: {failed}; see meta.load_batches.message")
+
+    night = prepare_warehouse()
+    feeds = ingest_feed.partial(night=night).expand(source_id=list_sources())
+    summary = publish_raw_landed(night)
+    feeds >> summary
+    fail_if_any_feed_failed(summary)
+
+
+credit_ingest()

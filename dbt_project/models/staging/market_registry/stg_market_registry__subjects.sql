@@ -1,0 +1,54 @@
+-- Accepted registry rows only: the batch passed the gate and the row has no critical issue.
+-- Renames to English, normalises codes (full-width, spaces, case) and casts text to types.
+with
+
+source as (
+    select * from {{ source('raw', 'market_registry__subjects') }}
+),
+
+batches as (
+    select * from {{ source('meta', 'load_batches') }}
+),
+
+row_issues as (
+    select * from {{ source('meta', 'row_issues') }}
+),
+
+accepted as (
+    select
+        source.*,
+        batches.logical_date as batch_logical_date
+    from source
+    inner join batches
+        on batches.batch_id = source._batch_id
+        and batches.status = 'accepted'
+    where not exists (
+        select 1
+        from row_issues
+        where row_issues.batch_id = source._batch_id
+            and row_issues.row_number = source._row_number
+            and row_issues.severity = 'critical'
+    )
+),
+
+final as (
+    select
+        _batch_id as batch_id,
+        _row_number as source_row_number,
+        batch_logical_date,
+        credit.normalize_code(uscc) as uscc,
+        btrim(subject_name) as subject_name,
+        case
+            when btrim(subject_kind) = '个体工商户' or credit.normalize_code(uscc) like '92%'
+                then 'individual_business'
+            else 'organisation'
+        end as subject_type,
+        nullif(btrim(legal_representative), '') as legal_representative,
+        btrim(division_code) as registration_division_code,
+        credit.try_date(registered_on) as registered_on,
+        nullif(btrim(status), '') as registration_status,
+        credit.try_timestamptz(updated_at) as source_updated_at
+    from accepted
+)
+
+select * from final

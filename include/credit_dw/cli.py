@@ -1,0 +1,161 @@
+"""`credit-dw`: the command line of the credit warehouse (typer + rich).
+
+    credit-dw db status|start|stop|url     the embedded PostgreSQL (or the configured WAREHOUSE_URL)
+    credit-dw simulate --date D [--scale N] fill the simulated department systems for night D
+    credit-dw run --date D                 the nightly cycle for night D through Airflow
+    credit-dw reference divisions          rebuild seeds/hebei_divisions.csv
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from credit_dw import airflow_env, settings
+
+app = typer.Typer(help="The Hebei public credit information warehouse.", no_args_is_help=True)
+db_app = typer.Typer(help="The warehouse database (embedded PostgreSQL by default).", no_args_is_help=True)
+reference_app = typer.Typer(help="Reference data kept as dbt seeds.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(reference_app, name="reference")
+console = Console()
+
+DateOption = Annotated[str, typer.Option("--date", help="Logical date (the night), YYYY-MM-DD.")]
+
+
+def _parse_date(value: str) -> date:
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date in the form YYYY-MM-DD", param_hint="--date")
+
+
+def _progress() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console)
+
+
+@db_app.command("start")
+def db_start() -> None:
+    """Start the embedded PostgreSQL (no-op when WAREHOUSE_URL is set) and print its URL."""
+    from credit_dw import embedded_db, warehouse
+
+    with _progress() as progress:
+        progress.add_task("starting the warehouse database", total=None)
+        url = embedded_db.ensure_warehouse()
+        warehouse.bootstrap(url)
+    console.print(f"[green]warehouse ready[/green] {url}")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostgreSQL."""
+    from credit_dw import embedded_db
+
+    if not settings.is_embedded():
+        console.print("WAREHOUSE_URL is set: that server is not managed here.")
+        return
+    console.print("stopped" if embedded_db.stop() else "was not running")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Say where the warehouse is and whether it runs."""
+    from credit_dw import embedded_db
+
+    if not settings.is_embedded():
+        console.print(f"external warehouse: {settings.warehouse_url()}")
+        return
+    status = embedded_db.status()
+    state = f"[green]running[/green] (pid {status.pid})" if status.running else "[yellow]stopped[/yellow]"
+    console.print(f"embedded PostgreSQL at {status.pgdata}: {state}")
+    if status.url:
+        console.print(f"url: {status.url}")
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the warehouse URL (for psql: psql "$(credit-dw db url)")."""
+    from credit_dw import embedded_db
+
+    typer.echo(embedded_db.ensure_warehouse())
+
+
+@app.command()
+def simulate(
+    date_: DateOption,
+    scale: Annotated[int, typer.Option(help="Volume multiplier (1 ≈ 200 new registrations a night).")] = 1,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed and date → same data.")] = 20261122,
+) -> None:
+    """Fill the simulated department systems with night D's records (deterministic, rerunnable)."""
+    from credit_dw import embedded_db
+    from credit_dw.simulate import simulate_market_registry
+
+    night = _parse_date(date_)
+    with _progress() as progress:
+        progress.add_task(f"simulating market_registry for {night}", total=None)
+        embedded_db.ensure_warehouse()
+        summary = simulate_market_registry(settings.source_url("market_registry"), night, scale=scale, seed=seed)
+    defects = ", ".join(f"{k} {v}" for k, v in sorted(summary.defects.items()) if v) or "none"
+    console.print(f"market_registry: {summary.rows_written} rows for {night} (injected defects: {defects})")
+
+
+@app.command()
+def run(date_: DateOption) -> None:
+    """Run the nightly cycle for night D through Airflow: ingest → transform → export."""
+    from credit_dw import nightly
+
+    night = _parse_date(date_)
+    airflow_env.configure(os.environ)
+    results = []
+    with _progress() as progress:
+        progress.add_task(f"running {' → '.join(nightly.CYCLE)} for {night} through Airflow", total=None)
+        results = nightly.run_cycle(night)
+    _print_cycle(night, results)
+    if any(r.state != "success" for r in results) or len(results) < len(nightly.CYCLE):
+        raise typer.Exit(code=1)
+
+
+def _print_cycle(night: date, results) -> None:
+    from credit_dw.reporting import night_summary
+
+    runs = Table(title=f"Airflow runs for night {night}")
+    for col in ("DAG", "state", "failed tasks"):
+        runs.add_column(col)
+    for r in results:
+        colour = "green" if r.state == "success" else "red"
+        runs.add_row(r.dag_id, f"[{colour}]{r.state}[/{colour}]", ", ".join(r.failed_tasks) or "-")
+    console.print(runs)
+
+    summary = night_summary(night.isoformat())
+    batches = Table(title="Batches (meta.load_batches)")
+    for col in ("feed", "status", "received", "accepted", "quarantined", "message"):
+        batches.add_column(col)
+    for b in summary["batches"]:
+        batches.add_row(b["source_id"], b["status"], str(b["rows_received"]), str(b["rows_accepted"]),
+                        str(b["rows_quarantined"]), b["message"] or "")
+    console.print(batches)
+
+    outbox = settings.outbox_dir("national", night.isoformat())
+    if (outbox / "manifest.json").exists():
+        console.print(f"national platform export: {outbox}/ (manifest.json beside the data file)")
+    console.print("quarantined rows: select * from meta.quarantine;  the batch ledger: select * from meta.load_batches;")
+    console.print(f'open the warehouse: psql "$(credit-dw db url)"   (Airflow home: {settings.airflow_home()})')
+
+
+@reference_app.command("divisions")
+def reference_divisions() -> None:
+    """Rebuild seeds/hebei_divisions.csv from python-stdnum's GB/T 2260 list (+ 雄安新区)."""
+    from credit_dw.reference.divisions import write_seed
+
+    path = settings.SEEDS_DIR / "hebei_divisions.csv"
+    console.print(f"{write_seed(path)} divisions written to {path}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,53 @@
+"""dbt, run in-process (dbtRunner): seeds, the prebuilt manifest Cosmos renders, plain builds.
+
+The DAG `credit_transform` renders its task group from `dbt_project/target/manifest.json`
+(Cosmos LoadMode.DBT_MANIFEST), so parsing a DAG never runs dbt; `ensure_manifest` builds it when
+missing or older than the dbt sources (`make demo`, `make test` and `credit-dw run` call it).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from credit_dw import settings
+
+MANIFEST = settings.DBT_PROJECT_DIR / "target" / "manifest.json"
+
+
+def _env() -> None:
+    os.environ.update(settings.dbt_env())
+
+
+def run_dbt(args: list[str]) -> None:
+    """Run one dbt command in this process; raise with dbt's own message when it fails."""
+    from dbt.cli.main import dbtRunner
+
+    _env()
+    result = dbtRunner().invoke([*args, "--project-dir", str(settings.DBT_PROJECT_DIR),
+                                 "--profiles-dir", str(settings.DBT_PROJECT_DIR)])
+    if not result.success:
+        raise RuntimeError(f"dbt {' '.join(args)} failed: {result.exception or 'see the dbt log above'}")
+
+
+def _sources_newer_than(path: Path) -> bool:
+    if not path.exists():
+        return True
+    built = path.stat().st_mtime
+    roots = [settings.DBT_PROJECT_DIR / d for d in ("models", "macros", "tests")] + [settings.SEEDS_DIR]
+    files = [settings.DBT_PROJECT_DIR / "dbt_project.yml"]
+    for root in roots:
+        if root.exists():
+            files.extend(p for p in root.rglob("*") if p.is_file())
+    return any(f.stat().st_mtime > built for f in files)
+
+
+def ensure_manifest() -> Path:
+    if _sources_newer_than(MANIFEST):
+        run_dbt(["parse"])
+    return MANIFEST
+
+
+def seed_reference() -> None:
+    """Load the reference seeds (the gate checks division codes against them)."""
+    run_dbt(["seed"])
