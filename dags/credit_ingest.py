@@ -27,7 +27,6 @@ DEFAULT_ARGS = {
     "owner": "credit-data-engineering",
     "retries": 2,
     "retry_delay": timedelta(seconds=settings.retry_delay_seconds(300)),
-    "retry_exponential_backoff": True,
 }
 
 

@@ -58,7 +58,8 @@ def credit_transform():
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER
         ),
-        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST),
+        # Tests spanning two models (relationships) run after both, not inside the seed's test task.
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, should_detach_multiple_parents_tests=True),
         operator_args={"install_deps": False, "env": settings.dbt_env_if_configured()},
         default_args=DEFAULT_ARGS,
     )

@@ -112,6 +112,8 @@ def run(date_: DateOption) -> None:
 
     night = _parse_date(date_)
     airflow_env.configure(os.environ)
+    # Interactive runs retry a failed task after seconds, not the scheduler's minutes.
+    os.environ.setdefault("CREDIT_DW_RETRY_DELAY_SECONDS", "5")
     results = []
     with _progress() as progress:
         progress.add_task(f"running {' → '.join(nightly.CYCLE)} for {night} through Airflow", total=None)

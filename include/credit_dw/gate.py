@@ -95,21 +95,26 @@ def _run_gx(spec: SourceSpec, batch_id: str, definition: dict) -> dict[str, dict
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     context = gx.get_context(mode="ephemeral")
-    datasource = context.data_sources.add_postgres(
-        name="warehouse", connection_string=settings.sqlalchemy_url()
-    )
+    # The generic SQL datasource: GX's postgres one rejects socket URLs (host in the query string),
+    # which is how the embedded server is reached.
+    datasource = context.data_sources.add_sql(name="warehouse", connection_string=settings.sqlalchemy_url())
     asset = datasource.add_query_asset(name=spec.source_id, query=batch_query(spec, batch_id))
     batch_definition = asset.add_batch_definition_whole_table("landed_batch")
     suite = gx.ExpectationSuite(name=definition["name"], meta=definition.get("meta", {}))
     for exp in definition["expectations"]:
-        suite.add_expectation_configuration(
-            ExpectationConfiguration(type=exp["type"], kwargs=exp["kwargs"], meta=exp["meta"])
+        # add_expectation, not add_expectation_configuration: the latter upserts by domain, and
+        # every row query shares the table domain, so each would replace the one before.
+        suite.add_expectation(
+            ExpectationConfiguration(type=exp["type"], kwargs=exp["kwargs"], meta=exp["meta"]).to_domain_obj()
         )
     suite = context.suites.add(suite)
     validation = context.validation_definitions.add(
         gx.ValidationDefinition(name=f"{spec.source_id}_gate", data=batch_definition, suite=suite)
     )
     result = validation.run(result_format="SUMMARY")
+    if len(result.results) != len(definition["expectations"]):
+        raise RuntimeError(f"suite {suite_path(spec)}: GX ran {len(result.results)} of "
+                           f"{len(definition['expectations'])} expectations")
     by_check: dict[str, dict] = {}
     for item in result.results:
         described = item.to_json_dict()
