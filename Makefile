@@ -1,0 +1,57 @@
+# credit-warehouse: the two commands a new user needs are `make demo` and `make test`.
+# Needs only python3 (3.11) and make: uv is bootstrapped into .tools/ and installs the locked
+# environment into .venv/ (uv.lock); the embedded PostgreSQL comes from a wheel.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_DATE ?= 2026-11-20
+DEMO_SCALE ?= 1
+
+.PHONY: help setup demo test lint bench manifest db-start db-stop clean
+
+help:
+	@echo "make demo   - set up, start the embedded warehouse, simulate night $(DEMO_DATE), run it through Airflow"
+	@echo "make test   - run the test suite"
+	@echo "make bench  - run the benchmarks (see docs/benchmarks.md)"
+	@echo "make lint   - ruff"
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(BIN)/credit-dw: $(UV) pyproject.toml uv.lock
+	UV_PYTHON=$(PYTHON) $(UV) sync --frozen --quiet
+	@touch $@
+
+setup: $(BIN)/credit-dw
+
+manifest: setup
+	$(BIN)/python -c "from credit_dw.transform import ensure_manifest; ensure_manifest()"
+
+demo: setup
+	$(BIN)/credit-dw db start
+	$(BIN)/credit-dw simulate --date $(DEMO_DATE) --scale $(DEMO_SCALE)
+	$(BIN)/credit-dw run --date $(DEMO_DATE)
+
+test: setup
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check include dags tests
+
+bench: setup
+	$(BIN)/python -m credit_dw.bench
+
+db-start: setup
+	$(BIN)/credit-dw db start
+
+db-stop: setup
+	$(BIN)/credit-dw db stop
+
+clean:
+	-$(BIN)/credit-dw db stop
+	rm -rf .local dbt_project/target dbt_project/logs
