@@ -16,7 +16,8 @@ MANIFEST = settings.DBT_PROJECT_DIR / "target" / "manifest.json"
 
 
 def _env() -> None:
-    os.environ.update(settings.dbt_env())
+    # `dbt parse` needs no database: without a configured warehouse the profile's defaults do.
+    os.environ.update(settings.dbt_env_if_configured())
 
 
 def run_dbt(args: list[str]) -> None:

@@ -109,3 +109,11 @@ exception when others then
     return null;
 end
 $$;
+
+-- Text as a department meant it: surrounding white space removed, including the ideographic
+-- space U+3000 and no-break space that Chinese forms often carry; empty becomes null. A name of
+-- only "　" is a missing name.
+create or replace function credit.clean_text(value text) returns text
+language sql immutable parallel safe as $$
+    select nullif(regexp_replace(value, E'^[\\s\\u3000\\u00a0]+|[\\s\\u3000\\u00a0]+$', '', 'g'), '')
+$$;

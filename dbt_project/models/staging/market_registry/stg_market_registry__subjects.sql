@@ -37,16 +37,16 @@ final as (
         _row_number as source_row_number,
         batch_logical_date,
         credit.normalize_code(uscc) as uscc,
-        btrim(subject_name) as subject_name,
+        credit.clean_text(subject_name) as subject_name,
         case
-            when btrim(subject_kind) = '个体工商户' or credit.normalize_code(uscc) like '92%'
+            when credit.clean_text(subject_kind) = '个体工商户' or credit.normalize_code(uscc) like '92%'
                 then 'individual_business'
             else 'organisation'
         end as subject_type,
-        nullif(btrim(legal_representative), '') as legal_representative,
-        btrim(division_code) as registration_division_code,
+        credit.clean_text(legal_representative) as legal_representative,
+        credit.clean_text(division_code) as registration_division_code,
         credit.try_date(registered_on) as registered_on,
-        nullif(btrim(status), '') as registration_status,
+        credit.clean_text(status) as registration_status,
         credit.try_timestamptz(updated_at) as source_updated_at
     from accepted
 )

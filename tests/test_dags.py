@@ -1,0 +1,289 @@
+"""DAG integrity: the `dags/` folder parses into the three nightly DAGs with the conventions of
+`shared/style.md` (owner, approved tags, retries, docs, no catchup, explicit schedule) and the
+task graphs and Asset links the nightly cycle relies on.
+
+Parse only: no warehouse, no Airflow metadata database, no DAG runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from credit_dw import settings
+from credit_dw.assets import MARTS_BUILT, RAW_LANDED
+
+APPROVED_TAGS = {"credit", "ingest", "transform", "export", "quality", "report"}
+
+REPO = Path(__file__).resolve().parents[1]
+DAG_IDS = {"credit_ingest", "credit_transform", "credit_export"}
+UNREACHABLE_WAREHOUSE = "postgresql://nobody@127.0.0.1:1/none"
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict:
+    """The dbt manifest Cosmos renders `credit_transform` from, (re)built by `dbt parse` if stale."""
+    from credit_dw import transform
+
+    saved = dict(os.environ)
+    try:
+        # `dbt parse` never connects, but `transform.run_dbt` derives the profile's variables from
+        # the warehouse URL and raises when none is configured (fresh test home, no WAREHOUSE_URL).
+        # Give it an unreachable one; the environment is restored afterwards.
+        if not os.environ.get("WAREHOUSE_URL"):
+            os.environ["WAREHOUSE_URL"] = UNREACHABLE_WAREHOUSE
+        path = transform.ensure_manifest()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def dagbag(manifest):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(settings.DAGS_DIR))
+
+
+@pytest.fixture(scope="module")
+def dags(dagbag) -> dict:
+    # `dagbag.dags`, not `get_dag()`: the latter reads Airflow's metadata database.
+    return dagbag.dags
+
+
+def _import_errors(errors: dict) -> str:
+    return "\n".join(f"{path}:\n{err}" for path, err in errors.items())
+
+
+def _assets(condition) -> set[tuple[str, str]]:
+    """(name, uri) of every Asset in a schedule's asset condition (AssetAll/AssetAny nest)."""
+    if hasattr(condition, "objects"):
+        return set().union(*(_assets(obj) for obj in condition.objects))
+    return {(condition.name, condition.uri)}
+
+
+def _key(asset) -> tuple[str, str]:
+    return (asset.name, asset.uri)
+
+
+def _asset_schedule(dag) -> set[tuple[str, str]]:
+    from airflow.sdk.definitions.timetables.assets import AssetTriggeredTimetable
+
+    assert isinstance(dag.timetable, AssetTriggeredTimetable), f"{dag.dag_id} is not asset-scheduled: {dag.timetable!r}"
+    return _assets(dag.timetable.asset_condition)
+
+
+def _is_mapped(task) -> bool:
+    """Mapped itself (MappedOperator) or inside a mapped task group (`.expand()` on a group)."""
+    return bool(getattr(task, "is_mapped", False)) or task.get_closest_mapped_task_group() is not None
+
+
+# --- the bag ----------------------------------------------------------------------------------
+
+
+def test_dagbag_imports_without_errors(dagbag):
+    assert not dagbag.import_errors, "DAG import errors:\n" + _import_errors(dagbag.import_errors)
+
+
+def test_dagbag_holds_exactly_the_three_dags(dagbag):
+    assert set(dagbag.dag_ids) == DAG_IDS
+
+
+def test_one_dag_per_file_named_after_its_dag_id(dags):
+    files = Counter(Path(dag.fileloc).resolve() for dag in dags.values())
+    assert all(n == 1 for n in files.values()), f"files defining several DAGs: {files}"
+    for dag_id, dag in dags.items():
+        assert Path(dag.fileloc).resolve() == settings.DAGS_DIR / f"{dag_id}.py", (dag_id, dag.fileloc)
+    dag_files = {p.resolve() for p in settings.DAGS_DIR.glob("*.py") if not p.name.startswith("_")}
+    assert dag_files == set(files), f"DAG files without a DAG: {sorted(dag_files - set(files))}"
+
+
+# --- conventions (shared/style.md) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dag_id", sorted(DAG_IDS))
+def test_dag_conventions(dags, dag_id):
+    from airflow.sdk.definitions.timetables.simple import NullTimetable
+
+    dag = dags[dag_id]
+    assert dag.doc_md and dag.doc_md.strip(), f"{dag_id} has no doc_md"
+    assert dag.catchup is False, f"{dag_id} has catchup on"
+    assert dag.schedule is not None and not isinstance(dag.timetable, NullTimetable), (
+        f"{dag_id} has no explicit schedule"
+    )
+    assert dag.tags, f"{dag_id} has no tags"
+    assert set(dag.tags) <= APPROVED_TAGS, f"{dag_id} has unapproved tags {set(dag.tags) - APPROVED_TAGS}"
+
+
+@pytest.mark.parametrize("dag_id", sorted(DAG_IDS))
+def test_every_task_has_an_owner_and_retries(dags, dag_id):
+    tasks = dags[dag_id].tasks
+    assert tasks
+    no_owner = [t.task_id for t in tasks if not t.owner or t.owner.strip().lower() == "airflow"]
+    few_retries = {t.task_id: t.retries for t in tasks if (t.retries or 0) < 2}
+    assert not no_owner, f"{dag_id}: tasks without a real owner: {no_owner}"
+    assert not few_retries, f"{dag_id}: tasks with retries < 2: {few_retries}"
+
+
+# --- credit_ingest ----------------------------------------------------------------------------
+
+INGEST_TASKS = {
+    "prepare_warehouse",
+    "list_sources",
+    "ingest_feed.extract",
+    "ingest_feed.land",
+    "ingest_feed.validate",
+    "publish_raw_landed",
+    "fail_if_any_feed_failed",
+}
+
+
+def test_ingest_task_graph(dags):
+    dag = dags["credit_ingest"]
+    assert set(dag.task_ids) == INGEST_TASKS
+    t = dag.task_dict
+
+    assert t["ingest_feed.land"].task_id in t["ingest_feed.extract"].downstream_task_ids
+    assert t["ingest_feed.validate"].task_id in t["ingest_feed.land"].downstream_task_ids
+    for task_id in ("ingest_feed.extract", "ingest_feed.land", "ingest_feed.validate"):
+        assert _is_mapped(t[task_id]), f"{task_id} is not mapped over the catalog's feeds"
+    for task_id in INGEST_TASKS - {"ingest_feed.extract", "ingest_feed.land", "ingest_feed.validate"}:
+        assert not _is_mapped(t[task_id]), f"{task_id} should run once per night"
+
+    publish = t["publish_raw_landed"]
+    assert publish.trigger_rule == "all_done"
+    assert [_key(a) for a in publish.outlets] == [_key(RAW_LANDED)]
+    # Publishes once every feed is through validation, whatever the outcome.
+    assert "ingest_feed.validate" in publish.upstream_task_ids
+    assert "fail_if_any_feed_failed" in publish.downstream_task_ids
+
+
+def test_ingest_runs_nightly_at_0130_beijing(dags):
+    from airflow.sdk import CronTriggerTimetable
+
+    dag = dags["credit_ingest"]
+    assert isinstance(dag.timetable, CronTriggerTimetable), repr(dag.timetable)
+    assert dag.schedule == "30 1 * * *"
+    assert dag.timezone.name == settings.TIMEZONE
+
+
+# --- credit_transform -------------------------------------------------------------------------
+
+
+def test_transform_is_scheduled_on_raw_landed(dags):
+    assert _asset_schedule(dags["credit_transform"]) == {_key(RAW_LANDED)}
+
+
+def test_transform_has_a_run_task_for_every_dbt_model(dags, manifest):
+    project = manifest["metadata"]["project_name"]
+    models = {
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["package_name"] == project
+    }
+    assert {"stg_market_registry__subjects", "dim_subject"} <= models
+    missing = {f"dbt.{m}.run" for m in models} - set(dags["credit_transform"].task_ids)
+    assert not missing, f"dbt models without a task: {sorted(missing)}"
+
+
+def test_transform_ends_with_publish_marts_built(dags):
+    dag = dags["credit_transform"]
+    publish = dag.task_dict["publish_marts_built"]
+    assert [_key(a) for a in publish.outlets] == [_key(MARTS_BUILT)]
+    assert not publish.downstream_task_ids
+    dbt_tasks = {task_id for task_id in dag.task_ids if task_id.startswith("dbt.")}
+    assert dbt_tasks
+    not_before = dbt_tasks - publish.get_flat_relative_ids(upstream=True)
+    assert not not_before, f"dbt tasks not upstream of publish_marts_built: {sorted(not_before)}"
+
+
+# --- credit_export ----------------------------------------------------------------------------
+
+
+def test_export_is_scheduled_on_marts_built(dags):
+    dag = dags["credit_export"]
+    assert _asset_schedule(dag) == {_key(MARTS_BUILT)}
+    assert "export_national" in dag.task_ids
+
+
+def test_assets_chain_the_three_dags(dags):
+    """What one DAG emits is what the next is scheduled on."""
+    outlets = {dag_id: {_key(a) for task in dag.tasks for a in task.outlets} for dag_id, dag in dags.items()}
+    assert outlets["credit_ingest"] == _asset_schedule(dags["credit_transform"])
+    assert outlets["credit_transform"] == _asset_schedule(dags["credit_export"])
+
+
+# --- parse-time hygiene -----------------------------------------------------------------------
+
+_LOAD_IN_FRESH_PROCESS = textwrap.dedent(
+    """
+    import json, os, socket, time
+
+    from credit_dw import airflow_env, settings
+
+    airflow_env.configure(os.environ)
+
+    connects = []
+    _connect = socket.socket.connect
+
+    def _recording_connect(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            connects.append(repr(address))
+        return _connect(sock, address)
+
+    socket.socket.connect = _recording_connect
+
+    start = time.monotonic()
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(settings.DAGS_DIR))
+    print(json.dumps({
+        "seconds": time.monotonic() - start,
+        "dag_ids": sorted(bag.dag_ids),
+        "import_errors": {str(k): str(v) for k, v in bag.import_errors.items()},
+        "connects": connects,
+    }))
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "warehouse_url",
+    [UNREACHABLE_WAREHOUSE, None],
+    ids=["unreachable-warehouse", "embedded-never-started"],
+)
+def test_parsing_dags_does_not_touch_a_database(manifest, tmp_path, warehouse_url):
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AIRFLOW", "CREDIT_DW_", "SOURCE_", "DBT_")) and k != "WAREHOUSE_URL"
+    }
+    env["CREDIT_DW_HOME"] = str(home)
+    if warehouse_url:
+        env["WAREHOUSE_URL"] = warehouse_url
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", _LOAD_IN_FRESH_PROCESS],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"loading the DagBag did not finish in {exc.timeout} s (hung on a connection?)")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert not result["import_errors"], "DAG import errors:\n" + _import_errors(result["import_errors"])
+    assert set(result["dag_ids"]) == DAG_IDS
+    assert not result["connects"], f"parsing opened network connections: {result['connects']}"
+    assert not (home / "pg").exists(), "parsing started the embedded PostgreSQL"
