@@ -29,7 +29,7 @@ DEFAULT_ARGS = {
 @dag(
     dag_id="credit_export",
     schedule=[MARTS_BUILT],
-    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
+    start_date=pendulum.datetime(2014, 1, 1, tz="Asia/Shanghai"),  # any night may be backfilled
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,

@@ -1,0 +1,138 @@
+"""The whole night through Airflow (`dag.test()`), against the embedded PostgreSQL.
+
+`credit_ingest` → `credit_transform` (Cosmos) → `credit_export`, as `credit-dw run` does; then the
+same night again, which must leave every table with the same rows and the export byte-identical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+
+import pytest
+
+from credit_dw import nightly, settings
+from credit_dw.simulate import simulate_market_registry
+
+pytestmark = pytest.mark.integration
+
+NIGHT = date(2025, 9, 29)  # a Monday; the next night is checked too
+NEXT_NIGHT = date(2025, 9, 30)
+SCHEMAS = ("raw", "meta", "reference", "staging", "marts")
+
+
+def _table_fingerprints(conn) -> dict[str, tuple[int, str]]:
+    """Row count and a content hash (without load timestamps) of every table in the warehouse."""
+    tables = conn.execute(
+        """select table_schema || '.' || table_name from information_schema.tables
+           where table_schema = any(%s) order by 1""",
+        (list(SCHEMAS),),
+    ).fetchall()
+    volatile = {"_loaded_at", "started_at", "extracted_at", "landed_at", "validated_at", "written_at",
+                "attempts", "result"}
+    prints = {}
+    for (table,) in tables:
+        schema, name = table.split(".")
+        cols = [c for (c,) in conn.execute(
+            "select column_name from information_schema.columns where table_schema = %s and table_name = %s "
+            "order by ordinal_position", (schema, name)).fetchall() if c not in volatile]
+        row_expr = "row(" + ", ".join(f'"{c}"' for c in cols) + ")::text"
+        count, digest = conn.execute(
+            f"select count(*), coalesce(md5(string_agg({row_expr}, '|' order by {row_expr})), '') from {table}"
+        ).fetchone()
+        prints[table] = (count, digest)
+    return prints
+
+
+def _export_bytes(night: date) -> dict[str, str]:
+    out = settings.outbox_dir("national", night.isoformat())
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def first_night(warehouse_url):
+    summary = simulate_market_registry(settings.source_url("market_registry"), NIGHT, scale=2)
+    results = nightly.run_cycle(NIGHT)
+    return summary, results
+
+
+def test_the_three_dags_succeed_for_a_night(first_night, conn):
+    summary, results = first_night
+    assert [(r.dag_id, r.state, r.failed_tasks) for r in results] == [
+        ("credit_ingest", "success", []),
+        ("credit_transform", "success", []),
+        ("credit_export", "success", []),
+    ]
+    received, accepted, quarantined, status = conn.execute(
+        "select rows_received, rows_accepted, rows_quarantined, status from meta.load_batches where batch_id = %s",
+        (f"market_registry/{NIGHT}",),
+    ).fetchone()
+    assert status == "accepted"
+    assert received == summary.rows_written == accepted + quarantined
+    assert quarantined >= sum(v for k, v in summary.defects.items() if k != "fullwidth_or_spaces")
+
+
+def test_marts_hold_accepted_rows_only_and_the_export_matches(first_night, conn):
+    staged = conn.execute(
+        "select count(*) from staging.stg_market_registry__subjects where batch_id = %s",
+        (f"market_registry/{NIGHT}",),
+    ).fetchone()[0]
+    accepted = conn.execute(
+        "select rows_accepted from meta.load_batches where batch_id = %s", (f"market_registry/{NIGHT}",)
+    ).fetchone()[0]
+    assert staged == accepted
+    leaked = conn.execute(
+        """select count(*) from marts.dim_subject d
+           join raw.market_registry__subjects r on credit.normalize_code(r.uscc) = d.uscc
+           join meta.quarantine q on q.batch_id = r._batch_id and q.row_number = r._row_number
+           where d.subject_name = credit.clean_text(r.subject_name) and d.last_batch_id = r._batch_id"""
+    ).fetchone()[0]
+    assert leaked == 0, "a quarantined row reached dim_subject"
+
+    out = settings.outbox_dir("national", NIGHT.isoformat())
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    entry = manifest["files"][0]
+    data = (out / entry["name"]).read_bytes()
+    assert manifest["logical_date"] == NIGHT.isoformat()
+    assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+    assert entry["rows"] == data.decode("utf-8").count("\n") - 1
+    changed = conn.execute(
+        "select count(*) from marts.dim_subject where last_changed_on = %s", (NIGHT,)
+    ).fetchone()[0]
+    assert entry["rows"] == changed > 0
+    assert not list(out.glob(".*.tmp")), "a temporary export file was left behind"
+
+
+def test_rerunning_the_night_changes_nothing(first_night, conn):
+    before_tables = _table_fingerprints(conn)
+    before_export = _export_bytes(NIGHT)
+    results = nightly.run_cycle(NIGHT)
+    assert all(r.state == "success" for r in results)
+    assert _table_fingerprints(conn) == before_tables
+    assert _export_bytes(NIGHT) == before_export
+    attempts = conn.execute(
+        "select attempts from meta.load_batches where batch_id = %s", (f"market_registry/{NIGHT}",)
+    ).fetchone()[0]
+    assert attempts == 2
+
+
+def test_the_next_night_reads_only_what_changed_since(first_night, conn):
+    simulate_market_registry(settings.source_url("market_registry"), NEXT_NIGHT, scale=1)
+    results = nightly.run_cycle(NEXT_NIGHT)
+    assert all(r.state == "success" for r in results)
+    low, high = conn.execute(
+        "select watermark_low, watermark_high from meta.load_batches where batch_id = %s",
+        (f"market_registry/{NEXT_NIGHT}",),
+    ).fetchone()
+    first_high = conn.execute(
+        "select watermark_high from meta.load_batches where batch_id = %s", (f"market_registry/{NIGHT}",)
+    ).fetchone()[0]
+    assert low == first_high
+    outside = conn.execute(
+        """select count(*) from raw.market_registry__subjects where _batch_id = %s
+           and not (credit.try_timestamptz(updated_at) > %s and credit.try_timestamptz(updated_at) < %s)""",
+        (f"market_registry/{NEXT_NIGHT}", low, high),
+    ).fetchone()[0]
+    assert outside == 0
+    assert (settings.outbox_dir("national", NEXT_NIGHT.isoformat()) / "manifest.json").exists()
