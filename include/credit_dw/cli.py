@@ -94,15 +94,24 @@ def simulate(
 ) -> None:
     """Fill the simulated department systems with night D's records (deterministic, rerunnable)."""
     from credit_dw import embedded_db
-    from credit_dw.simulate import simulate_market_registry
+    from credit_dw.catalog import source_ids
+    from credit_dw.simulate import simulator_for
 
     night = _parse_date(date_)
+    embedded_db.ensure_warehouse()
+    feeds = [(sid, sim) for sid in source_ids() if (sim := simulator_for(sid)) is not None]
+    table = Table(title=f"Simulated source systems for night {night}")
+    for col in ("feed", "rows", "injected defects"):
+        table.add_column(col)
     with _progress() as progress:
-        progress.add_task(f"simulating market_registry for {night}", total=None)
-        embedded_db.ensure_warehouse()
-        summary = simulate_market_registry(settings.source_url("market_registry"), night, scale=scale, seed=seed)
-    defects = ", ".join(f"{k} {v}" for k, v in sorted(summary.defects.items()) if v) or "none"
-    console.print(f"market_registry: {summary.rows_written} rows for {night} (injected defects: {defects})")
+        task = progress.add_task("simulating", total=len(feeds))
+        for source_id, simulator in feeds:
+            progress.update(task, description=f"simulating {source_id}")
+            summary = simulator(night, scale=scale, seed=seed)
+            defects = ", ".join(f"{k} {v}" for k, v in sorted(summary.defects.items()) if v) or "none"
+            table.add_row(source_id, str(summary.rows_written), defects)
+            progress.advance(task)
+    console.print(table)
 
 
 @app.command()

@@ -28,12 +28,23 @@ def _recording_failure(batch_id: str, step: str, action: Callable[[], T]) -> T:
         raise
 
 
-def _extractor(spec: SourceSpec):
-    if spec.connector == "sql":
-        from credit_dw.extract_sql import extract_window
+#: Connector kind (catalog `connector:`) -> "module:function" with the signature
+#: (spec, batch_id, logical_date, window) -> LandingFile. Imported on use.
+CONNECTORS = {
+    "sql": "credit_dw.extract_sql:extract_window",
+    "file_drop": "credit_dw.extract_files:extract_files",
+    "http_api": "credit_dw.extract_http:extract_api",
+}
 
-        return extract_window
-    raise NotImplementedError(f"catalog entry {spec.source_id}: connector {spec.connector!r} is not built yet")
+
+def _extractor(spec: SourceSpec):
+    import importlib
+
+    target = CONNECTORS.get(spec.connector)
+    if target is None:
+        raise ValueError(f"catalog entry {spec.source_id}: unknown connector {spec.connector!r}; known: {sorted(CONNECTORS)}")
+    module, function = target.split(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def extract(source_id: str, logical_date: date) -> dict:

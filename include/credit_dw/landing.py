@@ -1,8 +1,11 @@
 """Landing: batch files on disk and their COPY into the `raw` schema.
 
 Every feed, whatever its connector, ends as one CSV per batch with the columns
-`_batch_id, _source_id, _row_number, <canonical fields…>` (row numbers start at 1, as a
-department counts the rows of what it sent). `copy_into_raw` streams that file into
+`_batch_id, _source_id, _row_number, _source_file, _source_row, <canonical fields…>, _extra`:
+`_row_number` counts the batch's rows from 1; `_source_file` / `_source_row` say where a row
+stood in what the department delivered (file name and its data-row number, for return notices;
+empty for database feeds); `_extra` is a JSON object of delivered columns the catalog does not
+know (kept, never dropped silently). `copy_into_raw` streams that file into
 `raw.<table>` with PostgreSQL COPY in fixed-size chunks: constant memory, no row-by-row inserts.
 """
 
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
+import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,7 +24,7 @@ from credit_dw import settings
 from credit_dw.catalog import SourceSpec
 from credit_dw.warehouse import connect
 
-META_COLUMNS = ("_batch_id", "_source_id", "_row_number")
+META_COLUMNS = ("_batch_id", "_source_id", "_row_number", "_source_file", "_source_row")
 CHUNK_BYTES = 1 << 20
 
 
@@ -47,16 +50,30 @@ class LandingWriter:
     def __enter__(self) -> "LandingWriter":
         self._fh = open(self._tmp, "w", encoding="utf-8", newline="")
         self._csv = csv.writer(self._fh, lineterminator="\n")
-        self._csv.writerow([*META_COLUMNS, *self.spec.canonical_fields])
+        self._csv.writerow([*META_COLUMNS, *self.spec.canonical_fields, "_extra"])
         return self
 
     def write_rows(self, rows: Iterable[Sequence[str | None]]) -> None:
-        prefix = (self.batch_id, self.spec.source_id)
+        """Rows of canonical field values, in catalog order (database feeds)."""
         for row in rows:
-            self.rows += 1
-            # None and '' both become an empty field, which COPY reads as NULL: a department's
-            # empty cell and its NULL mean the same (nothing reported). Blanks (' ') are kept.
-            self._csv.writerow([*prefix, self.rows, *row])
+            self.write_row(row)
+
+    def write_row(
+        self,
+        values: Sequence[str | None],
+        *,
+        source_file: str | None = None,
+        source_row: int | None = None,
+        extra: dict[str, str | None] | None = None,
+    ) -> None:
+        """One row: canonical values in catalog order, where it came from, and unknown columns."""
+        self.rows += 1
+        # None and '' both become an empty field, which COPY reads as NULL: a department's
+        # empty cell and its NULL mean the same (nothing reported). Blanks (' ') are kept.
+        self._csv.writerow([
+            self.batch_id, self.spec.source_id, self.rows, source_file, source_row, *values,
+            json.dumps(extra, ensure_ascii=False, sort_keys=True) if extra else None,
+        ])
 
     def finish(self) -> LandingFile:
         self._fh.close()
@@ -84,6 +101,8 @@ def ensure_raw_table(spec: SourceSpec) -> None:
                 _batch_id text not null,
                 _source_id text not null,
                 _row_number bigint not null,
+                _source_file text,
+                _source_row bigint,
                 _loaded_at timestamptz not null default now(),
                 {fields},
                 _extra jsonb,
@@ -93,6 +112,8 @@ def ensure_raw_table(spec: SourceSpec) -> None:
         )
         for name in spec.canonical_fields:
             conn.execute(f'alter table {spec.raw_relation} add column if not exists "{name}" text')
+        conn.execute(f"alter table {spec.raw_relation} add column if not exists _source_file text")
+        conn.execute(f"alter table {spec.raw_relation} add column if not exists _source_row bigint")
         title = f"Landed rows of feed {spec.source_id} ({spec.title}); source values as text.".replace("'", "''")
         conn.execute(f"comment on table {spec.raw_relation} is '{title}'")
 

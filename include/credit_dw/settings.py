@@ -26,7 +26,7 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 SEEDS_DIR = PROJECT_ROOT / "seeds"
 DAGS_DIR = PROJECT_ROOT / "dags"
-CATALOG_FILE = Path(__file__).resolve().parent / "catalog" / "sources.yml"
+CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
 
 #: The province works on Beijing time; logical dates and deadlines are local dates.
 TIMEZONE = "Asia/Shanghai"

@@ -1,4 +1,9 @@
-"""The source catalog (`sources.yml`): the one place that says which feeds exist and how to read them."""
+"""The source catalog: the one place that says which feeds exist and how to read them.
+
+It is the folder `catalog/`: every `*.yml` in it holds a `sources:` list (grouped by family, e.g.
+`market_registry.yml`, `dual_publicity.yml`), read in file-name order. Keys are documented in
+`market_registry.yml`.
+"""
 
 from __future__ import annotations
 
@@ -44,19 +49,20 @@ _KNOWN = {"source_id", "title", "department", "connector", "raw_table", "fields"
 def load_catalog() -> tuple[SourceSpec, ...]:
     import yaml
 
-    data = yaml.safe_load(settings.CATALOG_FILE.read_text(encoding="utf-8"))
     specs = []
-    for entry in data["sources"]:
-        missing = {"source_id", "connector", "raw_table", "fields", "suite"} - set(entry)
-        if missing:
-            raise ValueError(f"{settings.CATALOG_FILE}: source {entry.get('source_id', '?')} lacks {sorted(missing)}")
-        specs.append(SourceSpec(
-            **{k: v for k, v in entry.items() if k in _KNOWN},
-            extra={k: v for k, v in entry.items() if k not in _KNOWN},
-        ))
+    for path in sorted(settings.CATALOG_DIR.glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for entry in data.get("sources", []):
+            missing = {"source_id", "connector", "raw_table", "fields", "suite"} - set(entry)
+            if missing:
+                raise ValueError(f"{path}: source {entry.get('source_id', '?')} lacks {sorted(missing)}")
+            specs.append(SourceSpec(
+                **{k: v for k, v in entry.items() if k in _KNOWN},
+                extra={k: v for k, v in entry.items() if k not in _KNOWN},
+            ))
     ids = [s.source_id for s in specs]
     if len(set(ids)) != len(ids):
-        raise ValueError(f"{settings.CATALOG_FILE}: duplicate source ids in {ids}")
+        raise ValueError(f"{settings.CATALOG_DIR}: duplicate source ids in {ids}")
     return tuple(specs)
 
 
@@ -68,4 +74,4 @@ def get_source(source_id: str) -> SourceSpec:
     for spec in load_catalog():
         if spec.source_id == source_id:
             return spec
-    raise KeyError(f"unknown source id {source_id!r}; the catalog ({settings.CATALOG_FILE}) has {source_ids()}")
+    raise KeyError(f"unknown source id {source_id!r}; the catalog ({settings.CATALOG_DIR}) has {source_ids()}")

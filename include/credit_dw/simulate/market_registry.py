@@ -341,3 +341,8 @@ def simulate_market_registry(
     log.info("market_registry %s: %d inserted, %d status changes, defects %s",
              logical_date, len(rows), updated, counts)
     return summary
+
+
+def simulate(logical_date: date, *, scale: int = 1, seed: int = 20261122) -> SimulationSummary:
+    """The catalog convention (`credit_dw.simulate.simulate_all`): into the configured source database."""
+    return simulate_market_registry(settings.source_url(SOURCE_ID), logical_date, scale=scale, seed=seed)
