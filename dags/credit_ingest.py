@@ -4,7 +4,10 @@
 Nightly intake of every feed in the source catalog (`include/credit_dw/catalog/sources.yml`):
 for each feed, **extract** the night's rows (by watermark), **land** them into `raw` with COPY,
 and **validate** the batch with its Great Expectations suite (rows failing critical checks are
-quarantined in `meta.row_issues`; a batch over its threshold is rejected whole).
+quarantined in `meta.row_issues`; a batch over its threshold is rejected whole), emitting the
+feed's own Asset `credit_raw_<source_id>` (through the alias `credit_feed_landed`); then
+**return_to_sender** writes the department's return notice (信息退回) and links corrected
+re-submissions (补报).
 
 Feeds are mapped from the catalog, so one failing feed does not stop the others. When all feeds
 are done, `publish_raw_landed` emits the `credit_raw_landed` Asset that schedules
@@ -21,7 +24,7 @@ import pendulum
 from airflow.sdk import dag, task, task_group
 
 from credit_dw import settings
-from credit_dw.assets import RAW_LANDED
+from credit_dw.assets import FEED_LANDED, RAW_LANDED, feed_asset
 
 DEFAULT_ARGS = {
     "owner": "credit-data-engineering",
@@ -75,17 +78,31 @@ def credit_ingest():
 
             return ingest.land(source_id, date.fromisoformat(night))
 
-        @task
-        def validate(source_id: str, night: str, landed: dict) -> dict:
+        @task(outlets=[FEED_LANDED])
+        def validate(source_id: str, night: str, landed: dict, **context) -> dict:
             from dataclasses import asdict
             from datetime import date
 
             from credit_dw import ingest
 
             outcome = ingest.validate(source_id, date.fromisoformat(night))
-            return {k: v for k, v in asdict(outcome).items() if k != "checks"}
+            summary = {k: v for k, v in asdict(outcome).items() if k != "checks"}
+            context["outlet_events"][FEED_LANDED].add(feed_asset(source_id), extra={"logical_date": night, **summary})
+            return summary
 
-        validate(source_id, night, land(source_id, night, extract(source_id, night)))
+        @task
+        def return_to_sender(source_id: str, night: str, validated: dict) -> dict:
+            """Return notices to the department (信息退回) and links of corrected rows (补报)."""
+            from datetime import date
+
+            from credit_dw import returns
+
+            notices = returns.write_return_notices(source_id, date.fromisoformat(night))
+            relinked = returns.link_resubmissions(source_id, date.fromisoformat(night))
+            return {"notices": [str(n.path) for n in notices], "resubmissions": relinked}
+
+        validated = validate(source_id, night, land(source_id, night, extract(source_id, night)))
+        return_to_sender(source_id, night, validated)
 
     @task(outlets=[RAW_LANDED], trigger_rule="all_done")
     def publish_raw_landed(night: str, **context) -> dict:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from credit_dw import settings
-from credit_dw.assets import MARTS_BUILT, RAW_LANDED
+from credit_dw.assets import FEED_LANDED, MARTS_BUILT, RAW_LANDED
 
 APPROVED_TAGS = {"credit", "ingest", "transform", "export", "quality", "report"}
 
@@ -70,7 +70,7 @@ def _assets(condition) -> set[tuple[str, str]]:
 
 
 def _key(asset) -> tuple[str, str]:
-    return (asset.name, asset.uri)
+    return (asset.name, getattr(asset, "uri", "alias"))
 
 
 def _asset_schedule(dag) -> set[tuple[str, str]]:
@@ -140,6 +140,7 @@ INGEST_TASKS = {
     "ingest_feed.extract",
     "ingest_feed.land",
     "ingest_feed.validate",
+    "ingest_feed.return_to_sender",
     "publish_raw_landed",
     "fail_if_any_feed_failed",
 }
@@ -152,16 +153,20 @@ def test_ingest_task_graph(dags):
 
     assert t["ingest_feed.land"].task_id in t["ingest_feed.extract"].downstream_task_ids
     assert t["ingest_feed.validate"].task_id in t["ingest_feed.land"].downstream_task_ids
-    for task_id in ("ingest_feed.extract", "ingest_feed.land", "ingest_feed.validate"):
+    assert t["ingest_feed.return_to_sender"].task_id in t["ingest_feed.validate"].downstream_task_ids
+    feed_tasks = {"ingest_feed.extract", "ingest_feed.land", "ingest_feed.validate", "ingest_feed.return_to_sender"}
+    for task_id in feed_tasks:
         assert _is_mapped(t[task_id]), f"{task_id} is not mapped over the catalog's feeds"
-    for task_id in INGEST_TASKS - {"ingest_feed.extract", "ingest_feed.land", "ingest_feed.validate"}:
+    # Each feed's validate emits the feed's own Asset through the alias.
+    assert [getattr(o, "name", None) for o in t["ingest_feed.validate"].outlets] == [FEED_LANDED.name]
+    for task_id in INGEST_TASKS - feed_tasks:
         assert not _is_mapped(t[task_id]), f"{task_id} should run once per night"
 
     publish = t["publish_raw_landed"]
     assert publish.trigger_rule == "all_done"
     assert [_key(a) for a in publish.outlets] == [_key(RAW_LANDED)]
-    # Publishes once every feed is through validation, whatever the outcome.
-    assert "ingest_feed.validate" in publish.upstream_task_ids
+    # Publishes once every feed is through, whatever the outcome.
+    assert "ingest_feed.return_to_sender" in publish.upstream_task_ids
     assert "fail_if_any_feed_failed" in publish.downstream_task_ids
 
 
