@@ -17,11 +17,13 @@ import pendulum
 from airflow.sdk import dag, task
 
 from credit_dw import settings
+from credit_dw.alerts import alert_on_task_failure
 from credit_dw.assets import MARTS_BUILT
 
 DEFAULT_ARGS = {
     "owner": "credit-data-engineering",
     "retries": 2,
+    "on_failure_callback": alert_on_task_failure,
     "retry_delay": timedelta(seconds=settings.retry_delay_seconds(120)),
 }
 

@@ -24,11 +24,13 @@ import pendulum
 from airflow.sdk import dag, task, task_group
 
 from credit_dw import settings
+from credit_dw.alerts import alert_on_night, alert_on_task_failure
 from credit_dw.assets import FEED_LANDED, RAW_LANDED, feed_asset
 
 DEFAULT_ARGS = {
     "owner": "credit-data-engineering",
     "retries": 2,
+    "on_failure_callback": alert_on_task_failure,
     "retry_delay": timedelta(seconds=settings.retry_delay_seconds(300)),
 }
 
@@ -104,7 +106,7 @@ def credit_ingest():
         validated = validate(source_id, night, land(source_id, night, extract(source_id, night)))
         return_to_sender(source_id, night, validated)
 
-    @task(outlets=[RAW_LANDED], trigger_rule="all_done")
+    @task(outlets=[RAW_LANDED], trigger_rule="all_done", on_success_callback=alert_on_night)
     def publish_raw_landed(night: str, **context) -> dict:
         from credit_dw.reporting import night_summary
 

@@ -18,11 +18,13 @@ from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, 
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode
 
 from credit_dw import settings
+from credit_dw.alerts import alert_on_task_failure
 from credit_dw.assets import MARTS_BUILT, RAW_LANDED
 
 DEFAULT_ARGS = {
     "owner": "credit-data-engineering",
     "retries": 2,
+    "on_failure_callback": alert_on_task_failure,
     "retry_delay": timedelta(seconds=settings.retry_delay_seconds(120)),
 }
 
