@@ -11,12 +11,13 @@ BIN := $(VENV)/bin
 DEMO_DATE ?= 2026-11-20
 DEMO_SCALE ?= 1
 
-.PHONY: help setup demo test lint bench manifest db-start db-stop clean
+.PHONY: help setup demo test lint bench manifest docs db-start db-stop clean browser
 
 help:
 	@echo "make demo   - set up, start the embedded warehouse, simulate night $(DEMO_DATE), run it through Airflow"
 	@echo "make test   - run the test suite"
 	@echo "make bench  - run the benchmarks (see docs/benchmarks.md)"
+	@echo "make docs   - regenerate docs/data_dictionary.md and the dbt docs site"
 	@echo "make lint   - ruff"
 
 $(UV):
@@ -37,8 +38,17 @@ demo: setup
 	$(BIN)/credit-dw simulate --date $(DEMO_DATE) --scale $(DEMO_SCALE)
 	$(BIN)/credit-dw run --date $(DEMO_DATE)
 
-test: setup
+# Headless Chromium renders the quality report in tests (tests/test_quality_report.py): Debian's
+# package plus a CJK font so the Chinese page is legible in the screenshot, installed only when
+# missing (needs root, as in the project's container).
+browser:
+	@test -x /usr/bin/chromium -a -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei)
+
+test: setup browser
 	$(BIN)/pytest
+
+docs: setup
+	$(BIN)/credit-dw docs
 
 lint: setup
 	$(BIN)/ruff check include dags tests

@@ -159,6 +159,20 @@ def _print_cycle(night: date, results) -> None:
     console.print(f'open the warehouse: psql "$(credit-dw db url)"   (Airflow home: {settings.airflow_home()})')
 
 
+@app.command()
+def docs() -> None:
+    """Regenerate docs/data_dictionary.md and build the dbt docs site (one static HTML file)."""
+    from credit_dw import data_dictionary, embedded_db, transform
+
+    with _progress() as progress:
+        progress.add_task("building the dbt docs site and the data dictionary", total=None)
+        embedded_db.ensure_warehouse()
+        path = data_dictionary.write()
+        transform.run_dbt(["docs", "generate", "--static"])
+    console.print(f"data dictionary: {path}")
+    console.print(f"dbt docs site: {settings.DBT_PROJECT_DIR / 'target' / 'static_index.html'} (open in a browser)")
+
+
 @reference_app.command("divisions")
 def reference_divisions() -> None:
     """Rebuild seeds/hebei_divisions.csv from python-stdnum's GB/T 2260 list (+ 雄安新区)."""
