@@ -182,5 +182,14 @@ def reference_divisions() -> None:
     console.print(f"{write_seed(path)} divisions written to {path}")
 
 
+@reference_app.command("calendar")
+def reference_calendar() -> None:
+    """Rebuild seeds/cn_calendar.csv from the chinesecalendar package (years it covers)."""
+    from credit_dw.reference.calendar import write_seed
+
+    path = settings.SEEDS_DIR / "cn_calendar.csv"
+    console.print(f"{write_seed(path)} days written to {path}")
+
+
 if __name__ == "__main__":
     app()

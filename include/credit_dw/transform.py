@@ -50,5 +50,10 @@ def ensure_manifest() -> Path:
 
 
 def seed_reference() -> None:
-    """Load the reference seeds (the gate checks division codes against them)."""
+    """Load the reference seeds (the gate checks division codes against them) and rebuild the
+    working-day index the deadline functions read (`credit.refresh_working_calendar`)."""
+    from credit_dw.warehouse import connect
+
     run_dbt(["seed"])
+    with connect() as conn:
+        conn.execute("select * from credit.refresh_working_calendar()")
