@@ -13,7 +13,7 @@ from datetime import date
 import pytest
 
 from credit_dw import nightly, settings
-from credit_dw.simulate import simulate_market_registry
+from credit_dw.simulate import simulate_all
 
 pytestmark = pytest.mark.integration
 
@@ -52,8 +52,9 @@ def _export_bytes(night: date) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def first_night(warehouse_url):
-    summary = simulate_market_registry(settings.source_url("market_registry"), NIGHT, scale=2)
+    summaries = {s.source_id: s for s in simulate_all(NIGHT, scale=2)}
     results = nightly.run_cycle(NIGHT)
+    summary = summaries["market_registry"]
     return summary, results
 
 
@@ -118,7 +119,7 @@ def test_rerunning_the_night_changes_nothing(first_night, conn):
 
 
 def test_the_next_night_reads_only_what_changed_since(first_night, conn):
-    simulate_market_registry(settings.source_url("market_registry"), NEXT_NIGHT, scale=1)
+    simulate_all(NEXT_NIGHT, scale=1)
     results = nightly.run_cycle(NEXT_NIGHT)
     assert all(r.state == "success" for r in results)
     low, high = conn.execute(

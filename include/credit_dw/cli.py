@@ -94,12 +94,11 @@ def simulate(
 ) -> None:
     """Fill the simulated department systems with night D's records (deterministic, rerunnable)."""
     from credit_dw import embedded_db
-    from credit_dw.catalog import source_ids
-    from credit_dw.simulate import simulator_for
+    from credit_dw.simulate import simulation_order, simulator_for
 
     night = _parse_date(date_)
     embedded_db.ensure_warehouse()
-    feeds = [(sid, sim) for sid in source_ids() if (sim := simulator_for(sid)) is not None]
+    feeds = [(sid, sim) for sid in simulation_order() if (sim := simulator_for(sid)) is not None]
     table = Table(title=f"Simulated source systems for night {night}")
     for col in ("feed", "rows", "injected defects"):
         table.add_column(col)

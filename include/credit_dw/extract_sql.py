@@ -9,6 +9,7 @@ batch's archive, with its sha256 in the ledger.
 from __future__ import annotations
 
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from credit_dw import settings
 from credit_dw.catalog import SourceSpec
@@ -35,11 +36,14 @@ def extract_window(spec: SourceSpec, batch_id: str, logical_date: date, window: 
     if not (spec.relation and spec.watermark):
         raise ValueError(f"catalog entry {spec.source_id}: a sql source needs 'relation' and 'watermark'")
     columns = ", ".join(f"{src} as {canonical}" for canonical, src in spec.fields.items())
+    # Bounds in Beijing time: a driver without time zones (pymysql against a MariaDB DATETIME)
+    # sends the wall-clock value, which must then be the department's own local time.
+    local = ZoneInfo(settings.TIMEZONE)
     condition = f"{spec.watermark} < :high"
-    params: dict[str, object] = {"high": window.high}
+    params: dict[str, object] = {"high": window.high.astimezone(local)}
     if window.low is not None:
         condition += f" and {spec.watermark} > :low"
-        params["low"] = window.low
+        params["low"] = window.low.astimezone(local)
     query = sa.text(
         f"select {columns} from {spec.relation} where {condition} "
         f"order by {spec.watermark}, {next(iter(spec.fields.values()))}"

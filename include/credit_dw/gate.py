@@ -157,7 +157,8 @@ def validate_batch(spec: SourceSpec, batch_id: str, logical_date: date) -> GateO
             if success:
                 continue
             # The same query GX just counted, now naming the rows (GX returns at most 200 of them).
-            query = exp["kwargs"]["unexpected_rows_query"].replace("{batch}", batch_relation)
+            # `%` is literal in the suite's SQL (LIKE '%区') but a placeholder marker for psycopg.
+            query = exp["kwargs"]["unexpected_rows_query"].replace("%", "%%").replace("{batch}", batch_relation)
             conn.execute(
                 f"""insert into meta.row_issues
                     (batch_id, source_id, row_number, check_name, field, severity, reason)

@@ -36,7 +36,8 @@ class ReturnNotice:
 
 
 def business_key(spec: SourceSpec) -> list[str]:
-    key = spec.extra.get("business_key", ["uscc"])
+    """The catalog's `business_key`, else the subject's USCC when the feed has one, else none."""
+    key = spec.extra.get("business_key") or (["uscc"] if "uscc" in spec.fields else [])
     return [key] if isinstance(key, str) else list(key)
 
 
@@ -120,6 +121,8 @@ def link_resubmissions(source_id: str, logical_date: date) -> int:
     """Record which accepted rows of the night correct rows returned on earlier nights (补报)."""
     spec = get_source(source_id)
     batch_id = ledger.batch_id_for(source_id, logical_date)
+    if not business_key(spec):
+        return 0  # nothing identifies a row across deliveries; no link can be made
     key_expr = " || '|' || ".join(f"coalesce(credit.normalize_code(r.\"{k}\"), '')" for k in business_key(spec))
     old_key_expr = key_expr.replace("r.", "o.")
     with connect() as conn:

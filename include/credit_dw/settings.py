@@ -8,7 +8,9 @@ module at parse time.
 |---|---|---|
 | `CREDIT_DW_HOME` | `<checkout>/.local` | data directory: embedded PostgreSQL, inbox, outbox, reports, Airflow home |
 | `WAREHOUSE_URL` | unset → embedded PostgreSQL under `$CREDIT_DW_HOME/pg` | SQLAlchemy/libpq URL of the warehouse (PostgreSQL ≥ 14) |
-| `SOURCE_MARKET_REGISTRY_URL` | database `src_market_registry` on the warehouse server | the market-regulation registry's database |
+| `SOURCE_<SOURCE_ID>_URL` | `sql` feeds: database `src_<source_id>` on the warehouse server; `http_api` feeds: the simulated API server | a department's database or API base URL |
+| `CREDIT_DW_HTTP_TIMEOUT_SECONDS`, `CREDIT_DW_HTTP_BACKOFF_SECONDS` | catalog values (10 s, 2 s) | HTTP API feeds' timeout and first back-off |
+| `CREDIT_DW_ALERT_*`, `CREDIT_DW_SMTP_*` | log only | alert channels (see `credit_dw.alerts`) |
 | `CREDIT_DW_REJECT_SHARE` | per catalog entry (0.2) | override of every feed's batch rejection threshold |
 | `AIRFLOW_HOME` | `$CREDIT_DW_HOME/airflow` | Airflow's home (SQLite metadata locally) |
 """

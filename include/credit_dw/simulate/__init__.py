@@ -15,7 +15,7 @@ from datetime import date
 
 from credit_dw.simulate.market_registry import SimulationSummary, simulate_market_registry
 
-__all__ = ["SimulationSummary", "simulate_market_registry", "simulator_for", "simulate_all"]
+__all__ = ["SimulationSummary", "simulate_all", "simulate_market_registry", "simulation_order", "simulator_for"]
 
 
 def simulator_for(source_id: str) -> Callable[..., SimulationSummary] | None:
@@ -28,12 +28,17 @@ def simulator_for(source_id: str) -> Callable[..., SimulationSummary] | None:
     return getattr(module, "simulate", None)
 
 
-def simulate_all(logical_date: date, *, scale: int = 1, seed: int = 20261122) -> list[SimulationSummary]:
-    """Run the simulator of every catalog feed that has one, in catalog order."""
+def simulation_order() -> list[str]:
+    """Catalog feeds, the registry first: the other feeds reuse its subjects (one enterprise, many feeds)."""
     from credit_dw.catalog import source_ids
 
+    return sorted(source_ids(), key=lambda sid: sid != "market_registry")
+
+
+def simulate_all(logical_date: date, *, scale: int = 1, seed: int = 20261122) -> list[SimulationSummary]:
+    """Run the simulator of every catalog feed that has one, in `simulation_order()`."""
     summaries = []
-    for source_id in source_ids():
+    for source_id in simulation_order():
         simulator = simulator_for(source_id)
         if simulator is not None:
             summaries.append(simulator(logical_date, scale=scale, seed=seed))

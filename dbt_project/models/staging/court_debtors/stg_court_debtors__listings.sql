@@ -1,0 +1,79 @@
+-- Accepted 失信被执行人 rows only: the batch passed the gate and the row has no critical issue.
+-- Renames to English, casts dates, and keeps natural persons' citizen IDs out of the view: a
+-- person appears with a hash of the normalised ID (to match the same person across feeds) and a
+-- masked form (region code and last four characters, for people reading a listing); the clear
+-- ID stays in raw only [domain §9; 001 2017 §5.1]. Organisations keep their USCC, which is public.
+--
+-- subject_id_hash is a plain md5 for now: an 18-digit ID with a known birth date is easy to
+-- brute-force from an unkeyed hash, so it is a placeholder for the keyed hash (HMAC with a
+-- secret from the environment) that replaces it before any mart exposes it.
+with
+
+source as (
+    select * from {{ source('raw_court_debtors', 'court_debtors__listings') }}
+),
+
+batches as (
+    select * from {{ source('meta_court_debtors', 'load_batches') }}
+),
+
+row_issues as (
+    select * from {{ source('meta_court_debtors', 'row_issues') }}
+),
+
+accepted as (
+    select
+        source.*,
+        batches.logical_date as batch_logical_date
+    from source
+    inner join batches
+        on batches.batch_id = source._batch_id
+        and batches.status = 'accepted'
+    where not exists (
+        select 1
+        from row_issues
+        where row_issues.batch_id = source._batch_id
+            and row_issues.row_number = source._row_number
+            and row_issues.severity = 'critical'
+    )
+),
+
+typed as (
+    select
+        accepted.*,
+        credit.clean_text(subject_kind) = '自然人' as is_natural_person,
+        credit.normalize_code(id_number) as normalized_id
+    from accepted
+),
+
+final as (
+    select
+        _batch_id as batch_id,
+        _row_number as source_row_number,
+        batch_logical_date,
+        credit.clean_text(case_number) as case_number,
+        credit.clean_text(subject_name) as subject_name,
+        case when is_natural_person then 'natural_person' else 'organisation' end as subject_type,
+        case when not is_natural_person then normalized_id end as uscc,
+        case when is_natural_person then md5(normalized_id) end as subject_id_hash,
+        case
+            when is_natural_person
+                then left(normalized_id, 6) || '********' || right(normalized_id, 4)
+        end as citizen_id_masked,
+        case when is_natural_person then credit.clean_text(sex) end as sex,
+        credit.clean_text(legal_representative) as legal_representative,
+        credit.clean_text(court_name) as court_name,
+        credit.try_date(filed_on) as filed_on,
+        credit.clean_text(basis_document_number) as basis_document_number,
+        credit.clean_text(basis_issuer) as basis_issuer,
+        credit.clean_text(obligations) as obligations,
+        credit.clean_text(performance_status) as performance_status,
+        credit.clean_text(dishonest_conduct) as dishonest_conduct,
+        credit.try_date(published_on) as published_on,
+        credit.try_date(removed_on) as removed_on,
+        credit.try_date(removed_on) is not null as is_removed,
+        credit.try_timestamptz(updated_at) as source_updated_at
+    from typed
+)
+
+select * from final

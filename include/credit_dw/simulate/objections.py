@@ -1,0 +1,141 @@
+"""Simulated publicity-website interface: objection and repair applications (feed `objections`).
+
+Stands in for 信用中国（河北）'s application system [000 §2.12-2.13]: market subjects object to
+published records (异议: error, omission, duplicate publicity, should not be public, over-period
+publicity) or apply to have them repaired (信用修复, by the national paths [004 §13]). A night's
+file holds the applications submitted that day and the progress of earlier ones recorded that day:
+
+| key | meaning | canonical field |
+|---|---|---|
+| sqbh | 申请编号 (YY/XF + date submitted + sequence; stable) | application_id |
+| sqlx | 申请类型: 1 异议申诉, 2 信用修复 | application_type_code |
+| tyshxydm | 统一社会信用代码 | uscc |
+| ztmc | 主体名称 | subject_name |
+| sqrq | 申请日期 | applied_on |
+| xxlb | 涉及信息类别 (行政处罚, 失信被执行人, …) | record_category |
+| xxbh | 涉及信息编号 | record_id |
+| yylx | 异议类型 (异议 only): 01 错误, 02 遗漏, 03 重复公示, 04 不应公示, 05 超期公示 | objection_kind_code |
+| xflj | 修复路径 (修复 only): 01 信用承诺, 02 整改, 03 核查, 04 信用培训, 05 信用报告, 06 公益慈善 | repair_path_code |
+| slbm | 受理部门 | handled_by |
+| clzt | 处理状态: 01 已提交, 02 已受理, 03 核查中, 04 已办结, 05 不予受理 | status_code |
+| bjrq | 办结日期 (04 and 05 only) | closed_on |
+| cljg | 处理结果 (04 only): 更正, 撤销, 维持; 修复成功, 修复不通过 | outcome |
+| qd | 申请渠道 | channel |
+| xzqh_dm | 行政区划代码 | division_code |
+| gxsj | 更新时间 (Beijing time) | updated_at |
+| fj | 附件 [{wjmc, wjdx}] (nested; not in the catalog: lands in `_extra` as JSON text) | — |
+
+Organisations only (natural persons' applications carry personal data [domain §9]). `60 * scale`
+records a night, about 60 % new applications and 40 % progress on applications of three earlier
+days (regenerated, so ids match); `defect_share` of them carry one defect each (`DEFECT_KINDS`).
+Deterministic for (date, seed, scale); reruns rewrite the same file.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+
+from credit_dw.simulate import api_feeds as feeds
+from credit_dw.simulate.market_registry import SimulationSummary
+
+SOURCE_ID = "objections"
+ROWS_PER_SCALE = 60
+NEW_SHARE = 0.6
+DEFECT_KINDS = ("bad_check_character", "missing_name", "bad_date", "unknown_application_type")
+
+TYPE_OBJECTION, TYPE_REPAIR = "1", "2"
+OBJECTION_KINDS = (("01", 45), ("02", 10), ("03", 15), ("04", 15), ("05", 15))  # [000 §2.13]
+REPAIR_PATHS = (("01", 40), ("02", 20), ("03", 10), ("04", 15), ("05", 10), ("06", 5))  # [004 §13]
+CATEGORIES = (("行政处罚", "XZCF", "市场监督管理局", 60), ("经营异常名录", "JYYC", "市场监督管理局", 20),
+              ("失信被执行人", "SXBZX", "中级人民法院", 10), ("严重失信主体名单", "YZSX", "发展和改革委员会", 10))
+CHANNELS = ("信用中国（河北）网站", "信用中国（河北）网站", "冀时办APP", "政务服务大厅窗口")
+
+
+def _pick(rng: random.Random, pairs) -> str:
+    return rng.choices([p[0] for p in pairs], weights=[p[-1] for p in pairs])[0]
+
+
+def new_applications(day: date, n: int, *, seed: int) -> list[dict]:
+    """The n clean applications submitted on `day` (status 已提交 / 已受理); the same whenever regenerated."""
+    rng = feeds.rng_for(SOURCE_ID, seed, day, "new")
+    subjects = feeds.subjects_for(SOURCE_ID, day, n, seed=seed,
+                                  kinds=(feeds.KIND_ENTERPRISE, feeds.KIND_INDIVIDUAL))
+    out = []
+    for seq, subject in enumerate(subjects, start=1):
+        kind = TYPE_OBJECTION if rng.random() < 0.45 else TYPE_REPAIR
+        category, prefix, department, _w = rng.choices(CATEGORIES, weights=[c[3] for c in CATEGORIES])[0]
+        division = subject.division
+        record_year = day.year - rng.randint(0, 3)
+        out.append({
+            "sqbh": f"{'YY' if kind == TYPE_OBJECTION else 'XF'}{day:%Y%m%d}{seq:05d}",
+            "sqlx": kind,
+            "tyshxydm": subject.uscc,
+            "ztmc": subject.name,
+            "sqrq": day.isoformat(),
+            "xxlb": category,
+            "xxbh": f"{prefix}-{division.code}-{record_year}-{rng.randint(1, 99999):05d}",
+            "yylx": _pick(rng, OBJECTION_KINDS) if kind == TYPE_OBJECTION else None,
+            "xflj": _pick(rng, REPAIR_PATHS) if kind == TYPE_REPAIR else None,
+            "slbm": f"{division.city_name}{department}",
+            "clzt": "01" if rng.random() < 0.5 else "02",
+            "bjrq": None,
+            "cljg": None,
+            "qd": rng.choice(CHANNELS),
+            "xzqh_dm": subject.division_code,
+            "gxsj": feeds.change_time(rng, day),
+            "fj": [{"wjmc": name, "wjdx": rng.randint(20_000, 2_000_000)}
+                   for name in rng.sample(["营业执照.pdf", "申请书.pdf", "整改报告.pdf", "缴款凭证.jpg",
+                                           "信用报告.pdf"], rng.randint(1, 3))],
+        })
+    return out
+
+
+def _progress(rng: random.Random, record: dict, day: date) -> None:
+    """Move an earlier application on: under verification, closed with an outcome, or refused."""
+    roll = rng.random()
+    if roll < 0.25:
+        record["clzt"] = "03"
+    elif roll < 0.9:
+        record["clzt"] = "04"
+        record["bjrq"] = day.isoformat()
+        if record["sqlx"] == TYPE_OBJECTION:
+            record["cljg"] = rng.choices(["更正", "撤销", "维持"], weights=[40, 25, 35])[0]
+        else:
+            record["cljg"] = "修复成功" if rng.random() < 0.8 else "修复不通过"
+    else:
+        record["clzt"] = "05"
+        record["bjrq"] = day.isoformat()
+    record["gxsj"] = feeds.change_time(rng, day)
+
+
+def generate(logical_date: date, *, scale: int = 1, seed: int = 20261122,
+             defect_share: float = feeds.DEFAULT_DEFECT_SHARE) -> tuple[list[dict], dict[str, int]]:
+    feeds.check_scale(scale)
+    total = ROWS_PER_SCALE * scale
+    n_new = round(NEW_SHARE * total)
+    records = new_applications(logical_date, n_new, seed=seed)
+    rng = feeds.rng_for(SOURCE_ID, seed, logical_date, "records")
+    # Verification takes up to 15 working days for market subjects [001 2018 plan §4.9]; some run late.
+    earlier = sorted({logical_date - timedelta(days=rng.randint(1, 40)) for _ in range(3)})
+    candidates: list[dict] = []
+    for day in earlier:
+        candidates += new_applications(day, n_new, seed=seed)
+    for record in rng.sample(candidates, min(total - n_new, len(candidates))):
+        _progress(rng, record, logical_date)
+        records.append(record)
+
+    def apply(kind: str, record: dict) -> None:
+        if feeds.apply_common_defect(kind, record, rng, uscc_key="tyshxydm", name_key="ztmc",
+                                     date_key="sqrq", day=logical_date):
+            return
+        record["sqlx"] = rng.choice(["3", "0", "异议", "YY"])  # unknown_application_type
+
+    defects = feeds.inject_defects(rng, records, DEFECT_KINDS, defect_share, apply)
+    return records, defects
+
+
+def simulate(logical_date: date, *, scale: int = 1, seed: int = 20261122,
+             defect_share: float = feeds.DEFAULT_DEFECT_SHARE) -> SimulationSummary:
+    records, defects = generate(logical_date, scale=scale, seed=seed, defect_share=defect_share)
+    return feeds.finish(SOURCE_ID, logical_date, records, defects, seed=seed, scale=scale)
