@@ -52,7 +52,7 @@ def extract_window(spec: SourceSpec, batch_id: str, logical_date: date, window: 
     try:
         with engine.connect() as conn, LandingWriter(spec, batch_id, logical_date) as writer:
             result = conn.execution_options(stream_results=True, yield_per=FETCH_ROWS).execute(query, params)
-            for partition in result.partitions():
+            for partition in result.partitions(FETCH_ROWS):  # SQLAlchemy 2.1 ignores yield_per for text()
                 writer.write_rows([_as_text(v) for v in row] for row in partition)
             return writer.finish()
     finally:
