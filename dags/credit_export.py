@@ -6,6 +6,10 @@ Writes the night's files for downstream platforms from the curated marts, each w
 (全国信用信息共享平台) file of subjects whose registration changed that night, under
 `$CREDIT_DW_HOME/outbox/national/<date>/`.
 
+Then writes the daily quality report for the province credit office
+(`$CREDIT_DW_HOME/reports/quality/<date>/index.html` plus CSVs): what came in, what was
+quarantined and why, per department and city, late / omission / concealment rates, trends.
+
 Scheduled on the `credit_marts_built` Asset.
 """
 
@@ -35,7 +39,7 @@ DEFAULT_ARGS = {
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
-    tags=["credit", "export"],
+    tags=["credit", "export", "report"],
     doc_md=__doc__,
 )
 def credit_export():
@@ -48,7 +52,15 @@ def credit_export():
         return {"file": str(result.data_file), "manifest": str(result.manifest_file),
                 "rows": result.row_count, "sha256": result.sha256}
 
-    export_national()
+    @task
+    def write_quality_report(**context) -> str:
+        """The province credit office's morning report for the night (reports/quality/<date>/)."""
+        from credit_dw import nights
+        from credit_dw.quality_report import write_quality_report as write
+
+        return str(write(nights.night_of(context)).index_html)
+
+    export_national() >> write_quality_report()
 
 
 credit_export()

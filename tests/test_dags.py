@@ -216,6 +216,7 @@ def test_export_is_scheduled_on_marts_built(dags):
     dag = dags["credit_export"]
     assert _asset_schedule(dag) == {_key(MARTS_BUILT)}
     assert "export_national" in dag.task_ids
+    assert "write_quality_report" in dag.task_dict["export_national"].downstream_task_ids
 
 
 def test_assets_chain_the_three_dags(dags):

@@ -22,7 +22,9 @@ from credit_dw import airflow_env, settings
 app = typer.Typer(help="The Hebei public credit information warehouse.", no_args_is_help=True)
 db_app = typer.Typer(help="The warehouse database (embedded PostgreSQL by default).", no_args_is_help=True)
 reference_app = typer.Typer(help="Reference data kept as dbt seeds.", no_args_is_help=True)
+report_app = typer.Typer(help="Reports for the province credit office.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(report_app, name="report")
 app.add_typer(reference_app, name="reference")
 console = Console()
 
@@ -154,8 +156,29 @@ def _print_cycle(night: date, results) -> None:
     outbox = settings.outbox_dir("national", night.isoformat())
     if (outbox / "manifest.json").exists():
         console.print(f"national platform export: {outbox}/ (manifest.json beside the data file)")
+    report = settings.reports_dir() / "quality" / night.isoformat() / "index.html"
+    if report.exists():
+        console.print(f"quality report for the credit office: {report}")
+    returns_root = settings.home() / "outbox" / "returns"
+    notices = sorted(returns_root.glob(f"*/{night.isoformat()}/*.csv"))
+    if notices:
+        console.print(f"return notices to departments (信息退回): {len(notices)} files under {returns_root}/<department>/{night}/")
     console.print("quarantined rows: select * from meta.quarantine;  the batch ledger: select * from meta.load_batches;")
     console.print(f'open the warehouse: psql "$(credit-dw db url)"   (Airflow home: {settings.airflow_home()})')
+
+
+@report_app.command("quality")
+def report_quality(date_: DateOption) -> None:
+    """Write the daily quality report for night D (HTML + CSV) from what the warehouse holds."""
+    from credit_dw import embedded_db
+    from credit_dw.quality_report import write_quality_report
+
+    night = _parse_date(date_)
+    with _progress() as progress:
+        progress.add_task(f"writing the quality report for {night}", total=None)
+        embedded_db.ensure_warehouse()
+        report = write_quality_report(night)
+    console.print(f"quality report: {report.index_html}")
 
 
 @app.command()

@@ -5,6 +5,8 @@
 --   reference dbt seeds: divisions, departments, aliases (everyone)
 --   staging   dbt staging views over accepted rows (engineers)
 --   marts     curated tables for downstream platforms (everyone with a grant)
+--   quality   views behind the daily quality report (the province credit office); created by
+--             50_quality.sql and the dbt models under models/quality
 create schema if not exists raw;
 create schema if not exists meta;
 create schema if not exists credit;

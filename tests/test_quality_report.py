@@ -1,0 +1,427 @@
+"""The daily quality report for the province credit office, on three real nights of 2020.
+
+Three nights of the market-registry feed are simulated (10 % defects) and ingested, with return
+notices and one corrected re-submission (补报) on the third night; then the report is written and
+checked against direct SQL on the ledger (meta.*), the raw rows and the division reference — not
+through the report's own views — and finally opened in headless Chromium as a person would.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import re
+import shutil
+import subprocess
+import tempfile
+from datetime import date, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+import psycopg
+import psycopg.sql
+import pytest
+
+from credit_dw import ingest, quality_report, returns, settings, transform
+from credit_dw.catalog import get_source, source_ids
+from credit_dw.simulate import simulate_market_registry
+from credit_dw.simulate.market_registry import TABLE, day_id_range
+
+SOURCE = "market_registry"
+NIGHTS = (date(2020, 6, 1), date(2020, 6, 2), date(2020, 6, 3))
+LAST = NIGHTS[-1]
+RESUBMITTED_ID = 2020_0000_01  # outside every simulated day's id range (yyyymmdd * 10**8 + n)
+CHROMIUM = "/usr/bin/chromium"
+# The same packages as `make browser` (Makefile).
+BROWSER_INSTALL = ("apt-get update -qq && DEBIAN_FRONTEND=noninteractive "
+                   "apt-get install -y -qq chromium fonts-wqy-microhei")
+
+
+def read_csv(path: Path) -> list[dict]:
+    """A report CSV as dicts keyed by the English key (the last word of each header cell)."""
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), f"{path} has no UTF-8 BOM"
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    keys = [h.split()[-1] for h in rows[0]]
+    return [dict(zip(keys, r, strict=True)) for r in rows[1:]]
+
+
+def num(value: str) -> int:
+    return int(value) if value else 0
+
+
+@pytest.fixture(scope="module")
+def nights(warehouse_url: str) -> dict:
+    """Three ingested nights; the third carries a corrected copy of a row returned on the first."""
+    # Only the division reference is needed (gate and city attribution); another module may have
+    # loaded every seed already.
+    with psycopg.connect(warehouse_url) as conn:
+        if conn.execute("select to_regclass('reference.hebei_divisions')").fetchone()[0] is None:
+            transform.run_dbt(["seed", "--select", "hebei_divisions"])
+    summaries = {}
+    for night in NIGHTS:
+        if night == LAST:
+            _resubmit_a_returned_row(NIGHTS[0], warehouse_url)
+        summaries[night] = simulate_market_registry(settings.source_url(SOURCE), night, scale=1, defect_share=0.1)
+        ingest.ingest(SOURCE, night)
+        returns.write_return_notices(SOURCE, night)
+        returns.link_resubmissions(SOURCE, night)
+    with psycopg.connect(settings.source_url(SOURCE), autocommit=True) as src:
+        src.execute(f"delete from {TABLE} where id = %s", (RESUBMITTED_ID,))
+    report = quality_report.write_quality_report(LAST)
+    yield {"summaries": summaries, "report": report}
+    # Leave the shared registry stand-in as found: later-dated tests pick status changes among
+    # earlier subjects, and 2020's quarantined duplicates would turn up there as re-submissions.
+    with psycopg.connect(settings.source_url(SOURCE), autocommit=True) as src:
+        src.execute(f"delete from {TABLE} where id between %s and %s",
+                    (day_id_range(NIGHTS[0])[0], day_id_range(LAST)[1]))
+
+
+def _resubmit_a_returned_row(first: date, warehouse_url: str) -> None:
+    """The department corrects a row returned for a missing name and sends it again on the last night."""
+    with psycopg.connect(warehouse_url) as conn:
+        uscc, division = conn.execute(
+            """select credit.normalize_code(r.uscc), r.division_code
+               from meta.quarantine q
+               join raw.market_registry__subjects r on r._batch_id = q.batch_id and r._row_number = q.row_number
+               where q.batch_id = %s and q.failed_checks = array['subject_name_required']
+               order by q.row_number limit 1""",
+            (f"{SOURCE}/{first}",),
+        ).fetchone()
+    with psycopg.connect(settings.source_url(SOURCE), autocommit=True) as src:
+        src.execute(f"delete from {TABLE} where id = %s", (RESUBMITTED_ID,))
+        src.execute(
+            f"""insert into {TABLE} (id, tyshxydm, ztmc, ztlx, fddbr, djjg_xzqh, clrq, djzt, gxsj)
+                values (%s, %s, '补报测试有限公司', '企业', '王五', %s, '2019-05-05', '存续', %s)""",
+            (RESUBMITTED_ID, uscc, division, f"{LAST} 10:00:00+08"),
+        )
+
+
+def batch(conn, night: date) -> dict:
+    cur = conn.execute("select * from meta.load_batches where batch_id = %s", (f"{SOURCE}/{night}",))
+    return dict(zip([c.name for c in cur.description], cur.fetchone(), strict=True))
+
+
+def test_headline_lists_every_catalog_feed_with_the_ledgers_numbers(nights, conn):
+    report = nights["report"]
+    expected = batch(conn, LAST)
+    feeds = read_csv(report.csv_files["feeds"])
+    assert [f["source_id"] for f in feeds] == source_ids()
+    ours = next(f for f in feeds if f["source_id"] == SOURCE)
+    assert (num(ours["rows_received"]), num(ours["rows_accepted"]), num(ours["rows_quarantined"])) == (
+        expected["rows_received"], expected["rows_accepted"], expected["rows_quarantined"])
+    assert expected["rows_quarantined"] > 0
+
+    ledger = conn.execute(
+        """select count(*) filter (where status in ('accepted', 'rejected')),
+                  coalesce(sum(rows_received) filter (where status in ('accepted', 'rejected')), 0),
+                  coalesce(sum(rows_accepted) filter (where status in ('accepted', 'rejected')), 0),
+                  coalesce(sum(rows_quarantined) filter (where status in ('accepted', 'rejected')), 0),
+                  count(*) filter (where status = 'rejected')
+           from meta.load_batches where logical_date = %s and source_id = any(%s)""",
+        (LAST, source_ids()),
+    ).fetchone()
+    [headline] = read_csv(report.csv_files["headline"])
+    assert num(headline["feeds_expected"]) == len(source_ids())
+    assert (num(headline["feeds_received"]), num(headline["rows_received"]), num(headline["rows_accepted"]),
+            num(headline["rows_quarantined"]), num(headline["batches_rejected"])) == tuple(ledger)
+    assert num(headline["feeds_missing"]) == len(source_ids()) - ledger[0]
+    # Feeds without a batch that night are named as missing (缺报), not left out.
+    missing = [f["source_id"] for f in feeds if f["status"] == "missing"]
+    assert headline["missing_feeds"] == "; ".join(missing)
+    code_errors = conn.execute(
+        """select count(distinct (i.batch_id, i.row_number)) from meta.row_issues i
+           join meta.load_batches b using (batch_id)
+           where b.logical_date = %s
+             and (i.check_name like '%%uscc\\_one\\_name%%' or i.check_name like 'code\\_conflict%%')""",
+        (LAST,),
+    ).fetchone()[0]
+    assert code_errors > 0 and num(headline["code_error_rows"]) == code_errors
+
+
+def test_departments_reasons_returns_and_resubmissions_match_the_ledger(nights, conn):
+    report = nights["report"]
+    batch_id = f"{SOURCE}/{LAST}"
+    departments = [d for d in read_csv(report.csv_files["departments"]) if d["source_id"] == SOURCE]
+    assert [d["department"] for d in departments] == [get_source(SOURCE).department]
+    row = departments[0]
+    notices, returned = conn.execute(
+        "select count(*), coalesce(sum(rows_returned), 0) from meta.return_notices "
+        "where source_id = %s and logical_date = %s",
+        (SOURCE, LAST),
+    ).fetchone()
+    resubmitted = conn.execute(
+        "select count(distinct resubmitted_row_number) from meta.resubmissions where resubmitted_batch_id = %s",
+        (batch_id,),
+    ).fetchone()[0]
+    assert resubmitted >= 1, "the corrected row was not recognised as a re-submission"
+    assert (num(row["return_notices"]), num(row["rows_returned"]), num(row["rows_resubmitted"])) == (
+        notices, returned, resubmitted)
+    assert num(row["rows_received"]) == num(row["rows_accepted"]) + num(row["rows_quarantined"]) == batch(
+        conn, LAST)["rows_received"]
+
+    by_check = dict(conn.execute(
+        """select check_name, count(*) from meta.row_issues
+           where batch_id = %s and severity = 'critical' group by check_name""",
+        (batch_id,),
+    ).fetchall())
+    reasons = {r["check_name"]: num(r["rows_quarantined"]) for r in read_csv(report.csv_files["quarantine_reasons"])
+               if r["source_id"] == SOURCE}
+    assert reasons == by_check
+    assert {"uscc_check_character", "subject_name_required", "division_code_known", "uscc_one_name"} <= set(reasons)
+
+
+def test_cities_attribute_rows_by_their_division_code(nights, conn):
+    report = nights["report"]
+    cities = read_csv(report.csv_files["cities"])
+    units = [c["unit_code"] for c in cities]
+    # The 11 cities, 雄安, 辛集, 定州, the province itself and the unattributed bucket, always listed.
+    assert {"130100", "130200", "130300", "130400", "130500", "130600", "130700", "130800", "130900",
+            "131000", "131100", "133100", "130181", "130682", "130000", ""} == set(units)
+    expected = dict(conn.execute(
+        """select coalesce(case when u.is_current and u.division_code = u.reporting_unit_code
+                                then u.division_code end, '') as unit, count(*)
+           from raw.market_registry__subjects r
+           left join reference.hebei_divisions d
+                  on d.division_code = credit.normalize_code(credit.clean_text(r.division_code))
+           left join reference.hebei_divisions u on u.division_code = d.reporting_unit_code
+           where r._batch_id = %s group by 1""",
+        (f"{SOURCE}/{LAST}",),
+    ).fetchall())
+    got = {c["unit_code"]: num(c["rows_received"]) for c in cities if num(c["rows_received"])}
+    assert got == expected
+    # Rows with a division code no reference knows cannot be attributed (the simulator's defect).
+    unknown = nights["summaries"][LAST].defects["unknown_division"]
+    assert num(next(c for c in cities if c["unit_code"] == "")["rows_received"]) == unknown > 0
+    totals = {k: sum(num(c[k]) for c in cities) for k in ("rows_received", "rows_quarantined", "rows_returned",
+                                                          "rows_resubmitted", "code_error_rows")}
+    [headline] = read_csv(report.csv_files["headline"])
+    assert totals["rows_received"] == num(headline["rows_received"])
+    assert totals["rows_quarantined"] == totals["rows_returned"] == num(headline["rows_quarantined"])
+    assert totals["code_error_rows"] == num(headline["code_error_rows"])
+    assert totals["rows_resubmitted"] >= 1
+
+
+def test_uscc_decides_the_division_when_a_feed_has_no_division_column(nights, conn):
+    spec = get_source(SOURCE)
+    assert quality_report.division_field(spec) == "division_code"
+    without = dataclasses.replace(spec, fields={k: v for k, v in spec.fields.items() if k != "division_code"})
+    assert quality_report.division_field(without) is None
+    rows = conn.execute(
+        psycopg.sql.SQL("select a.division_code, a.division_basis, substr(credit.normalize_code(r.uscc), 3, 6) "
+                        "from ({}) a join raw.market_registry__subjects r "
+                        "on r._batch_id = a.batch_id and r._row_number = a.row_number "
+                        "where a.batch_id = %s and r.uscc is not null").format(
+            quality_report.attribution_query(without)),
+        (f"{SOURCE}/{LAST}",),
+    ).fetchall()
+    assert rows and all(division == from_uscc and basis == "uscc" for division, basis, from_uscc in rows)
+    # Full-width or padded codes are read like the gate reads them (characters 3-8 after normalising).
+    assert all(len(division) == 6 and division.isdigit() for division, _, _ in rows)
+
+
+def test_worst_field_drilldowns_hold_exactly_the_failed_rows(nights, conn):
+    report = nights["report"]
+    worst = read_csv(report.csv_files["worst_fields"])
+    assert worst and [num(w["rank"]) for w in worst] == list(range(1, len(worst) + 1))
+    assert [num(w["rows_failed"]) for w in worst] == sorted((num(w["rows_failed"]) for w in worst), reverse=True)
+    for w in worst:
+        failed = [r[0] for r in conn.execute(
+            "select distinct row_number from meta.row_issues where batch_id = %s and field = %s order by 1",
+            (f"{w['source_id']}/{LAST}", w["field"]),
+        ).fetchall()]
+        path = report.directory / w["drilldown_file"]
+        assert path == report.drilldown_files[(w["source_id"], w["field"])]
+        lines = read_csv(path)
+        assert num(w["rows_failed"]) == len(lines) == len(failed) > 0
+        assert [num(line["row_number"]) for line in lines] == failed
+        # Each line carries the row's own values from the raw table.
+        for line in lines[:5]:
+            raw = conn.execute(
+                "select uscc, subject_name from raw.market_registry__subjects "
+                "where _batch_id = %s and _row_number = %s",
+                (line["batch_id"], num(line["row_number"])),
+            ).fetchone()
+            assert (line["uscc"], line["subject_name"]) == tuple(v or "" for v in raw)
+            assert line["checks"] and line["reasons"]
+    assert "uscc" in {w["field"] for w in worst}
+
+
+def test_trend_covers_thirty_nights_with_each_nights_totals(nights, conn):
+    trend = read_csv(nights["report"].csv_files["trend_nights"])
+    assert [r["logical_date"] for r in trend] == [(LAST - timedelta(days=29 - i)).isoformat() for i in range(30)]
+    for night in NIGHTS:
+        row = next(r for r in trend if r["logical_date"] == night.isoformat())
+        b = batch(conn, night)
+        assert (num(row["rows_received"]), num(row["rows_quarantined"])) == (b["rows_received"], b["rows_quarantined"])
+    assert all(num(r["rows_received"]) == 0 for r in trend if r["logical_date"] < NIGHTS[0].isoformat())
+    shares = [r for r in read_csv(nights["report"].csv_files["trend_feed_share"]) if r["source_id"] == SOURCE]
+    assert len(shares) == 3
+    page = nights["report"].index_html.read_text(encoding="utf-8")
+    assert page.count("<svg") == 2 and "<script" not in page and "http://" not in page.replace(
+        'xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_rebuilding_an_earlier_night_gives_that_nights_numbers(nights, conn):
+    first = NIGHTS[0]
+    report = quality_report.write_quality_report(first)
+    assert report.directory == settings.reports_dir() / "quality" / first.isoformat()
+    [headline] = read_csv(report.csv_files["headline"])
+    b = batch(conn, first)
+    assert (num(headline["rows_received"]), num(headline["rows_quarantined"])) == (
+        b["rows_received"], b["rows_quarantined"])
+    assert b["rows_received"] != batch(conn, LAST)["rows_received"]
+    trend = read_csv(report.csv_files["trend_nights"])
+    assert trend[-1]["logical_date"] == first.isoformat()
+    assert all(r["logical_date"] <= first.isoformat() for r in trend)
+    # A second rebuild writes the same CSV bytes (only the page's generation time differs).
+    before = {name: path.read_bytes() for name, path in report.csv_files.items()}
+    again = quality_report.write_quality_report(first)
+    assert {name: path.read_bytes() for name, path in again.csv_files.items()} == before
+
+
+def test_timeliness_section_waits_for_its_view_then_reads_the_contract(nights, conn, monkeypatch):
+    monkeypatch.setattr(quality_report, "TIMELINESS_VIEW", "quality.no_such_view_for_this_test")
+    report = quality_report.write_quality_report(LAST)
+    assert not report.timeliness_available
+    assert "timeliness_departments" not in report.csv_files
+    assert "Not yet available" in report.index_html.read_text(encoding="utf-8")
+
+    conn.execute("create schema if not exists quality_test")
+    conn.execute("""
+        create or replace view quality_test.dual_publicity_timeliness as
+        select * from (values
+            ('admin_penalty', '石家庄市生态环境局', '130100', date '2020-06-03', 10, 2, 1, 0),
+            ('admin_penalty', '石家庄市生态环境局', '130100', date '2020-06-02', 10, 0, 0, 1),
+            ('admin_penalty', '唐山市市场监督管理局', '130200', date '2020-06-03', 4, 0, 0, 0),
+            ('admin_penalty', '唐山市市场监督管理局', '130200', date '2020-04-01', 9, 9, 9, 9)
+        ) as t(source_id, department, city_code, logical_date, decisions_reported, decisions_late,
+               decisions_omitted, decisions_concealed)""")
+    conn.execute("create or replace view quality_test.broken as select 1 as decisions, date '2020-06-03' as night")
+    try:
+        # A view that breaks the contract: the report is still written and the section says why.
+        monkeypatch.setattr(quality_report, "TIMELINESS_VIEW", "quality_test.broken")
+        broken = quality_report.write_quality_report(LAST)
+        assert not broken.timeliness_available and broken.headline["rows_received"] > 0
+        assert "does not answer its contract" in broken.index_html.read_text(encoding="utf-8")
+
+        monkeypatch.setattr(quality_report, "TIMELINESS_VIEW", "quality_test.dual_publicity_timeliness")
+        report = quality_report.write_quality_report(LAST)
+    finally:
+        conn.execute("drop schema quality_test cascade")
+    assert report.timeliness_available
+    by_department = {r["department"]: r for r in read_csv(report.csv_files["timeliness_departments"])}
+    sjz = by_department["石家庄市生态环境局"]
+    assert (num(sjz["decisions_reported"]), num(sjz["decisions_late"]), num(sjz["decisions_omitted"])) == (10, 2, 1)
+    assert float(sjz["late_rate"]) == pytest.approx(0.2)
+    assert float(sjz["omission_rate"]) == pytest.approx(1 / 11)
+    assert float(sjz["concealment_rate_30"]) == pytest.approx(1 / 21)  # the night before counts in 30 nights
+    assert float(by_department["唐山市市场监督管理局"]["late_rate_30"]) == 0  # April is outside the window
+    cities = {r["city_code"]: r for r in read_csv(report.csv_files["timeliness_cities"])}
+    assert cities["130100"]["city_name"] == "石家庄市" and num(cities["130200"]["decisions_reported"]) == 4
+
+
+# ---------------------------------------------------------------------------------------------
+# As a person would: the page in a real browser
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Headless Chromium; installed like `make browser` when missing, skipped only if that fails."""
+    if not Path(CHROMIUM).exists():
+        done = subprocess.run(BROWSER_INSTALL, shell=True, capture_output=True, text=True, timeout=900)
+        if done.returncode != 0 or not Path(CHROMIUM).exists():
+            pytest.skip(f"chromium is not installed and `{BROWSER_INSTALL}` failed "
+                        f"(exit {done.returncode}): {(done.stderr or done.stdout)[-500:]}")
+    return CHROMIUM
+
+
+def run_chromium(browser: str, *args: str) -> subprocess.CompletedProcess:
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+        return subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", "--window-size=1280,2000", *args],
+            capture_output=True, text=True, timeout=120, check=True,
+        )
+
+
+class _ById(HTMLParser):
+    """Text of every element with an id, and the links, from the DOM Chromium rendered."""
+
+    def __init__(self):
+        super().__init__()
+        self.text: dict[str, str] = {}
+        self.links: list[str] = []
+        self.svgs = 0
+        self._open: list[tuple[str, str | None]] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "a" and attrs.get("href"):
+            self.links.append(attrs["href"])
+        if tag == "svg":
+            self.svgs += 1
+        if tag not in ("br", "img", "meta", "link", "line", "rect", "circle", "polyline", "input"):
+            self._open.append((tag, attrs.get("id")))
+            if attrs.get("id"):
+                self.text[attrs["id"]] = ""
+
+    def handle_endtag(self, tag):
+        while self._open:
+            name, _ = self._open.pop()
+            if name == tag:
+                break
+
+    def handle_data(self, data):
+        for _, element_id in self._open:
+            if element_id:
+                self.text[element_id] += data
+
+
+def test_the_page_shows_the_warehouse_numbers_in_a_browser(nights, conn, chromium):
+    report = quality_report.write_quality_report(LAST)
+    url = report.index_html.as_uri()
+    dom = run_chromium(chromium, "--dump-dom", url).stdout
+    page = _ById()
+    page.feed(dom)
+
+    ledger = conn.execute(
+        """select count(*), count(*) filter (where status in ('accepted', 'rejected')),
+                  sum(rows_received), sum(rows_accepted), sum(rows_quarantined),
+                  count(*) filter (where status = 'rejected')
+           from meta.load_batches where logical_date = %s and status in ('accepted', 'rejected')""",
+        (LAST,),
+    ).fetchone()
+    _, received, rows_received, rows_accepted, rows_quarantined, rejected = ledger
+    shown = {k: page.text[f"headline-{k}"].strip() for k in (
+        "feeds_expected", "feeds_received", "feeds_missing", "rows_received", "rows_accepted",
+        "rows_quarantined", "batches_rejected")}
+    assert shown == {
+        "feeds_expected": f"{len(source_ids())}",
+        "feeds_received": f"{received}",
+        "feeds_missing": f"{len(source_ids()) - received}",
+        "rows_received": f"{rows_received:,}",
+        "rows_accepted": f"{rows_accepted:,}",
+        "rows_quarantined": f"{rows_quarantined:,}",
+        "batches_rejected": f"{rejected}",
+    }
+    assert page.text["night"].strip() == LAST.isoformat()
+    assert "数据质量日报" in dom and page.svgs == 2
+    for feed in source_ids():
+        assert feed in page.text["feeds"]
+    drilldowns = [link for link in page.links if link.startswith("fields/")]
+    assert drilldowns and all((report.directory / link).is_file() for link in drilldowns)
+
+    shot = report.directory / "screenshot.png"
+    run_chromium(chromium, f"--screenshot={shot}", url)
+    png = shot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 50_000
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert (width, height) == (1280, 2000)
+    # Kept beside the report as the test's artifact (the suite's home is removed at exit).
+    keep = Path(tempfile.gettempdir()) / "credit-dw-artifacts" / "quality_report_screenshot.png"
+    keep.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shot, keep)
+    assert re.search(r"缺报|missing", dom)
