@@ -1,0 +1,15 @@
+"""Simulator of the 行政处罚 (administrative penalty) file drops; see `dual_publicity`."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from credit_dw.simulate.dual_publicity import PENALTY, write_day
+from credit_dw.simulate.market_registry import SimulationSummary
+
+SOURCE_ID = PENALTY
+
+
+def simulate(logical_date: date, *, scale: int = 1, seed: int = 20261122) -> SimulationSummary:
+    """The catalog convention (`credit_dw.simulate.simulate_all`): D's files into the feed's inbox."""
+    return write_day(SOURCE_ID, logical_date, scale=scale, seed=seed).summary

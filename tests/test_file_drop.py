@@ -1,0 +1,395 @@
+"""The file-drop connector on real files: GBK, UTF-8 (with and without BOM) and XLSX written here,
+bad deliveries rejected with file, line and reason, a missing required column failing the night,
+duplicate deliveries skipped, reruns idempotent, and a night without files accepted empty.
+
+Runs the ingest steps directly (no Airflow) on feed `admin_penalty` against the embedded
+PostgreSQL; logical dates January-June 2024 belong to this file.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import random
+import shutil
+import tracemalloc
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from credit_dw import extract_files, ingest, ledger, settings
+from credit_dw.catalog import get_source
+from credit_dw.extract_files import MissingColumnsError, normalize_header
+from credit_dw.simulate import identities
+
+SOURCE = "admin_penalty"
+SPEC = get_source(SOURCE)
+TEMPLATE = SPEC.fields  # canonical -> national template header
+
+
+def _legacy_headers() -> dict[str, str]:
+    with extract_files.aliases_path().open(encoding="utf-8", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["source_id"] == SOURCE and r["alias_kind"] == "legacy_code"]
+    legacy: dict[str, str] = {}
+    for r in rows:
+        legacy.setdefault(r["canonical_field"], r["alias"])
+    return legacy
+
+
+def _records(night: date, tag: str, n: int, **overrides) -> list[dict]:
+    """n valid penalty records, unique to (night, tag) so no two tests deliver the same bytes."""
+    rng = random.Random(f"{night}:{tag}")
+    out = []
+    for i in range(1, n + 1):
+        record = {
+            "subject_name": f"石家庄{tag}测试商贸有限公司{i}",
+            "subject_category": "法人及非法人组织",
+            "uscc": identities.make_uscc(rng, "130102", kind="1"),
+            "legal_representative": identities.person_name(rng),
+            "decision_document_number": f"冀测罚〔{night.year}〕{night:%m%d}{tag}{i:03d}号",
+            "violation_type": "虚假宣传",
+            "violation_facts": "经查，当事人在网店发布\"全网最低价\"等宣传，与事实不符。",
+            "penalty_basis": "《中华人民共和国反不正当竞争法》第二十条",
+            "penalty_category": "罚款",
+            "penalty_content": "罚款人民币5,000元",
+            "fine_amount_10k_yuan": "0.5",
+            "decision_date": (night - timedelta(days=2)).isoformat(),
+            "authority_name": "河北省市场监督管理局",
+            "source_department": "河北省市场监督管理局",
+        }
+        record.update(overrides)
+        out.append(record)
+    return out
+
+
+def _write_csv(path: Path, records: list[dict], *, encoding: str = "utf-8", headers: dict[str, str] | None = None,
+               extra: dict[str, str] | None = None, newline: str = "\n") -> Path:
+    headers = headers or TEMPLATE
+    fields = list(TEMPLATE)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator=newline)
+    writer.writerow([headers[f] for f in fields] + list(extra or {}))
+    for record in records:
+        writer.writerow([record.get(f) or "" for f in fields] + list((extra or {}).values()))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buffer.getvalue().encode(encoding))
+    return path
+
+
+def _write_xlsx(path: Path, records: list[dict], *, title: str | None = None) -> Path:
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    if title:
+        sheet.append([title])
+    fields = list(TEMPLATE)
+    sheet.append([TEMPLATE[f] for f in fields])
+    for record in records:
+        row = []
+        for f in fields:
+            value = record.get(f)
+            if f == "decision_date" and value:
+                value = date.fromisoformat(value)
+            elif f == "fine_amount_10k_yuan" and value:
+                value = float(value)
+            row.append(value)
+        sheet.append(row)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook.save(path)
+    return path
+
+
+def _inbox(night: date) -> Path:
+    path = settings.inbox_dir(SOURCE, night.isoformat())
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+def _extract_and_land(night: date) -> str:
+    ingest.extract(SOURCE, night)
+    ingest.land(SOURCE, night)
+    return ledger.batch_id_for(SOURCE, night)
+
+
+def _receipts(batch_id: str) -> dict[str, dict]:
+    return {r["file_name"]: r for r in extract_files.file_receipts(batch_id)}
+
+
+def _raw(conn, batch_id: str, columns: str = "_source_file, _source_row, subject_name") -> list[tuple]:
+    return conn.execute(
+        f"select {columns} from raw.admin_penalty__penalties where _batch_id = %s order by _row_number", (batch_id,)
+    ).fetchall()
+
+
+# --- without a database ------------------------------------------------------------------------
+
+def test_headers_match_after_width_parenthesis_space_and_case_normalisation():
+    fine = normalize_header("罚款金额（万元）")
+    assert fine == normalize_header("罚款金额(万元)") == normalize_header(" 罚款金额 (万元) ")
+    assert normalize_header("ＣＦ＿ＷＳＨ") == normalize_header(" cf_wsh ") == normalize_header("CF_WSH")
+    assert normalize_header("\ufeff行政相对人名称*") == normalize_header("行政相对人名称")
+    assert normalize_header("处罚机关") != normalize_header("处罚机关统一社会信用代码")
+
+
+def test_alias_table_maps_template_legacy_and_canonical_names_of_both_feeds():
+    for source_id in ("admin_licence", "admin_penalty"):
+        spec = get_source(source_id)
+        aliases = extract_files.header_aliases(spec)
+        for canonical, header in spec.fields.items():
+            assert aliases[normalize_header(header)] == canonical
+            assert aliases[normalize_header(canonical)] == canonical
+        assert set(extract_files.required_columns(spec)) <= set(spec.fields)
+    penalty = extract_files.header_aliases(get_source("admin_penalty"))
+    licence = extract_files.header_aliases(get_source("admin_licence"))
+    for code, canonical in {"CF_WSH": "decision_document_number", "CF_XDR_MC": "subject_name",
+                            "CF_XDR_SHXYM": "uscc", "CF_JDRQ": "decision_date", "CF_CFLB": "penalty_category",
+                            "罚款金额(万元)": "fine_amount_10k_yuan"}.items():
+        assert penalty[normalize_header(code)] == canonical, code
+    for code, canonical in {"XK_WSH": "decision_document_number", "XK_XDR_MC": "subject_name",
+                            "XK_XDR_SHXYM": "uscc", "XK_JDRQ": "decision_date", "XK_YXQZ": "valid_from",
+                            "XK_YXQZI": "valid_to"}.items():
+        assert licence[normalize_header(code)] == canonical, code
+    # Legacy codes of one feed do not leak into the other.
+    assert normalize_header("CF_WSH") not in licence and normalize_header("XK_WSH") not in penalty
+
+
+def test_reading_is_streamed_in_constant_memory(tmp_path):
+    path = _write_csv(tmp_path / "big.csv", _records(date(2024, 6, 28), "big", 20_000))
+    size = path.stat().st_size
+    aliases, required = extract_files.header_aliases(SPEC), extract_files.required_columns(SPEC)
+
+    class CountingWriter:
+        rows = 0
+
+        def write_row(self, values, **kwargs):
+            self.rows += 1
+
+    tracemalloc.start()
+    try:
+        scan = extract_files._scan(path, path, "sha", size, aliases, required)
+        writer = CountingWriter()
+        extract_files._write(scan, writer, SPEC.canonical_fields)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert scan.rows == writer.rows == 20_000
+    assert size > 8_000_000
+    assert peak < 2_000_000, f"peak {peak} bytes while reading a {size}-byte file"
+
+
+# --- on the warehouse -----------------------------------------------------------------------------
+
+def test_gbk_utf8_bom_and_xlsx_files_land_with_file_and_row(warehouse_url, conn):
+    night = date(2024, 1, 8)
+    inbox = _inbox(night)
+    gbk = _write_csv(inbox / "hbsamr_cf_1.csv", _records(night, "gbk", 3), encoding="gbk", newline="\r\n")
+    halfwidth = {k: v.replace("（", "(").replace("）", ")") for k, v in TEMPLATE.items()}
+    _write_csv(inbox / "hbjtt_cf.csv", _records(night, "utf8", 2), headers=halfwidth, extra={"经办人": "王芳"})
+    _write_csv(inbox / "hbzjt_cf.csv", _records(night, "bom", 2), encoding="utf-8-sig", headers=_legacy_headers())
+    _write_xlsx(inbox / "hbsthjt_cf.xlsx", _records(night, "xlsx", 2), title="河北省生态环境厅行政处罚信息表")
+
+    batch_id = _extract_and_land(night)
+
+    receipts = _receipts(batch_id)
+    assert {name: (r["outcome"], r["encoding"], r["rows"]) for name, r in receipts.items()} == {
+        "hbjtt_cf.csv": ("landed", "utf-8", 2),
+        "hbsamr_cf_1.csv": ("landed", "gb18030", 3),
+        "hbsthjt_cf.xlsx": ("landed", None, 2),
+        "hbzjt_cf.csv": ("landed", "utf-8-sig", 2),
+    }
+    rows = _raw(conn, batch_id)
+    # Files in name order, rows in file order, names decoded whatever the encoding.
+    assert rows == (
+        [("hbjtt_cf.csv", i, f"石家庄utf8测试商贸有限公司{i}") for i in (1, 2)]
+        + [("hbsamr_cf_1.csv", i, f"石家庄gbk测试商贸有限公司{i}") for i in (1, 2, 3)]
+        + [("hbsthjt_cf.xlsx", i, f"石家庄xlsx测试商贸有限公司{i}") for i in (1, 2)]
+        + [("hbzjt_cf.csv", i, f"石家庄bom测试商贸有限公司{i}") for i in (1, 2)]
+    )
+    extra, fine, decided, facts = conn.execute(
+        """select _extra, fine_amount_10k_yuan, decision_date, violation_facts from raw.admin_penalty__penalties
+           where _batch_id = %s and _source_file = %s and _source_row = 1""", (batch_id, "hbjtt_cf.csv")
+    ).fetchone()
+    assert extra == {"经办人": "王芳"}
+    assert facts.startswith("经查") and '"全网最低价"' in facts  # quoted commas and quotes survive
+    xlsx_fine, xlsx_date = conn.execute(
+        """select fine_amount_10k_yuan, decision_date from raw.admin_penalty__penalties
+           where _batch_id = %s and _source_file = 'hbsthjt_cf.xlsx' and _source_row = 1""", (batch_id,)
+    ).fetchone()
+    assert (xlsx_fine, xlsx_date) == (fine, decided) == ("0.5", (night - timedelta(days=2)).isoformat())
+    legacy_code = conn.execute(
+        """select count(*) from raw.admin_penalty__penalties where _batch_id = %s and _source_file = 'hbzjt_cf.csv'
+           and credit.is_valid_uscc(uscc) and decision_document_number like '冀测罚%%'""", (batch_id,)
+    ).fetchone()[0]
+    assert legacy_code == 2
+
+    # Archived byte for byte, with the hash on record.
+    archived = settings.landing_dir(SOURCE, night.isoformat()) / "delivered" / gbk.name
+    assert archived.read_bytes() == gbk.read_bytes()
+    assert receipts[gbk.name]["sha256"] == hashlib.sha256(gbk.read_bytes()).hexdigest()
+    delivered = conn.execute(
+        "select file_name, rows from meta.delivered_files where batch_id = %s order by file_name", (batch_id,)
+    ).fetchall()
+    assert delivered == [(n, r["rows"]) for n, r in sorted(receipts.items())]
+
+    outcome = ingest.validate(SOURCE, night)
+    assert outcome.status == "accepted"
+    assert outcome.rows_received == 9 == outcome.rows_accepted + outcome.rows_quarantined
+    assert outcome.rows_quarantined == 0
+
+
+def test_undecodable_bytes_reject_the_file_with_its_line_and_the_rest_lands(warehouse_url, conn):
+    night = date(2024, 1, 15)
+    inbox = _inbox(night)
+    _write_csv(inbox / "hbsamr_ok.csv", _records(night, "ok", 2))
+    bad = _write_csv(inbox / "hbjtt_bad.csv", _records(night, "bad", 3))
+    lines = bad.read_bytes().split(b"\n")
+    lines[2] = lines[2].replace("石家庄".encode(), b"\xff\xfe\x80", 1)  # line 3: neither UTF-8 nor GB18030
+    bad.write_bytes(b"\n".join(lines))
+
+    outcome = ingest.ingest(SOURCE, night)
+
+    receipts = _receipts(outcome.batch_id)
+    assert receipts["hbsamr_ok.csv"]["outcome"] == "landed"
+    rejected = receipts["hbjtt_bad.csv"]
+    assert (rejected["outcome"], rejected["line_number"], rejected["rows"]) == ("rejected", 3, 0)
+    assert "undecodable bytes at line 3" in rejected["reason"] and "GB18030" in rejected["reason"]
+    assert {r[0] for r in _raw(conn, outcome.batch_id)} == {"hbsamr_ok.csv"}
+    assert outcome.status == "accepted" and outcome.rows_received == 2
+
+
+def test_a_file_without_a_required_column_fails_the_whole_night(warehouse_url, conn):
+    night = date(2024, 1, 22)
+    inbox = _inbox(night)
+    _write_csv(inbox / "hbsamr_ok.csv", _records(night, "ok", 2))
+    headers = {k: v for k, v in TEMPLATE.items() if k not in ("decision_date", "authority_name")}
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(headers.values())
+    for record in _records(night, "short", 2):
+        writer.writerow([record.get(k) or "" for k in headers])
+    (inbox / "hbzjt_short.csv").write_text(buffer.getvalue(), encoding="utf-8")
+
+    with pytest.raises(MissingColumnsError) as raised:
+        ingest.extract(SOURCE, night)
+
+    batch = ledger.batch_row(ledger.batch_id_for(SOURCE, night))
+    assert batch["status"] == "failed"
+    for text in ("hbzjt_short.csv", "处罚决定日期 (decision_date)", "处罚机关 (authority_name)"):
+        assert text in str(raised.value) and text in batch["message"]
+    assert "hbsamr_ok.csv" not in batch["message"]
+    assert _raw(conn, batch["batch_id"]) == []
+    assert extract_files.file_receipts(batch["batch_id"]) == []
+
+
+def test_cut_off_csv_files_are_rejected_with_their_row(warehouse_url, conn):
+    night = date(2024, 1, 29)
+    inbox = _inbox(night)
+    _write_csv(inbox / "a_ok.csv", _records(night, "ok", 1))
+    quoted = _write_csv(inbox / "b_quote.csv", _records(night, "quote", 3))
+    text = quoted.read_text(encoding="utf-8")
+    quoted.write_text(text[: text.rindex("全网最低价")], encoding="utf-8")  # ends inside "经查…"
+    cells = _write_csv(inbox / "c_cells.csv", _records(night, "cells", 4))
+    text = cells.read_text(encoding="utf-8").rstrip("\n")
+    cells.write_text(text[: text.rindex(",冀测罚")] + "\n", encoding="utf-8")  # last row loses its tail
+
+    batch_id = _extract_and_land(night)
+
+    receipts = _receipts(batch_id)
+    quote, short = receipts["b_quote.csv"], receipts["c_cells.csv"]
+    assert (quote["outcome"], quote["source_row"], quote["line_number"]) == ("rejected", 3, 4)
+    assert "ends inside a quoted value" in quote["reason"]
+    assert (short["outcome"], short["source_row"], short["line_number"]) == ("rejected", 4, 5)
+    assert "data row 4 (line 5) has 13 cells, the header has 30" in short["reason"]
+    assert [r[0] for r in _raw(conn, batch_id)] == ["a_ok.csv"]
+
+
+def test_a_malformed_workbook_is_rejected_and_a_good_one_lands(warehouse_url, conn):
+    night = date(2024, 2, 5)
+    inbox = _inbox(night)
+    _write_xlsx(inbox / "hbsthjt_ok.xlsx", _records(night, "ok", 2))
+    (inbox / "hbyjglt_bad.xlsx").write_bytes("行政相对人名称,处罚机关\n某公司,某局\n".encode())
+    good = _write_xlsx(inbox / "hbyjglt_cut.xlsx", _records(night, "cut", 2))
+    (inbox / "hbyjglt_cut.xlsx").write_bytes(good.read_bytes()[:1500])  # a workbook cut off in transfer
+    (inbox / "hbsamr_notes.txt").write_text("说明", encoding="utf-8")
+
+    batch_id = _extract_and_land(night)
+
+    receipts = _receipts(batch_id)
+    assert receipts["hbsthjt_ok.xlsx"]["outcome"] == "landed" and receipts["hbsthjt_ok.xlsx"]["rows"] == 2
+    for name in ("hbyjglt_bad.xlsx", "hbyjglt_cut.xlsx"):
+        assert receipts[name]["outcome"] == "rejected"
+        assert "not a readable XLSX workbook" in receipts[name]["reason"], receipts[name]["reason"]
+    assert "unsupported file type '.txt'" in receipts["hbsamr_notes.txt"]["reason"]
+    assert len(_raw(conn, batch_id)) == 2
+
+
+def test_a_file_delivered_again_is_skipped_and_a_rerun_does_not_count_its_own(warehouse_url, conn):
+    first, second = date(2024, 2, 12), date(2024, 2, 13)
+    inbox = _inbox(first)
+    original = _write_csv(inbox / "hbsamr_0212.csv", _records(first, "dup", 3))
+    first_batch = _extract_and_land(first)
+    ingest.validate(SOURCE, first)
+    delivered_at = conn.execute(
+        "select delivered_at from meta.delivered_files where batch_id = %s", (first_batch,)
+    ).fetchone()[0]
+
+    inbox2 = _inbox(second)
+    shutil.copy(original, inbox2 / "hbsamr_0213_resend.csv")
+    _write_csv(inbox2 / "hbsamr_0213.csv", _records(second, "new", 2))
+    shutil.copy(inbox2 / "hbsamr_0213.csv", inbox2 / "hbsamr_0213_copy.csv")  # twice in one night too
+    outcome = ingest.ingest(SOURCE, second)
+
+    receipts = _receipts(outcome.batch_id)
+    resend = receipts["hbsamr_0213_resend.csv"]
+    assert (resend["outcome"], resend["duplicate_of_batch_id"], resend["duplicate_of_file"]) == (
+        "duplicate", first_batch, "hbsamr_0212.csv")
+    copy = receipts["hbsamr_0213_copy.csv"]
+    assert (copy["outcome"], copy["duplicate_of_batch_id"], copy["duplicate_of_file"]) == (
+        "duplicate", outcome.batch_id, "hbsamr_0213.csv")
+    assert outcome.rows_received == 2
+    assert {r[0] for r in _raw(conn, outcome.batch_id)} == {"hbsamr_0213.csv"}
+
+    # Rerunning both nights: the first still lands its file, the second still skips the resend.
+    for night in (first, second):
+        rerun = ingest.ingest(SOURCE, night)
+        assert ledger.batch_row(rerun.batch_id)["attempts"] == 2
+    assert _receipts(first_batch)["hbsamr_0212.csv"]["outcome"] == "landed"
+    assert len(_raw(conn, first_batch)) == 3
+    assert _receipts(outcome.batch_id)["hbsamr_0213_resend.csv"]["outcome"] == "duplicate"
+    entries = conn.execute(
+        "select batch_id, delivered_at from meta.delivered_files where sha256 = %s",
+        (hashlib.sha256(original.read_bytes()).hexdigest(),),
+    ).fetchall()
+    assert entries == [(first_batch, delivered_at)]
+
+
+def test_files_of_a_batch_that_never_landed_are_not_duplicates(warehouse_url, conn):
+    stuck, next_night = date(2024, 2, 19), date(2024, 2, 20)
+    inbox = _inbox(stuck)
+    original = _write_csv(inbox / "hbsamr_stuck.csv", _records(stuck, "stuck", 2))
+    ingest.extract(SOURCE, stuck)  # extracted, never landed (the land step died)
+    shutil.copy(original, _inbox(next_night) / "hbsamr_again.csv")
+
+    outcome = ingest.ingest(SOURCE, next_night)
+
+    assert _receipts(outcome.batch_id)["hbsamr_again.csv"]["outcome"] == "landed"
+    assert outcome.rows_received == 2
+    assert conn.execute(
+        "select batch_id from meta.delivered_files where sha256 = %s",
+        (hashlib.sha256(original.read_bytes()).hexdigest(),),
+    ).fetchall() == [(outcome.batch_id,)]
+
+
+def test_a_night_without_files_is_accepted_with_zero_rows(warehouse_url, conn):
+    night = date(2024, 2, 26)
+    shutil.rmtree(settings.inbox_dir(SOURCE, night.isoformat()), ignore_errors=True)
+
+    outcome = ingest.ingest(SOURCE, night)
+
+    assert (outcome.status, outcome.rows_received, outcome.rows_accepted) == ("accepted", 0, 0)
+    assert ledger.batch_row(outcome.batch_id)["status"] == "accepted"
+    assert extract_files.file_receipts(outcome.batch_id) == []
