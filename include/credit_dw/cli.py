@@ -102,7 +102,7 @@ def simulate(
     embedded_db.ensure_warehouse()
     feeds = [(sid, sim) for sid in simulation_order() if (sim := simulator_for(sid)) is not None]
     table = Table(title=f"Simulated source systems for night {night}")
-    for col in ("feed", "rows", "injected defects"):
+    for col in ("feed", "rows", "injected (defects, late reports, reshaped codes)"):
         table.add_column(col)
     with _progress() as progress:
         task = progress.add_task("simulating", total=len(feeds))
