@@ -1,0 +1,54 @@
+-- Accepted 海关高级认证企业 rows only: the batch passed the gate and the row has no critical issue.
+-- One row per certification decision 石家庄海关 delivered (a new advanced certification, status
+-- 有效, or a revocation, status 撤销) [000 §2.7]. Renames to English, normalises codes, casts dates.
+with
+
+source as (
+    select * from {{ source('raw_customs_certified', 'customs_certified__certifications') }}
+),
+
+batches as (
+    select * from {{ source('meta_customs_certified', 'load_batches') }}
+),
+
+row_issues as (
+    select * from {{ source('meta_customs_certified', 'row_issues') }}
+),
+
+accepted as (
+    select
+        source.*,
+        batches.logical_date as batch_logical_date
+    from source
+    inner join batches
+        on batches.batch_id = source._batch_id
+        and batches.status = 'accepted'
+    where not exists (
+        select 1
+        from row_issues
+        where row_issues.batch_id = source._batch_id
+            and row_issues.row_number = source._row_number
+            and row_issues.severity = 'critical'
+    )
+),
+
+final as (
+    select
+        _batch_id as batch_id,
+        _row_number as source_row_number,
+        batch_logical_date as reported_on,
+        _source_file as source_file,
+        _source_row as source_file_row,
+        credit.clean_text(enterprise_name) as enterprise_name,
+        credit.normalize_code(uscc) as uscc,
+        credit.normalize_code(customs_code) as customs_code,
+        credit.clean_text(certification_type) as certification_type,
+        credit.try_date(certified_on) as certified_on,
+        credit.clean_text(certification_status) as certification_status,
+        credit.clean_text(certification_status) = '撤销' as is_revoked,
+        credit.try_date(revoked_on) as revoked_on,
+        _extra as extra_columns
+    from accepted
+)
+
+select * from final
