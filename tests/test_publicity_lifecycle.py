@@ -1,0 +1,174 @@
+"""The publicity lifecycle marts end to end: 行政处罚 and objection/repair feeds simulated and ingested
+for two nights, then `fct_admin_penalty` / `fct_objection` built (with their unit tests) and
+checked "as of" several dates [000 §2.12-2.13; NDRC Order 58].
+
+The simulated applications name records (XZCF-…) that are not penalty document numbers, so the
+module also lands one repair and one objection about real penalties into the accepted objections
+batch (removed again afterwards) to drive the repaired and suspended paths.
+
+Logical dates: March 2017 belong to this file.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import psycopg
+import pytest
+
+from credit_dw import extract_http, ingest, transform
+from credit_dw.simulate import admin_penalty, api_server, objections
+
+NIGHTS = (date(2017, 3, 6), date(2017, 3, 7))
+AS_OF_INSIDE = date(2017, 3, 7)  # every simulated decision is inside its window
+AS_OF_BOUNDARY = date(2020, 3, 1)  # the 3-year maximum of early-2017 decisions passes around here
+INJECTED_FROM = 900_001  # _row_number of the hand-made application rows
+MODELS = ("fct_admin_penalty", "fct_objection")
+
+
+def _inject_applications(conn: psycopg.Connection, batch_id: str) -> dict[str, str]:
+    """A successful repair closed long before the minimum period ends, and an objection under
+    verification, about two different real fine decisions of organisations."""
+    picked = conn.execute(
+        """select decision_document_number, uscc, subject_name, decision_date
+           from staging.stg_admin_penalty__penalties
+           where uscc is not null and penalty_category ~ '罚款' and decision_date < %s
+           order by decision_document_number limit 2""", (AS_OF_INSIDE,)).fetchall()
+    assert len(picked) == 2
+    (repair_doc, repair_uscc, repair_name, repair_decided), (obj_doc, obj_uscc, obj_name, obj_decided) = picked
+    rows = [
+        (INJECTED_FROM, "XF-TEST-1", "2", repair_uscc, repair_name, repair_decided, repair_doc, "04",
+         AS_OF_INSIDE, "修复成功"),
+        (INJECTED_FROM + 1, "YY-TEST-1", "1", obj_uscc, obj_name, obj_decided, obj_doc, "03", None, None),
+    ]
+    with conn.cursor() as cur:
+        cur.executemany(
+            """insert into raw.objections__applications
+                   (_batch_id, _source_id, _row_number, _source_file, _source_row, application_id,
+                    application_type_code, uscc, subject_name, applied_on, record_category, record_id,
+                    status_code, closed_on, outcome, updated_at)
+               values (%s, 'objections', %s, 'test_publicity_lifecycle', 1, %s, %s, %s, %s, %s, '行政处罚',
+                       %s, %s, %s, %s, '2017-03-07T12:00:00+08:00')""",
+            [(batch_id, n, app, kind, uscc, name, applied.isoformat(), doc, status,
+              closed.isoformat() if closed else None, outcome)
+             for n, app, kind, uscc, name, applied, doc, status, closed, outcome in rows])
+    return {"repaired": repair_doc, "suspended": obj_doc}
+
+
+def _keep_as(conn: psycopg.Connection, label: str) -> None:
+    """Copy the marts' current state to publicity_test.<model>_<label> (the next run replaces them)."""
+    conn.execute("create schema if not exists publicity_test")
+    for model in MODELS:
+        conn.execute(f"drop table if exists publicity_test.{model}_{label}")
+        conn.execute(f"create table publicity_test.{model}_{label} as select * from marts.{model}")
+
+
+@pytest.fixture(scope="module")
+def built(warehouse_url: str):
+    """Two nights ingested; the marts built as of the run date (2026), then as of AS_OF_BOUNDARY and
+    AS_OF_INSIDE with the hand-made applications; each state kept in publicity_test.*_<label>."""
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        seeded = conn.execute(
+            """select to_regclass('reference.publicity_rules') is not null
+                      and exists (select from credit.working_day_index)""").fetchone()[0]
+    if not seeded:  # an earlier module of the session may have seeded already (~20 s)
+        transform.seed_reference()
+    outcomes = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(extract_http.env_name("objections"), raising=False)
+        api_server.url_file().unlink(missing_ok=True)
+        for night in NIGHTS:
+            admin_penalty.simulate(night, scale=1)
+            objections.simulate(night, scale=1)
+            outcomes[night] = (ingest.ingest("admin_penalty", night), ingest.ingest("objections", night))
+    for penalty_outcome, objection_outcome in outcomes.values():
+        assert penalty_outcome.status == objection_outcome.status == "accepted"
+    # The whole lineage with its data tests and unit tests, as of the run date.
+    transform.run_dbt(["build", "--select", "+fct_admin_penalty", "+fct_objection"])
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        _keep_as(conn, "today")
+        injected = _inject_applications(conn, outcomes[NIGHTS[-1]][1].batch_id)
+        try:
+            for label, as_of in (("boundary", AS_OF_BOUNDARY), ("inside", AS_OF_INSIDE)):
+                transform.run_dbt(["run", "--select", *MODELS, "--vars", f"{{as_of_date: '{as_of.isoformat()}'}}"])
+                _keep_as(conn, label)
+        finally:
+            conn.execute("delete from raw.objections__applications where _row_number >= %s", (INJECTED_FROM,))
+    return injected
+
+
+def test_every_accepted_penalty_decision_appears_once(built, conn):
+    staged = conn.execute(
+        """select count(distinct (decision_document_number, coalesce(uscc, id_number, subject_name)))
+           from staging.stg_admin_penalty__penalties""").fetchone()[0]
+    for label in ("today", "inside"):
+        rows, distinct_ids = conn.execute(
+            f"select count(*), count(distinct penalty_id) from publicity_test.fct_admin_penalty_{label}").fetchone()
+        assert staged > 0 and rows == distinct_ids == staged, label
+        unmatched = conn.execute(
+            f"""select count(*) from staging.stg_admin_penalty__penalties s
+                where (select count(*) from publicity_test.fct_admin_penalty_{label} f
+                       where f.decision_document_number = s.decision_document_number
+                         and f.penalty_id = md5(s.decision_document_number || '|'
+                                                || coalesce(s.uscc, s.id_number, s.subject_name))) <> 1"""
+        ).fetchone()[0]
+        assert unmatched == 0, label
+
+
+def test_never_public_past_the_maximum_period(built, conn):
+    for label in ("today", "boundary", "inside"):
+        over_period = conn.execute(
+            f"""select count(*) from publicity_test.fct_admin_penalty_{label}
+                where (is_public and as_of_on >= latest_end_on)
+                   or (publicity_status <> 'expired_archived' and as_of_on >= latest_end_on)""").fetchone()[0]
+        assert over_period == 0, label
+    statuses = {label: dict(conn.execute(
+        f"select publicity_status, count(*) from publicity_test.fct_admin_penalty_{label} group by 1").fetchall())
+        for label in ("today", "boundary")}
+    assert set(statuses["today"]) == {"expired_archived"}  # 2026: every 2017 decision is archived
+    # Some early-2017 decisions have just passed their 3 years, later ones have not.
+    assert statuses["boundary"].get("expired_archived", 0) > 0 and statuses["boundary"].get("public", 0) > 0
+
+
+def test_repair_does_not_end_publicity_before_the_minimum(built, conn):
+    early = conn.execute(
+        """select count(*) from publicity_test.fct_admin_penalty_inside
+           where repaired_on is not null
+             and (publicity_ends_on < earliest_end_on
+                  or (publicity_status = 'repaired' and as_of_on < earliest_end_on))""").fetchone()[0]
+    assert early == 0
+    repaired = conn.execute(
+        """select repaired_on, publicity_ends_on = earliest_end_on, publicity_status, is_public
+           from publicity_test.fct_admin_penalty_inside
+           where decision_document_number = %s and repaired_on is not null""",
+        (built["repaired"],)).fetchall()
+    assert repaired == [(AS_OF_INSIDE, True, "public", True)]
+
+
+def test_objection_under_verification_suspends(built, conn):
+    suspended = conn.execute(
+        """select publicity_status, is_public from publicity_test.fct_admin_penalty_inside
+           where decision_document_number = %s and open_objection_count > 0""",
+        (built["suspended"],)).fetchall()
+    assert suspended == [("suspended_by_objection", False)]
+
+
+def test_objection_deadlines_are_15_or_20_working_days(built, conn):
+    rows, wrong_deadline, missing, distinct_ids, staged = conn.execute(
+        """select count(*),
+                  count(*) filter (where verification_due_on
+                                   <> credit.add_working_days(applied_on, verification_working_days)
+                                   or verification_working_days <> case subject_type
+                                       when 'natural_person' then 20 else 15 end),
+                  count(*) filter (where verification_due_on is null),
+                  count(distinct objection_id),
+                  (select count(distinct application_id) from staging.stg_objections__applications
+                   where application_type = 'objection' and batch_logical_date <= %s and applied_on <= %s)
+           from publicity_test.fct_objection_inside""", (AS_OF_INSIDE, AS_OF_INSIDE)).fetchone()
+    # The hand-made objection YY-TEST-1 is in the mart but no longer in staging.
+    assert rows == distinct_ids == staged + 1 and staged > 0
+    assert wrong_deadline == 0 and missing == 0
+    late = conn.execute(
+        """select count(*) from publicity_test.fct_objection_inside
+           where is_overdue is distinct from coalesce(closed_on, as_of_on) > verification_due_on""").fetchone()[0]
+    assert late == 0
