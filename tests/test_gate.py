@@ -149,7 +149,13 @@ def test_batch_over_threshold_is_rejected_whole_and_never_reaches_marts(seeded, 
     ).fetchone()[0]
     assert rejected_rows == outcome.rows_received
 
-    transform.run_dbt(["build", "--select", "stg_market_registry__subjects", "dim_subject"])
+    # dim_subject reads every feed's staging view: their raw tables must exist (empty is fine).
+    from credit_dw.catalog import load_catalog
+    from credit_dw.landing import ensure_raw_table
+
+    for spec in load_catalog():
+        ensure_raw_table(spec)
+    transform.run_dbt(["run", "--select", "+dim_subject"])
     leaked = conn.execute(
         "select count(*) from marts.dim_subject where last_batch_id = %s", (outcome.batch_id,)
     ).fetchone()[0]

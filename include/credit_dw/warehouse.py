@@ -32,4 +32,8 @@ def bootstrap(url: str | None = None) -> list[str]:
         for path in sorted(SQL_DIR.glob("*.sql")):
             conn.execute(path.read_text(encoding="utf-8"))
             applied.append(path.name)
+    # The key of natural persons' keyed hash, from the environment into the restricted schema.
+    from credit_dw.privacy import install_hash_key
+
+    install_hash_key(url)
     return applied
