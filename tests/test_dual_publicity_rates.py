@@ -1,0 +1,257 @@
+"""Dual-publicity timeliness end to end: a simulated month of 2019 through the feeds, the gate,
+staging and the quality views, compared with the simulators' own ground truth.
+
+The month: the 行政许可 / 行政处罚 file drops on 2019-01-14, 01-15 and 02-14, the national push-down
+on 01-16 and 02-14, the departments' January ledgers on 02-03. January decisions are due by
+2019-02-14 (the 7th working day after 01-31 on the official calendar: 02-02 and 02-03 are make-up
+working days, 02-04..02-10 the Spring Festival), so that night establishes January's omissions.
+The oracle recomputes every decision's status from what the simulators wrote (clean decisions,
+which rows the gate must hold back, the official calendar of credit_dw.reference.calendar) and the
+views must agree decision by decision, night by night. Logical dates of 2019 belong to this file
+(January-March; test_ledgers_lists uses July).
+"""
+
+from __future__ import annotations
+
+import calendar
+import csv
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+
+import pytest
+
+from credit_dw import ingest, settings, transform
+from credit_dw.reference import calendar as cal
+from credit_dw.simulate import dept_ledgers as ledgers
+from credit_dw.simulate import dual_publicity as dp
+from credit_dw.simulate import national_pushdown as pushdown
+
+DP_NIGHTS = (date(2019, 1, 14), date(2019, 1, 15), date(2019, 2, 14))
+PUSH_NIGHTS = (date(2019, 1, 16), date(2019, 2, 14))
+LEDGER_NIGHT = date(2019, 2, 3)
+HORIZON = max(DP_NIGHTS)
+KINDS = (dp.LICENCE, dp.PENALTY)
+#: Decision dates this file's simulation can produce (and no other test file's).
+WINDOW = (date(2018, 12, 1), date(2019, 3, 1))
+
+
+@cache
+def add_working_days(day: date, n: int) -> date:
+    """The oracle (chinese_calendar, ~1 ms a call), cached: a few hundred distinct dates."""
+    return cal.add_working_days(day, n)
+
+
+@dataclass
+class Truth:
+    source_id: str
+    department: str
+    number: str
+    decision_date: date
+    city_code: str
+    reported_on: date | None = None
+    ledger_on: date | None = None
+    pushed_on: date | None = None
+    injected: str | None = None  # omission (never reported) | concealment (pushed down only)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.source_id, self.department, self.number)
+
+    def expected(self) -> tuple[str, date | None] | None:
+        """(status, established_on) by the rules of docs/quality_rates.md; None when the cut-off is
+        after this file's last night (pending here; another file's later nights may settle it)."""
+        deadline = add_working_days(self.decision_date, 7)
+        arrival = self.ledger_on or self.pushed_on
+        if arrival is not None:
+            month_end = self.decision_date.replace(day=calendar.monthrange(self.decision_date.year,
+                                                                           self.decision_date.month)[1])
+            cutoff = max(add_working_days(month_end, 7), arrival)
+            if cutoff > HORIZON:
+                return None
+            if not (self.reported_on is not None and self.reported_on <= cutoff):
+                checked = min(n for n in DP_NIGHTS if n >= cutoff)
+                return ("omitted" if self.ledger_on else "concealed"), checked
+        if self.reported_on is None:
+            return "pending", None
+        return ("late" if self.reported_on > deadline else "on_time"), None
+
+    @property
+    def is_late(self) -> bool:
+        return self.reported_on is not None and self.reported_on > add_working_days(self.decision_date, 7)
+
+
+def _cities() -> dict[str, str]:
+    with (settings.SEEDS_DIR / "hebei_divisions.csv").open(encoding="utf-8", newline="") as fh:
+        return {r["division_code"]: r["reporting_unit_code"] for r in csv.DictReader(fh)}
+
+
+@pytest.fixture(scope="module")
+def month(warehouse_url):
+    """Simulate and ingest the month, build the views; returns (truths by key, what was written, outcomes)."""
+    transform.seed_reference()
+    cities = _cities()
+    truths: dict[tuple, Truth] = {}
+
+    def truth(source_id: str, dept: dp.Department, number: str, decided: date, subject_uscc: str | None) -> Truth:
+        city = cities.get(dept.uscc[2:8]) or cities.get((subject_uscc or "")[2:8])
+        return truths.setdefault((source_id, dept.name, number),
+                                 Truth(source_id, dept.name, number, decided, city))
+
+    written, outcomes = {}, {}
+    for night in DP_NIGHTS:
+        for kind in KINDS:
+            written[(kind, night)] = dp.write_day(kind, night)
+            outcomes[(kind, night)] = ingest.ingest(kind, night)
+            clean, _ = dp.generate_records(kind, night, defect_share=0.0)
+            damaged = ledgers.damaged_report_numbers(kind, night)
+            for dept, r in clean:
+                if r["decision_document_number"] not in damaged:
+                    t = truth(kind, dept, r["decision_document_number"], r["decision_date"], r["uscc"])
+                    t.reported_on = min(filter(None, (t.reported_on, night)))
+    for night in PUSH_NIGHTS:
+        written[("national_pushdown", night)] = pushed = pushdown.write_pushdown(night)
+        outcomes[("national_pushdown", night)] = ingest.ingest("national_pushdown", night)
+        for row in pushed.rows:
+            if row.is_accepted:
+                d = row.decision
+                t = truth(d.source_id, d.department, d.document_number, d.decision_date, d.uscc)
+                t.pushed_on = t.pushed_on or night
+                if row.origin == "concealed":
+                    t.injected = "concealment"
+    written["dept_ledgers"] = ledger = ledgers.write_ledgers(LEDGER_NIGHT)
+    outcomes["dept_ledgers"] = ingest.ingest("dept_ledgers", LEDGER_NIGHT)
+    for row in ledger.rows:
+        if row.is_accepted:
+            d = row.decision
+            t = truth(d.source_id, d.department, d.document_number, d.decision_date, d.uscc)
+            t.ledger_on = LEDGER_NIGHT
+            if d.reported_on is None:
+                t.injected = "omission"
+    transform.run_dbt(["build", "--select", "+quality", "--indirect-selection", "cautious", "--threads", "8"])
+    return truths, written, outcomes
+
+
+def _decisions(conn) -> dict[tuple, dict]:
+    cur = conn.execute(
+        "select * from quality.dual_publicity_decisions where decision_date >= %s and decision_date < %s", WINDOW)
+    names = [c.name for c in cur.description]
+    rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    return {(r["source_id"], r["department"], r["document_key"]): r for r in rows}
+
+
+def test_every_decision_has_the_status_its_ground_truth_gives(month, conn):
+    truths, _, _ = month
+    decisions = _decisions(conn)
+    assert set(decisions) == set(truths)
+    wrong = []
+    for key, t in truths.items():
+        row = decisions[key]
+        got = (row["status"], row["established_on"])
+        expected = t.expected()
+        if expected is None:  # due after this file's last night: not settled by it
+            ok = row["status"] == "pending" or (row["established_on"] or date.max) > HORIZON
+        else:
+            ok = got == expected
+        ok = ok and row["first_reported_on"] == t.reported_on and row["is_late"] == t.is_late \
+            and row["is_in_ledger"] == (t.ledger_on is not None) and row["first_pushed_on"] == t.pushed_on \
+            and row["city_code"] == t.city_code
+        if not ok:
+            wrong.append((key, got, expected, row["first_reported_on"], t.reported_on))
+    assert not wrong, wrong[:5]
+    statuses = Counter((t.expected() or ("pending",))[0] for t in truths.values())
+    # The month exercises every outcome.
+    assert all(statuses[s] > 0 for s in ("on_time", "late", "omitted", "concealed", "pending")), statuses
+
+
+def test_every_injected_omission_and_concealment_is_counted(month, conn):
+    truths, _, _ = month
+    decisions = _decisions(conn)
+    omissions = [k for k, t in truths.items() if t.injected == "omission"]
+    concealments = [k for k, t in truths.items() if t.injected == "concealment" and t.expected()]
+    assert len(omissions) > 50 and len(concealments) >= 5
+    assert {decisions[k]["status"] for k in omissions} == {"omitted"}
+    assert {decisions[k]["established_on"] for k in omissions} == {date(2019, 2, 14)}
+    assert {decisions[k]["status"] for k in concealments} == {"concealed"}
+    # An injected omission the national platform also pushed down stays an omission (it is in the ledger).
+    assert any(truths[k].pushed_on for k in omissions)
+
+
+def test_timeliness_counts_per_department_city_and_night(month, conn):
+    truths, _, _ = month
+    expected: Counter = Counter()
+    for t in truths.values():
+        where = (t.source_id, t.department, t.city_code)
+        if t.reported_on:
+            expected[(*where, t.reported_on, "reported")] += 1
+            expected[(*where, t.reported_on, "late")] += t.is_late
+        outcome = t.expected()
+        if outcome and outcome[0] in ("omitted", "concealed"):
+            expected[(*where, outcome[1], outcome[0])] += 1
+    rows = conn.execute(
+        """select source_id, department, city_code, logical_date, decisions_reported, decisions_late,
+                  decisions_omitted, decisions_concealed
+           from quality.dual_publicity_timeliness where logical_date between %s and %s""",
+        (date(2019, 1, 1), HORIZON)).fetchall()
+    got: Counter = Counter()
+    for *where, night, reported, late, omitted, concealed in rows:
+        for name, value in (("reported", reported), ("late", late), ("omitted", omitted), ("concealed", concealed)):
+            got[(*where, night, name)] += value
+    assert +got == +expected
+    assert {r[2] for r in rows} == {"130000", "130100"}  # province departments and 石家庄
+    # The report's contract: exactly these columns, one row per feed, department, city and night.
+    cur = conn.execute("select * from quality.dual_publicity_timeliness limit 0")
+    assert [c.name for c in cur.description] == [
+        "source_id", "department", "city_code", "logical_date", "decisions_reported", "decisions_late",
+        "decisions_omitted", "decisions_concealed"]
+    assert conn.execute(
+        """select count(*) from (select 1 from quality.dual_publicity_timeliness
+           group by source_id, department, city_code, logical_date having count(*) > 1) d""").fetchone()[0] == 0
+
+
+def test_lateness_follows_the_official_calendar_not_monday_to_friday(month, conn):
+    """On 2019-02-14 the simulator's Monday-Friday count calls decisions late that the official
+    calendar (Spring Festival 02-04..02-10 off, 02-02 and 02-03 worked) does not."""
+    truths, written, _ = month
+    for kind in KINDS:
+        late = conn.execute(
+            "select coalesce(sum(decisions_late), 0) from quality.dual_publicity_timeliness "
+            "where source_id = %s and logical_date = %s", (kind, date(2019, 2, 14))).fetchone()[0]
+        official = sum(t.is_late for t in truths.values() if t.source_id == kind and t.reported_on == date(2019, 2, 14))
+        assert late == official
+        assert late < written[(kind, date(2019, 2, 14))].summary.defects[dp.LATE_KIND]
+    row = conn.execute(
+        """select deadline_on, status from quality.dual_publicity_decisions
+           where decision_date = '2019-01-31' and first_reported_on = '2019-02-14' limit 1""").fetchone()
+    assert row == (date(2019, 2, 14), "on_time")
+
+
+def test_counts_are_conserved_for_every_batch(month, conn):
+    _, written, outcomes = month
+    reported = {(sid, night): n for sid, night, n in conn.execute(
+        "select source_id, logical_date, sum(decisions_reported) from quality.dual_publicity_timeliness "
+        "where logical_date between %s and %s group by 1, 2", (date(2019, 1, 1), HORIZON)).fetchall()}
+    for (kind, night), outcome in ((k, o) for k, o in outcomes.items() if k[0] in KINDS):
+        assert outcome.rows_received == written[(kind, night)].summary.rows_written \
+            == outcome.rows_accepted + outcome.rows_quarantined
+        # Every accepted row is a decision reported for the first time that night (no re-sends here).
+        assert reported[(kind, night)] == outcome.rows_accepted
+    ledger = outcomes["dept_ledgers"]
+    assert ledger.rows_received == written["dept_ledgers"].summary.rows_written \
+        == ledger.rows_accepted + ledger.rows_quarantined
+    rows = conn.execute(
+        """select ledger_received_on, first_pushed_on, status, count(*) from quality.dual_publicity_decisions
+           where decision_date >= %s and decision_date < %s group by 1, 2, 3""", WINDOW).fetchall()
+    by_status = Counter()
+    for ledger_on, _, status, n in rows:
+        if ledger_on == LEDGER_NIGHT:
+            by_status[status] += n
+    # Every accepted ledger row is one decision, reported in time, reported late or omitted.
+    assert sum(by_status.values()) == ledger.rows_accepted
+    assert set(by_status) <= {"on_time", "late", "omitted"}
+    for night in PUSH_NIGHTS:
+        outcome = outcomes[("national_pushdown", night)]
+        assert outcome.rows_received == outcome.rows_accepted + outcome.rows_quarantined
+        # Every accepted push-down row is one decision, first pushed down that night.
+        assert sum(n for _, pushed_on, _, n in rows if pushed_on == night) == outcome.rows_accepted
