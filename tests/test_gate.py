@@ -197,3 +197,26 @@ def test_suite_files_are_valid_for_every_catalog_source():
     for spec in load_catalog():
         definition = load_suite_definition(get_source(spec.source_id))
         assert definition["expectations"], spec.source_id
+
+
+def test_a_check_whose_sql_fails_stops_the_gate(seeded, monkeypatch, tmp_path):
+    """A broken query must fail the batch loudly, never count as '0 unexpected rows'."""
+    import json
+
+    from credit_dw import gate
+
+    night = date(2025, 5, 19)
+    _simulate(night, scale=1)
+    ingest.extract(SOURCE, night)
+    ingest.land(SOURCE, night)
+    spec = get_source(SOURCE)
+    broken = json.loads(gate.suite_path(spec).read_text(encoding="utf-8"))
+    broken["expectations"][0]["kwargs"]["unexpected_rows_query"] = (
+        "select _row_number from {batch} where no_such_column is null"
+    )
+    suite_file = tmp_path / "market_registry.json"
+    suite_file.write_text(json.dumps(broken), encoding="utf-8")
+    monkeypatch.setattr(settings, "EXPECTATIONS_DIR", tmp_path)
+    with pytest.raises(RuntimeError, match="could not run"):
+        ingest.validate(SOURCE, night)
+    assert ledger.batch_row(ledger.batch_id_for(SOURCE, night))["status"] == "failed"

@@ -523,14 +523,17 @@ TIMELINESS_COLUMNS = [
 
 
 def _rates(suffix: str, when: str) -> str:
-    """迟报率 = late / reported; 漏报率 and 瞒报率 over the ledger's decisions (reported + omitted) [000 §2.2]."""
+    """迟报率 = late / reported; 漏报率 = omitted / (reported + omitted); 瞒报率 = concealed /
+    (reported + omitted + concealed): the definitions of docs/quality_rates.md [000 §2.2]."""
     reported = f"sum(decisions_reported) filter (where {when})"
     omitted = f"sum(decisions_omitted) filter (where {when})"
+    concealed = f"sum(decisions_concealed) filter (where {when})"
     return f"""
            sum(decisions_late) filter (where {when})::numeric / nullif({reported}, 0) as late_rate{suffix},
            {omitted}::numeric / nullif(coalesce({reported}, 0) + coalesce({omitted}, 0), 0) as omission_rate{suffix},
-           sum(decisions_concealed) filter (where {when})::numeric
-               / nullif(coalesce({reported}, 0) + coalesce({omitted}, 0), 0) as concealment_rate{suffix}"""
+           {concealed}::numeric
+               / nullif(coalesce({reported}, 0) + coalesce({omitted}, 0) + coalesce({concealed}, 0), 0)
+               as concealment_rate{suffix}"""
 
 
 def timeliness_tables(conn, night: date) -> tuple[list[Table], str]:
