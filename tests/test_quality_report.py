@@ -316,7 +316,8 @@ def test_timeliness_section_waits_for_its_view_then_reads_the_contract(nights, c
     assert (num(sjz["decisions_reported"]), num(sjz["decisions_late"]), num(sjz["decisions_omitted"])) == (10, 2, 1)
     assert float(sjz["late_rate"]) == pytest.approx(0.2)
     assert float(sjz["omission_rate"]) == pytest.approx(1 / 11)
-    assert float(sjz["concealment_rate_30"]) == pytest.approx(1 / 21)  # the night before counts in 30 nights
+    # concealed / (reported + omitted + concealed), docs/quality_rates.md; the night before counts in 30 nights
+    assert float(sjz["concealment_rate_30"]) == pytest.approx(1 / 22, abs=1e-6)
     assert float(by_department["唐山市市场监督管理局"]["late_rate_30"]) == 0  # April is outside the window
     cities = {r["city_code"]: r for r in read_csv(report.csv_files["timeliness_cities"])}
     assert cities["130100"]["city_name"] == "石家庄市" and num(cities["130200"]["decisions_reported"]) == 4

@@ -197,7 +197,8 @@ def test_natural_persons_are_keyed_by_the_hmac_of_their_id(night, conn):
         """select subject_id, citizen_id_masked from intermediate.int_subjects_resolved
            where subject_type = 'natural_person'"""
     ).fetchall())
-    assert set(persons) == expected
+    # Other test modules share the warehouse: this night's persons are all there, keyed by the HMAC.
+    assert expected <= set(persons)
     # The hand-made person's ID was typed full-width: it hashes like the half-width ID.
     mine = hmac.new(key, night["person_id"].encode(), hashlib.sha256).hexdigest()
     assert persons[mine] == night["person_id"][:6] + "********" + night["person_id"][-4:]
