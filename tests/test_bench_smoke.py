@@ -1,17 +1,21 @@
-"""Smoke test of the landing benchmark (`make bench`): the whole code path on a tiny file.
+"""Smoke test of the benchmarks (`make bench`): the whole code path on tiny data.
 
 No timing is asserted (a shared CI machine is no place for that); what is checked is what a reader of
 docs/benchmarks.md relies on: all three load methods ran and loaded every row, the ratios are there,
-the extraction ran at two sizes, and the benchmark kept to its own temporary warehouse.
+the extraction ran at two sizes; the gate, the floor and GX on pandas validated the same landed batch
+and found the same failing rows per check; and the benchmark kept to its own temporary warehouse.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
 from datetime import date
+
+import pytest
 
 from credit_dw import bench, settings
 
@@ -20,8 +24,8 @@ def test_quick_benchmark_reports_three_methods_and_ratios(tmp_path):
     out_json = tmp_path / "bench.json"
     done = subprocess.run(
         [sys.executable, "-m", "credit_dw.bench", "--rows", "2000", "--sizes", "1000,2000", "--quick",
-         "--pandas-rows", "1000", "--json", str(out_json)],
-        capture_output=True, text=True, timeout=240, env=os.environ.copy(),
+         "--pandas-rows", "1000", "--validation-rows", "400", "--max-wait", "0", "--json", str(out_json)],
+        capture_output=True, text=True, timeout=300, env=os.environ.copy(),
     )
     assert done.returncode == 0, done.stderr[-3000:]
     markdown = done.stdout
@@ -45,11 +49,53 @@ def test_quick_benchmark_reports_three_methods_and_ratios(tmp_path):
     swept = {(s["method"], s["rows"]) for s in report["landing"]["sweep"]}
     assert {("copy_into_raw", 1000), ("copy_into_raw", 2000)} <= swept
     extracted = {(e["method"], e["rows"]) for e in report["extraction"]}
-    assert {("extract_window", 1000), ("extract_window", 2000)} <= extracted
+    assert extracted == {("extract_window", 1000), ("extract_window", 2000)}  # no patched variant any more
     assert all(e["file_bytes"] > 0 for e in report["extraction"])
+
+    # Validation: one simulated night (scale 2 = 400 rows), landed, validated three ways.
+    assert bench.VALIDATION_SECTION in markdown
+    assert "gate ÷ floor = " in markdown and "GX on pandas ÷ gate = " in markdown
+    validation = report["validation"]
+    assert validation["rows"] == 400
+    methods = {m["method"]: m for m in validation["methods"]}
+    assert set(methods) == set(bench.VALIDATION_METHODS)
+    gate = methods["gate"]
+    last = gate["runs"][-1]
+    # The simulator injects 1 % of each defect kind: every check but uscc_required fails somewhere.
+    assert {check for check, n in gate["counts"].items() if n} == {
+        "uscc_check_character", "subject_name_required", "division_code_known", "registration_date_sane",
+        "uscc_one_name"}
+    assert last["row_issues"] == gate["counts"]  # every failing row of every check is in meta.row_issues
+    assert last["rows_received"] == last["rows_accepted"] + last["rows_quarantined"] == 400
+    assert methods["floor"]["counts"] == gate["counts"] == methods["gx_pandas"]["counts"]
+    assert all(m["seconds_median"] > 0 for m in methods.values())
 
     # Its own temporary CREDIT_DW_HOME: nothing landed in this test session's data directory.
     assert not settings.landing_dir("market_registry", date(2099, 1, 1).isoformat()).exists()
+
+
+def test_write_docs_replaces_each_rendered_section_in_place(tmp_path):
+    docs = tmp_path / "benchmarks.md"
+    docs.write_text("# Benchmarks\n\n## Landing\n\nold landing\n\n## Validation (the gate)\n\nold gate\n\n"
+                    "## How the gate was made faster\n\nkept\n", encoding="utf-8")
+    bench.write_docs("## Landing\n\nnew landing\n\n## Validation (the gate)\n\nnew gate\n", docs)
+    text = docs.read_text(encoding="utf-8")
+    assert "old" not in text
+    assert text.index("new landing") < text.index("new gate") < text.index("kept")
+
+    fresh = tmp_path / "fresh.md"
+    fresh.write_text("# Benchmarks\n\n## Landing\n\nold\n", encoding="utf-8")
+    bench.write_docs("## Validation (the gate)\n\nnew gate\n", fresh)
+    text = fresh.read_text(encoding="utf-8")
+    assert text.index("## Landing") < text.index("## Validation (the gate)")  # added at the end
+
+
+def test_sections_option_rejects_unknown_names_and_orphan_extraction():
+    assert bench._section_list("validation,landing") == ["landing", "validation"]
+    with pytest.raises(argparse.ArgumentTypeError):
+        bench._section_list("gate")
+    with pytest.raises(argparse.ArgumentTypeError):
+        bench._section_list("extraction")
 
 
 def test_write_docs_replaces_only_the_landing_section(tmp_path):

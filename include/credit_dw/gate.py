@@ -25,8 +25,8 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from functools import cache
 from datetime import date
+from functools import cache
 from pathlib import Path
 
 from credit_dw import settings
