@@ -1012,7 +1012,8 @@ def _render_validation(report: dict, command: str, when: str) -> str:
         "",
         f"Data: one simulated night of the market registry, `simulate_market_registry(…, scale={val['scale']})` "
         f"({_n(rows)} rows; injected defects " + ", ".join(f"{k} {_n(v)}" for k, v in defects.items()) +
-        f"; the last kind must pass), extracted by `ingest.extract` ({val['timings']['extract']:.1f} s) and "
+        f"; the last kind must pass; simulating took {val['timings']['simulate']:.0f} s, untimed), extracted by "
+        f"`ingest.extract` ({val['timings']['extract']:.1f} s) and "
         f"landed by `ingest.land` ({val['timings']['land']:.1f} s) into `raw.market_registry__subjects` (the only "
         "batch in the table; `vacuum analyze` after the load, as autovacuum would). The checks are the six of "
         "`expectations/market_registry.json`, all critical. Every run is a fresh process (imports before the "
