@@ -20,13 +20,22 @@ def _env() -> None:
     os.environ.update(settings.dbt_env_if_configured())
 
 
+# Commands whose output belongs to the project (the manifest Cosmos renders, the docs site); every
+# other command writes its target/ and logs under the data directory, so two warehouses (two test
+# sessions, a demo and a test run) never race on one partial-parse file or run_results.json.
+_PROJECT_TARGET_COMMANDS = {"parse", "docs"}
+
+
 def run_dbt(args: list[str]) -> None:
     """Run one dbt command in this process; raise with dbt's own message when it fails."""
     from dbt.cli.main import dbtRunner
 
     _env()
-    result = dbtRunner().invoke([*args, "--project-dir", str(settings.DBT_PROJECT_DIR),
-                                 "--profiles-dir", str(settings.DBT_PROJECT_DIR)])
+    paths = ["--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR)]
+    if args and args[0] not in _PROJECT_TARGET_COMMANDS:
+        dbt_dir = settings.home() / "dbt"
+        paths += ["--target-path", str(dbt_dir / "target"), "--log-path", str(dbt_dir / "logs")]
+    result = dbtRunner().invoke([*args, *paths])
     if not result.success:
         raise RuntimeError(f"dbt {' '.join(args)} failed: {result.exception or 'see the dbt log above'}")
 
