@@ -12,7 +12,10 @@ For a logical date D, `simulate_market_registry` writes
 - defects on `defect_share` of the new rows, one each, kinds spread evenly (`DEFECT_KINDS`), so
   the code checks of the pipeline have something to find [domain §2: 重错码];
 - independently ~1 % of the clean rows with a USCC in full-width characters or with surrounding
-  spaces (`fullwidth_or_spaces`): not a defect, valid after NFKC + strip.
+  spaces (`fullwidth_or_spaces`): not a defect, valid after NFKC + strip;
+- the legal representative's (经营者's) resident ID `fddbr_zjhm` on every row, drawn from a stream
+  of its own so the other columns are the same as before the column existed; the warehouse links
+  enterprise → person with it [domain §7: serious dishonesty is also recorded against the person].
 
 Determinism: ids are `yyyymmdd * 10**8 + sequence`, all draws come from a `random.Random` seeded
 by (seed, D); a run deletes the rows of D's id range and inserts them again in one transaction,
@@ -58,7 +61,7 @@ KIND_INDIVIDUAL = "个体工商户"
 ACTIVE_STATUSES = ("存续", "在业")
 STATUSES = ("存续", "在业", "吊销", "注销", "迁出")
 
-COLUMNS = ("id", "tyshxydm", "ztmc", "ztlx", "fddbr", "djjg_xzqh", "clrq", "djzt", "gxsj")
+COLUMNS = ("id", "tyshxydm", "ztmc", "ztlx", "fddbr", "djjg_xzqh", "clrq", "djzt", "gxsj", "fddbr_zjhm")
 
 # tyshxydm is varchar(20), not (18): a code with surrounding spaces must fit as the department
 # stores it (PostgreSQL would silently cut trailing spaces from a varchar(18) and reject leading ones).
@@ -73,8 +76,11 @@ create table if not exists {TABLE} (
     djjg_xzqh   varchar(6),
     clrq        date,
     djzt        varchar(10),
-    gxsj        timestamptz not null
+    gxsj        timestamptz not null,
+    fddbr_zjhm  varchar(18)
 );
+-- A registry table created before the column existed gets it (the extraction selects it).
+alter table {TABLE} add column if not exists fddbr_zjhm varchar(18);
 create index if not exists ix_t_sczt_djxx_gxsj on {TABLE} (gxsj);
 comment on schema {SCHEMA} is '市场监管部门市场主体登记业务库（模拟）';
 comment on table {TABLE} is '市场主体登记信息';
@@ -87,6 +93,7 @@ comment on column {TABLE}.djjg_xzqh is '登记机关行政区划代码';
 comment on column {TABLE}.clrq is '成立日期';
 comment on column {TABLE}.djzt is '登记状态（存续、在业、吊销、注销、迁出）';
 comment on column {TABLE}.gxsj is '更新时间';
+comment on column {TABLE}.fddbr_zjhm is '法定代表人（负责人、经营者）身份证件号码';
 """
 
 
@@ -241,6 +248,13 @@ def generate_subjects(
                 if row[2] != source[2]:
                     break
         counts[kind] += 1
+
+    # Imported here: court_debtors imports this module at load time.
+    from credit_dw.simulate.court_debtors import make_citizen_id
+
+    id_rng = _rng(seed, logical_date, "legal_representative_ids")
+    for row in rows:
+        row.append(make_citizen_id(id_rng, logical_date)[0])
 
     reshapable = [i for i in clean if i not in dup_sources]
     for i in rng.sample(reshapable, min(len(reshapable), round(RESHAPED_SHARE * len(clean)))):

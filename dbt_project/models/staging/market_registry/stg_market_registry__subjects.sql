@@ -1,5 +1,6 @@
 -- Accepted registry rows only: the batch passed the gate and the row has no critical issue.
 -- Renames to English, normalises codes (full-width, spaces, case) and casts text to types.
+-- The legal representative's ID is hashed / masked here, as the court-debtor feed does.
 with
 
 source as (
@@ -44,6 +45,18 @@ final as (
             else 'organisation'
         end as subject_type,
         credit.clean_text(legal_representative) as legal_representative,
+        -- The representative's resident ID never leaves raw in clear [domain §9]: the keyed hash
+        -- links the person across feeds, the masked form is for people reading a record. An ID
+        -- failing GB 11643 (or a foreign document) gives neither.
+        case
+            when credit.is_valid_citizen_id(credit.normalize_code(legal_representative_id))
+                then {{ subject_hash('legal_representative_id') }}
+        end as legal_representative_id_hash,
+        case
+            when credit.is_valid_citizen_id(credit.normalize_code(legal_representative_id))
+                then left(credit.normalize_code(legal_representative_id), 6) || '********'
+                    || right(credit.normalize_code(legal_representative_id), 4)
+        end as legal_representative_id_masked,
         credit.clean_text(division_code) as registration_division_code,
         credit.try_date(registered_on) as registered_on,
         credit.clean_text(status) as registration_status,
