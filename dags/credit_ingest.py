@@ -58,9 +58,10 @@ def credit_ingest():
 
     @task
     def list_sources() -> list[str]:
-        from credit_dw.catalog import source_ids
+        # The registry first: the dual-publicity gates warn on codes it has not registered.
+        from credit_dw.catalog import ingest_order
 
-        return source_ids()
+        return ingest_order()
 
     @task_group
     def ingest_feed(source_id: str, night: str):

@@ -17,10 +17,11 @@ import pytest
 
 from credit_dw import extract_files, ingest, settings, transform
 from credit_dw.catalog import get_source
-from credit_dw.simulate import admin_penalty, identities
+from credit_dw.simulate import admin_penalty, identities, simulate_market_registry
 from credit_dw.simulate import dual_publicity as dp
 
 PENALTY_NIGHT = date(2024, 7, 9)
+REGISTRY_NIGHT, REGISTERED_CHECK_NIGHT = date(2024, 8, 19), date(2024, 8, 20)
 LICENCE_NIGHT = date(2024, 7, 16)
 HANDMADE_NIGHT = date(2024, 8, 6)
 
@@ -53,6 +54,11 @@ def _quarantined_by_check(conn, batch_id: str) -> dict[str, int]:
         "select check_name, count(*) from meta.row_issues where batch_id = %s and severity = 'critical' "
         "group by check_name", (batch_id,),
     ).fetchall())
+
+
+def _warned_checks(conn, batch_id: str) -> set[str]:
+    return {name for (name,) in conn.execute(
+        "select distinct check_name from meta.row_issues where batch_id = %s and severity = 'warning'", (batch_id,))}
 
 
 def _expected_quarantine(defects: dict[str, int], checks: dict[str, str]) -> dict[str, int]:
@@ -88,7 +94,7 @@ def test_each_injected_penalty_defect_is_quarantined_by_its_check(penalty_night,
     assert outcome.status == "accepted"
     assert outcome.rows_received == summary.rows_written == outcome.rows_accepted + outcome.rows_quarantined
     assert outcome.rows_quarantined == sum(_expected_quarantine(summary.defects, PENALTY_CHECKS).values())
-    assert outcome.rows_warned == 0
+    assert _warned_checks(conn, outcome.batch_id) <= {"uscc_registered"}  # which codes: see the registry test
 
 
 def test_each_injected_licence_defect_is_quarantined_by_its_check(licence_night, conn):
@@ -97,7 +103,8 @@ def test_each_injected_licence_defect_is_quarantined_by_its_check(licence_night,
     assert all(defects[kind] > 0 for kind in LICENCE_CHECKS)
     assert _quarantined_by_check(conn, outcome.batch_id) == _expected_quarantine(defects, LICENCE_CHECKS)
     assert outcome.rows_received == len(day.records) == outcome.rows_accepted + outcome.rows_quarantined
-    assert outcome.status == "accepted" and outcome.rows_warned == 0
+    assert outcome.status == "accepted"
+    assert _warned_checks(conn, outcome.batch_id) <= {"uscc_registered"}
 
 
 def test_the_simulator_is_deterministic_and_rerunnable(tmp_path):
@@ -207,3 +214,76 @@ def test_staging_holds_accepted_rows_typed_and_normalised(penalty_night, licence
     aliases = conn.execute("select count(*) from reference.field_aliases").fetchone()[0]
     with extract_files.aliases_path().open(encoding="utf-8") as fh:
         assert aliases == sum(1 for _ in fh) - 1
+
+
+def test_codes_unknown_to_the_registry_are_warned_not_quarantined(warehouse_url, conn):
+    """[issue 4] The dual-publicity gates warn when an organisation's code of market-regulation form
+    (9…) is not in the registry's accepted batches (meta.registered_codes); other registering
+    authorities' codes (1… 机构编制) and natural persons are not the registry's to know."""
+    transform.run_dbt(["seed", "--select", "hebei_divisions"])  # the registry gate checks divisions
+    simulate_market_registry(settings.source_url("market_registry"), REGISTRY_NIGHT, scale=1)
+    registry = ingest.ingest("market_registry", REGISTRY_NIGHT)
+    assert registry.status == "accepted"
+    registered_rows = conn.execute(
+        "select uscc from meta.registered_codes where batch_id = %s order by uscc", (registry.batch_id,)
+    ).fetchall()
+    expected_codes = conn.execute(
+        """select distinct credit.normalize_code(r.uscc) from raw.market_registry__subjects r
+           where r._batch_id = %s and not exists (select 1 from meta.quarantine q
+                 where q.batch_id = r._batch_id and q.row_number = r._row_number)
+           order by 1""", (registry.batch_id,),
+    ).fetchall()
+    assert registered_rows == expected_codes and len(registered_rows) > 0
+    quarantined_code = conn.execute(
+        """select credit.normalize_code(r.uscc) from raw.market_registry__subjects r
+           join meta.quarantine q on q.batch_id = r._batch_id and q.row_number = r._row_number
+           where r._batch_id = %s and credit.is_valid_uscc(credit.normalize_code(r.uscc))
+             and not exists (select 1 from meta.registered_codes c where c.uscc = credit.normalize_code(r.uscc))
+           limit 1""", (registry.batch_id,),
+    ).fetchone()
+
+    registered = registered_rows[0][0]
+    rng = random.Random("registered-codes")
+    stranger = identities.make_uscc(rng, "130102")                  # valid, 9…, never registered
+    public_body = identities.make_uscc(rng, "130102", department="1", kind="1")  # 机构编制 registers it
+    rows = [("登记在册公司", registered), ("未登记公司", stranger), ("某市某局", public_body),
+            ("全角登记公司", " " + identities.to_fullwidth(registered))]
+    if quarantined_code:  # a registry row held back in quarantine does not register its code
+        rows.append(("隔离登记公司", quarantined_code[0]))
+    fields = get_source("admin_penalty").fields
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(fields.values())
+    for i, (name, code) in enumerate(rows, 1):
+        record = {"subject_name": name, "uscc": code, "subject_category": "法人及非法人组织",
+                  "penalty_category": "警告", "decision_date": REGISTRY_NIGHT.isoformat(),
+                  "authority_name": "石家庄市市场监督管理局",
+                  "decision_document_number": f"石市监罚〔2024〕登记{i:03d}号"}
+        writer.writerow([record.get(f, "") for f in fields])
+    writer.writerow([{"subject_name": "王芳", "subject_category": "自然人", "id_type": "身份证",
+                      "id_number": dp.citizen_id(rng, identities.registration_divisions()),
+                      "penalty_category": "警告", "decision_date": REGISTRY_NIGHT.isoformat(),
+                      "authority_name": "石家庄市市场监督管理局",
+                      "decision_document_number": "石市监罚〔2024〕登记099号"}.get(f, "") for f in fields])
+    inbox = settings.inbox_dir("admin_penalty", REGISTERED_CHECK_NIGHT.isoformat())
+    inbox.mkdir(parents=True, exist_ok=True)
+    (inbox / "sjzsamr_registered.csv").write_bytes(buffer.getvalue().encode("utf-8"))
+
+    outcome = ingest.ingest("admin_penalty", REGISTERED_CHECK_NIGHT)
+
+    warned = conn.execute(
+        """select r.subject_name, i.check_name, i.field from meta.row_issues i
+           join raw.admin_penalty__penalties r on r._batch_id = i.batch_id and r._row_number = i.row_number
+           where i.batch_id = %s and i.severity = 'warning' order by r._source_row""", (outcome.batch_id,),
+    ).fetchall()
+    expected = [("未登记公司", "uscc_registered", "uscc")]
+    if quarantined_code:
+        expected.append(("隔离登记公司", "uscc_registered", "uscc"))
+    assert warned == expected
+    assert outcome.status == "accepted" and outcome.rows_quarantined == 0  # a warning never holds a row back
+    assert outcome.rows_warned == len(expected) and outcome.rows_received == len(rows) + 1
+
+    # Revalidating the registry night keeps exactly its accepted codes; rejecting it would withdraw them.
+    ingest.validate("market_registry", REGISTRY_NIGHT)
+    assert conn.execute("select uscc from meta.registered_codes where batch_id = %s order by uscc",
+                        (registry.batch_id,)).fetchall() == registered_rows

@@ -201,6 +201,31 @@ def _raised_exception(info: dict | None) -> str | None:
     return None
 
 
+def _register_codes(conn, spec: SourceSpec, batch_id: str, status: str) -> None:
+    """A registering feed's (catalog `registers_codes: <field>`) accepted codes go to
+    meta.registered_codes, where other feeds' suites look codes up. Replaced per batch, so a rerun
+    or a batch rejected on rerun leaves exactly its accepted codes."""
+    field = spec.extra.get("registers_codes")
+    if not field:
+        return
+    if field not in spec.fields:
+        raise ValueError(f"catalog: {spec.source_id}.registers_codes names {field!r}, not one of its fields")
+    conn.execute("delete from meta.registered_codes where batch_id = %s", (batch_id,))
+    if status != "accepted":
+        return
+    conn.execute(
+        f"""insert into meta.registered_codes (uscc, batch_id, source_id)
+            select distinct credit.normalize_code(r.{field}), r._batch_id, r._source_id
+            from {spec.raw_relation} as r
+            where r._batch_id = %s
+              and credit.is_valid_uscc(credit.normalize_code(r.{field}))
+              and not exists (select 1 from meta.row_issues as i
+                              where i.batch_id = r._batch_id and i.row_number = r._row_number
+                                and i.severity = 'critical')""",
+        (batch_id,),
+    )
+
+
 def validate_batch(spec: SourceSpec, batch_id: str, logical_date: date) -> GateOutcome:
     definition = load_suite_definition(spec)
     gx_results = _run_gx(spec, batch_id, definition)
@@ -259,6 +284,7 @@ def validate_batch(spec: SourceSpec, batch_id: str, logical_date: date) -> GateO
             (status, accepted, quarantined, warned, round(share, 6), status,
              f"rejected: {share:.1%} of rows failed critical checks, threshold {threshold:.0%}", batch_id),
         )
+        _register_codes(conn, spec, batch_id, status)
     outcome = GateOutcome(batch_id, status, received, accepted, quarantined, warned, share, threshold, checks)
     log.info("gate %s: %s (%d received, %d accepted, %d quarantined)", batch_id, status, received,
              accepted, quarantined)

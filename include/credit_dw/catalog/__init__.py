@@ -70,6 +70,14 @@ def source_ids() -> list[str]:
     return [s.source_id for s in load_catalog()]
 
 
+def ingest_order() -> list[str]:
+    """Source ids in the order a night ingests them: registering feeds (`registers_codes`) first,
+    because other feeds' gates look codes up in what they register (meta.registered_codes)."""
+    specs = load_catalog()
+    return [s.source_id for s in specs if s.extra.get("registers_codes")] + [
+        s.source_id for s in specs if not s.extra.get("registers_codes")]
+
+
 def get_source(source_id: str) -> SourceSpec:
     for spec in load_catalog():
         if spec.source_id == source_id:
