@@ -18,7 +18,7 @@ Runs at 01:30 Beijing time for the night before; `credit-dw run --date D` runs i
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pendulum
 from airflow.sdk import dag, task, task_group
