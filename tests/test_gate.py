@@ -11,6 +11,7 @@ from datetime import date
 
 import psycopg
 import pytest
+import sqlalchemy.exc
 
 from credit_dw import ingest, ledger, settings, transform
 from credit_dw.catalog import get_source
@@ -172,7 +173,7 @@ def test_failed_extraction_keeps_the_watermark(seeded, conn, monkeypatch):
     ingest.ingest(SOURCE, first)
 
     monkeypatch.setenv("SOURCE_MARKET_REGISTRY_URL", "postgresql://nobody@127.0.0.1:1/unreachable")
-    with pytest.raises(Exception):
+    with pytest.raises(sqlalchemy.exc.OperationalError, match="127.0.0.1"):
         ingest.extract(SOURCE, failed)
     batch = ledger.batch_row(ledger.batch_id_for(SOURCE, failed))
     assert batch["status"] == "failed" and "extract failed" in batch["message"]

@@ -40,7 +40,8 @@ def test_notice_lists_every_returned_row_in_the_departments_template(seeded, con
 
     assert [n.department for n in notices] == [DEPARTMENT]
     notice = notices[0]
-    assert notice.path == settings.home() / "outbox" / "returns" / DEPARTMENT / night.isoformat() / "market_registry_returns.csv"
+    outbox = settings.home() / "outbox" / "returns"
+    assert notice.path == outbox / DEPARTMENT / night.isoformat() / "market_registry_returns.csv"
     assert notice.rows == outcome.rows_quarantined > 0
     text = notice.path.read_bytes().decode("utf-8-sig")
     lines = list(csv.reader(io.StringIO(text)))

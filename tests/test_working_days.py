@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
 from credit_dw.reference import calendar
 
 D = dt.date

@@ -121,8 +121,8 @@ def _late_rate_alerts(night: str) -> list[Alert]:
     for source_id, department, late, reported in rows:
         rate = late / reported
         if rate > threshold:
-            alerts.append(Alert("late_rate", night, source_id,
-                                f"{department}: late-report rate {rate:.1%} ({late} of {reported}) above {threshold:.0%}"))
+            message = f"{department}: late-report rate {rate:.1%} ({late} of {reported}) above {threshold:.0%}"
+            alerts.append(Alert("late_rate", night, source_id, message))
     return alerts
 
 

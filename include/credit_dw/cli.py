@@ -35,7 +35,7 @@ def _parse_date(value: str) -> date:
     try:
         return datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date in the form YYYY-MM-DD", param_hint="--date")
+        raise typer.BadParameter(f"{value!r} is not a date in the form YYYY-MM-DD", param_hint="--date") from None
 
 
 def _progress() -> Progress:
@@ -162,8 +162,10 @@ def _print_cycle(night: date, results) -> None:
     returns_root = settings.home() / "outbox" / "returns"
     notices = sorted(returns_root.glob(f"*/{night.isoformat()}/*.csv"))
     if notices:
-        console.print(f"return notices to departments (信息退回): {len(notices)} files under {returns_root}/<department>/{night}/")
-    console.print("quarantined rows: select * from meta.quarantine;  the batch ledger: select * from meta.load_batches;")
+        console.print(f"return notices to departments (信息退回): {len(notices)} files under "
+                      f"{returns_root}/<department>/{night}/")
+    console.print("quarantined rows: select * from meta.quarantine;  "
+                  "the batch ledger: select * from meta.load_batches;")
     console.print(f'open the warehouse: psql "$(credit-dw db url)"   (Airflow home: {settings.airflow_home()})')
 
 

@@ -42,7 +42,8 @@ def _extractor(spec: SourceSpec):
 
     target = CONNECTORS.get(spec.connector)
     if target is None:
-        raise ValueError(f"catalog entry {spec.source_id}: unknown connector {spec.connector!r}; known: {sorted(CONNECTORS)}")
+        raise ValueError(f"catalog entry {spec.source_id}: unknown connector {spec.connector!r}; "
+                         f"known: {sorted(CONNECTORS)}")
     module, function = target.split(":")
     return getattr(importlib.import_module(module), function)
 

@@ -47,7 +47,7 @@ class LandingWriter:
         self._tmp = self.path.with_suffix(".csv.part")
         self.rows = 0
 
-    def __enter__(self) -> "LandingWriter":
+    def __enter__(self) -> LandingWriter:
         self._fh = open(self._tmp, "w", encoding="utf-8", newline="")
         self._csv = csv.writer(self._fh, lineterminator="\n")
         self._csv.writerow([*META_COLUMNS, *self.spec.canonical_fields, "_extra"])
@@ -120,7 +120,7 @@ def ensure_raw_table(spec: SourceSpec) -> None:
 
 def copy_into_raw(spec: SourceSpec, landing: Path) -> int:
     """COPY a landing file into the raw table; returns the rows copied."""
-    with open(landing, "r", encoding="utf-8", newline="") as fh:
+    with open(landing, encoding="utf-8", newline="") as fh:
         header = next(csv.reader([fh.readline()]))
     columns = ", ".join(f'"{c}"' for c in header)
     with connect() as conn, conn.cursor() as cur:

@@ -110,4 +110,4 @@ def batch_row(batch_id: str) -> dict:
         row = cur.fetchone()
         if row is None:
             raise KeyError(f"no batch {batch_id} in meta.load_batches")
-        return dict(zip([c.name for c in cur.description], row))
+        return dict(zip([c.name for c in cur.description], row, strict=True))

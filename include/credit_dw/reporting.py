@@ -14,7 +14,7 @@ def night_summary(night: str) -> dict:
             (night,),
         )
         names = [c.name for c in cur.description]
-        batches = [dict(zip(names, row)) for row in cur.fetchall()]
+        batches = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
     for b in batches:
         if b["failure_share"] is not None:
             b["failure_share"] = float(b["failure_share"])

@@ -16,7 +16,7 @@ SQL_DIR = Path(__file__).resolve().parent / "sql"
 
 
 @contextmanager
-def connect(url: str | None = None, autocommit: bool = False) -> Iterator["psycopg.Connection"]:  # noqa: F821
+def connect(url: str | None = None, autocommit: bool = False) -> Iterator[psycopg.Connection]:  # noqa: F821
     import psycopg
 
     with psycopg.connect(settings.libpq_url(url), autocommit=autocommit) as conn:
