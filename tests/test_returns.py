@@ -48,7 +48,7 @@ def test_notice_lists_every_returned_row_in_the_departments_template(seeded, con
     header, body = lines[0], lines[1:]
     # The department's own column names, so it can correct and resend in its template.
     assert header[:6] == list(returns.NOTICE_HEADER)
-    assert header[6:] == ["tyshxydm", "ztmc", "ztlx", "fddbr", "djjg_xzqh", "clrq", "djzt", "gxsj"]
+    assert header[6:] == ["tyshxydm", "ztmc", "ztlx", "fddbr", "fddbr_zjhm", "djjg_xzqh", "clrq", "djzt", "gxsj"]
     assert len({row[2] for row in body}) == outcome.rows_quarantined
     fields = {row[3] for row in body}
     assert {"tyshxydm", "ztmc", "djjg_xzqh", "clrq"} <= fields
