@@ -6,9 +6,9 @@
 -- person appears only as a hash of the normalised ID and a masked ID; the clear ID stays in raw
 -- [domain §9; 001 2017 §5.1]. Organisations keep their USCC (may be collected without consent).
 --
--- subject_id_hash is a plain md5 for now: an 18-digit ID with a known birth date is easy to
--- brute-force from an unkeyed hash, so it is a placeholder for the keyed hash (HMAC with a
--- secret from the environment) that replaces it before any mart exposes it.
+-- subject_id_hash is the keyed hash (HMAC-SHA256, subject_hash(): credit.subject_hash, key from
+-- restricted.subject_hash_key), the key natural persons have in int_subjects_resolved and every
+-- mart: an unkeyed hash of an 18-digit ID with a known birth date is easy to brute-force.
 with
 
 source as (
@@ -68,7 +68,7 @@ final as (
         credit.clean_text(customer_type) as customer_type,
         case when is_natural_person then 'natural_person' else 'organisation' end as subject_type,
         case when not is_natural_person then credit.normalize_code(uscc) end as uscc,
-        case when is_natural_person then md5(normalized_id) end as subject_id_hash,
+        case when is_natural_person then {{ subject_hash('normalized_id') }} end as subject_id_hash,
         case
             when is_natural_person
                 then left(normalized_id, 6) || '********' || right(normalized_id, 4)

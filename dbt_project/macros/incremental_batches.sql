@@ -1,0 +1,32 @@
+{#- Incremental marts merge only the ledger batches accepted since they last ran, so a night's cost
+    follows that night's volume, not the size of history [issue "Scale"].
+
+    `batches_to_merge(source_ids)` returns, when the model builds incrementally, the batch ids of
+    those feeds that the quality gate accepted after the newest `validated_at` the table already
+    holds (meta.load_batches.validated_at of the batch that last wrote a row; an index on it makes
+    the max a single lookup). A night that ran again was validated again, so it is merged again:
+    the merge is idempotent, and a re-landed or back-filled earlier night is not skipped the way a
+    "logical date >= the latest loaded" filter would skip it. Returns none on a full build (no
+    filter: every accepted row). Unit tests override it with a list of batch ids.
+
+    The list is read at run time (run_query) and inlined, so the staging view's filter becomes
+    `_batch_id = any(array[...])` on the raw table's primary key: an index range per batch. -#}
+{% macro batches_to_merge(source_ids) -%}
+    {%- if not execute or not is_incremental() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set query -%}
+        select batch_id
+        from meta.load_batches
+        where source_id in ('{{ source_ids | join("', '") }}')
+            and status = 'accepted'
+            and validated_at > coalesce((select max(validated_at) from {{ this }}), '-infinity')
+        order by batch_id
+    {%- endset -%}
+    {{ return(run_query(query).columns[0].values() | list) }}
+{%- endmacro %}
+
+{#- `batch_id = any(<this>)`: the batch ids as a text[] literal (an empty list matches nothing). -#}
+{% macro batch_id_array(batch_ids) -%}
+    array[{%- for batch_id in batch_ids -%}'{{ batch_id | replace("'", "''") }}'{{ ", " if not loop.last }}{%- endfor -%}]::text[]
+{%- endmacro %}
