@@ -134,10 +134,16 @@ def test_incremental_social_insurance_equals_a_recomputation_from_staging(nights
                    and contribution_month is not null and insurance_category is not null
                order by uscc, contribution_month, insurance_category,
                    source_updated_at desc nulls last, batch_logical_date desc, source_row_number desc)
+           , reported as (
+               select uscc, contribution_month, min(batch_logical_date) as first_on, max(batch_logical_date) as last_on
+               from staging.stg_social_insurance__contributions
+               where batch_logical_date in (%s, %s) and insurance_category is not null
+               group by 1, 2)
            select uscc, contribution_month, sum(amount_due), sum(amount_paid), sum(arrears_amount),
-                  count(*)::int, min(batch_logical_date), max(batch_logical_date)
-           from latest group by 1, 2 order by 1, 2""",
-        (NIGHT_1, NIGHT_2),
+                  count(*)::int, min(first_on), max(last_on)
+           from latest join reported using (uscc, contribution_month)
+           group by 1, 2 order by 1, 2""",
+        (NIGHT_1, NIGHT_2, NIGHT_1, NIGHT_2),
     ).fetchall()
     actual = conn.execute(
         """select subject_id, contribution_month, amount_due, amount_paid, arrears_amount, insurance_count,
