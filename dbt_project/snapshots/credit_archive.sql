@@ -36,6 +36,8 @@ built as (
         grades.score_grade,
         grades.cap_grade,
         grades.cap_rule_ids,
+        grades.positive_points,
+        grades.negative_points,
         grades.score_factors,
         grades.top_negative_rule_id,
         grades.top_positive_rule_id,
