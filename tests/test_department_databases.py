@@ -263,12 +263,12 @@ def test_staging_holds_accepted_rows_and_no_clear_citizen_id(nights, conn):
             from staging.stg_court_debtors__listings s where subject_type = 'natural_person'"""
     ).fetchone()
     assert people > 0 and leaked == 0
-    # The hash is md5 of the normalised raw ID, the mask keeps region and last four characters.
+    # The hash is the keyed HMAC of the normalised raw ID, the mask keeps region and last four characters.
     mismatched = conn.execute(
         """select count(*) from staging.stg_court_debtors__listings s
            join raw.court_debtors__listings r on r._batch_id = s.batch_id and r._row_number = s.source_row_number
            where s.subject_type = 'natural_person'
-             and (s.subject_id_hash <> md5(credit.normalize_code(r.id_number))
+             and (s.subject_id_hash <> credit.subject_hash(credit.normalize_code(r.id_number))
                   or s.citizen_id_masked <> left(credit.normalize_code(r.id_number), 6) || '********'
                                             || right(credit.normalize_code(r.id_number), 4))"""
     ).fetchone()[0]

@@ -25,6 +25,13 @@ file holds the applications submitted that day and the progress of earlier ones 
 | gxsj | 更新时间 (Beijing time) | updated_at |
 | fj | 附件 [{wjmc, wjdx}] (nested; not in the catalog: lands in `_extra` as JSON text) | — |
 
+An application about a 行政处罚 record names a real penalty: one the `admin_penalty` simulator
+delivers (clean, about an organisation) on one of the `PENALTY_LOOKBACK_NIGHTS` nights before the
+application, with that penalty's subject, its decision document number as 涉及信息编号 and its
+authority as 受理部门, so repairs and objections link to penalties in the warehouse (which matches
+them by document number and USCC) when those nights were ingested with the same seed and scale.
+Other categories name records of their own series (JYYC-…, SXBZX-…, YZSX-…).
+
 Organisations only (natural persons' applications carry personal data [domain §9]). `60 * scale`
 records a night, about 60 % new applications and 40 % progress on applications of three earlier
 days (regenerated, so ids match); `defect_share` of them carry one defect each (`DEFECT_KINDS`).
@@ -34,9 +41,11 @@ Deterministic for (date, seed, scale); reruns rewrite the same file.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from datetime import date, timedelta
 
 from credit_dw.simulate import api_feeds as feeds
+from credit_dw.simulate import dual_publicity as dp
 from credit_dw.simulate.market_registry import SimulationSummary
 
 SOURCE_ID = "objections"
@@ -50,39 +59,68 @@ REPAIR_PATHS = (("01", 40), ("02", 20), ("03", 10), ("04", 15), ("05", 10), ("06
 CATEGORIES = (("行政处罚", "XZCF", "市场监督管理局", 60), ("经营异常名录", "JYYC", "市场监督管理局", 20),
               ("失信被执行人", "SXBZX", "中级人民法院", 10), ("严重失信主体名单", "YZSX", "发展和改革委员会", 10))
 CHANNELS = ("信用中国（河北）网站", "信用中国（河北）网站", "冀时办APP", "政务服务大厅窗口")
+PENALTY_CATEGORY = "行政处罚"
+#: An application about a penalty names one delivered 1..N nights before it.
+PENALTY_LOOKBACK_NIGHTS = 7
 
 
 def _pick(rng: random.Random, pairs) -> str:
     return rng.choices([p[0] for p in pairs], weights=[p[-1] for p in pairs])[0]
 
 
-def new_applications(day: date, n: int, *, seed: int) -> list[dict]:
-    """The n clean applications submitted on `day` (status 已提交 / 已受理); the same whenever regenerated."""
+def delivered_penalties(night: date, *, scale: int, seed: int) -> list[dict]:
+    """The penalties about organisations that the admin_penalty simulator delivers on `night`
+    and the gate accepts as sent: generated with and without its defects, only the records
+    both agree on (a defect changes a number, a code or a date; a duplicated number holds back
+    both rows)."""
+    clean, _ = dp.generate_records(dp.PENALTY, night, scale=scale, seed=seed, defect_share=0.0)
+    sent, _ = dp.generate_records(dp.PENALTY, night, scale=scale, seed=seed)
+    numbers = Counter(r["decision_document_number"] for _, r in sent)
+    return [record for (_, record), (_, as_sent) in zip(clean, sent, strict=True)
+            if record == as_sent and record["uscc"] and numbers[record["decision_document_number"]] == 1]
+
+
+def new_applications(day: date, n: int, *, seed: int, scale: int = 1,
+                     penalties: dict[date, list[dict]] | None = None) -> list[dict]:
+    """The n clean applications submitted on `day` (status 已提交 / 已受理); the same whenever
+    regenerated. `penalties` caches `delivered_penalties` by night across calls."""
     rng = feeds.rng_for(SOURCE_ID, seed, day, "new")
     subjects = feeds.subjects_for(SOURCE_ID, day, n, seed=seed,
                                   kinds=(feeds.KIND_ENTERPRISE, feeds.KIND_INDIVIDUAL))
+    penalties = {} if penalties is None else penalties
     out = []
     for seq, subject in enumerate(subjects, start=1):
         kind = TYPE_OBJECTION if rng.random() < 0.45 else TYPE_REPAIR
         category, prefix, department, _w = rng.choices(CATEGORIES, weights=[c[3] for c in CATEGORIES])[0]
         division = subject.division
         record_year = day.year - rng.randint(0, 3)
+        uscc, name, division_code = subject.uscc, subject.name, subject.division_code
+        record_id = f"{prefix}-{division.code}-{record_year}-{rng.randint(1, 99999):05d}"
+        handled_by = f"{division.city_name}{department}"
+        if category == PENALTY_CATEGORY:
+            night = day - timedelta(days=rng.randint(1, PENALTY_LOOKBACK_NIGHTS))
+            if night not in penalties:
+                penalties[night] = delivered_penalties(night, scale=scale, seed=seed)
+            if penalties[night]:
+                penalty = rng.choice(penalties[night])
+                uscc, name, record_id = penalty["uscc"], penalty["subject_name"], penalty["decision_document_number"]
+                division_code, handled_by = uscc[2:8], penalty["authority_name"]
         out.append({
             "sqbh": f"{'YY' if kind == TYPE_OBJECTION else 'XF'}{day:%Y%m%d}{seq:05d}",
             "sqlx": kind,
-            "tyshxydm": subject.uscc,
-            "ztmc": subject.name,
+            "tyshxydm": uscc,
+            "ztmc": name,
             "sqrq": day.isoformat(),
             "xxlb": category,
-            "xxbh": f"{prefix}-{division.code}-{record_year}-{rng.randint(1, 99999):05d}",
+            "xxbh": record_id,
             "yylx": _pick(rng, OBJECTION_KINDS) if kind == TYPE_OBJECTION else None,
             "xflj": _pick(rng, REPAIR_PATHS) if kind == TYPE_REPAIR else None,
-            "slbm": f"{division.city_name}{department}",
+            "slbm": handled_by,
             "clzt": "01" if rng.random() < 0.5 else "02",
             "bjrq": None,
             "cljg": None,
             "qd": rng.choice(CHANNELS),
-            "xzqh_dm": subject.division_code,
+            "xzqh_dm": division_code,
             "gxsj": feeds.change_time(rng, day),
             "fj": [{"wjmc": name, "wjdx": rng.randint(20_000, 2_000_000)}
                    for name in rng.sample(["营业执照.pdf", "申请书.pdf", "整改报告.pdf", "缴款凭证.jpg",
@@ -114,13 +152,14 @@ def generate(logical_date: date, *, scale: int = 1, seed: int = 20261122,
     feeds.check_scale(scale)
     total = ROWS_PER_SCALE * scale
     n_new = round(NEW_SHARE * total)
-    records = new_applications(logical_date, n_new, seed=seed)
+    penalties: dict[date, list[dict]] = {}
+    records = new_applications(logical_date, n_new, seed=seed, scale=scale, penalties=penalties)
     rng = feeds.rng_for(SOURCE_ID, seed, logical_date, "records")
     # Verification takes up to 15 working days for market subjects [001 2018 plan §4.9]; some run late.
     earlier = sorted({logical_date - timedelta(days=rng.randint(1, 40)) for _ in range(3)})
     candidates: list[dict] = []
     for day in earlier:
-        candidates += new_applications(day, n_new, seed=seed)
+        candidates += new_applications(day, n_new, seed=seed, scale=scale, penalties=penalties)
     for record in rng.sample(candidates, min(total - n_new, len(candidates))):
         _progress(rng, record, logical_date)
         records.append(record)

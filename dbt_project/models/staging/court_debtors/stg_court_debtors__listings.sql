@@ -1,12 +1,10 @@
 -- Accepted 失信被执行人 rows only: the batch passed the gate and the row has no critical issue.
 -- Renames to English, casts dates, and keeps natural persons' citizen IDs out of the view: a
--- person appears with a hash of the normalised ID (to match the same person across feeds) and a
--- masked form (region code and last four characters, for people reading a listing); the clear
--- ID stays in raw only [domain §9; 001 2017 §5.1]. Organisations keep their USCC, which is public.
---
--- subject_id_hash is a plain md5 for now: an 18-digit ID with a known birth date is easy to
--- brute-force from an unkeyed hash, so it is a placeholder for the keyed hash (HMAC with a
--- secret from the environment) that replaces it before any mart exposes it.
+-- person appears with the keyed hash of the ID (HMAC-SHA256, subject_hash(): the person's
+-- subject_id in every feed and mart) and a masked form (region code and last four characters,
+-- for people reading a listing); the clear ID stays in raw only [domain §9; 001 2017 §5.1]. The
+-- hash is keyed because an 18-digit ID with a known birth date is easy to brute-force from a
+-- plain one. Organisations keep their USCC, which is public.
 with
 
 source as (
@@ -55,7 +53,7 @@ final as (
         credit.clean_text(subject_name) as subject_name,
         case when is_natural_person then 'natural_person' else 'organisation' end as subject_type,
         case when not is_natural_person then normalized_id end as uscc,
-        case when is_natural_person then md5(normalized_id) end as subject_id_hash,
+        case when is_natural_person then {{ subject_hash('normalized_id') }} end as subject_id_hash,
         case
             when is_natural_person
                 then left(normalized_id, 6) || '********' || right(normalized_id, 4)
