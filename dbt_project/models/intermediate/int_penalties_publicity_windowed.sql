@@ -24,15 +24,11 @@ keyed as (
 ),
 
 ranked as (
-    select
-        keyed.*,
-        row_number() over (
-            partition by decision_document_number, subject_key
-            order by reported_on desc, batch_id desc, source_row_number desc
-        ) as recency,
-        min(reported_on) over (partition by decision_document_number, subject_key) as first_reported_on,
-        count(*) over (partition by decision_document_number, subject_key) as delivery_count
-    from keyed
+    {{ rank_deliveries(
+        'keyed',
+        ['decision_document_number', 'subject_key'],
+        'reported_on desc, batch_id desc, source_row_number desc'
+    ) }}
 ),
 
 decisions as (

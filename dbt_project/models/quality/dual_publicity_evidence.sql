@@ -85,10 +85,7 @@ final as (
         unioned.channel,
         unioned.source_id,
         unioned.department,
-        translate(
-            regexp_replace(credit.normalize_code(unioned.decision_document_number), '\s', '', 'g'),
-            '[]［］【】()（）〖〗', '〔〕〔〕〔〕〔〕〔〕〔〕'
-        ) as document_key,
+        {{ document_key('unioned.decision_document_number') }} as document_key,
         unioned.decision_document_number,
         unioned.decision_date,
         unioned.seen_on,
