@@ -16,16 +16,17 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from credit_dw import ingest, settings, transform
-from credit_dw.catalog import get_source
-from credit_dw.simulate import court_debtors as cd
-from credit_dw.simulate import identities, simulate_market_registry
-from credit_dw.simulate import social_insurance as si
 from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from psycopg import sql
 from stdnum.cn import ric, uscc
+
+from credit_dw import ingest, settings, transform
+from credit_dw.catalog import get_source
+from credit_dw.simulate import court_debtors as cd
+from credit_dw.simulate import identities, simulate_market_registry
+from credit_dw.simulate import social_insurance as si
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NIGHT_1, NIGHT_2 = date(2022, 3, 1), date(2022, 3, 2)

@@ -2,9 +2,9 @@
 for two nights, then `fct_admin_penalty` / `fct_objection` built (with their unit tests) and
 checked "as of" several dates [000 §2.12-2.13; NDRC Order 58].
 
-The simulated applications name records (XZCF-…) that are not penalty document numbers, so the
-module also lands one repair and one objection about real penalties into the accepted objections
-batch (removed again afterwards) to drive the repaired and suspended paths.
+The module also lands one repair and one objection about known penalties into the accepted
+objections batch (removed again afterwards) so the repaired and suspended paths are driven by
+exact, hand-chosen records, whatever the simulated applications happen to name.
 
 Logical dates: March 2017 belong to this file.
 """
@@ -112,7 +112,8 @@ def test_every_accepted_penalty_decision_appears_once(built, conn):
         assert staged > 0 and rows == distinct_ids == staged, label
         unmatched = conn.execute(
             f"""select count(*) from staging.stg_admin_penalty__penalties s
-                where s.batch_id like 'admin_penalty/2017-%' and (select count(*) from publicity_test.fct_admin_penalty_{label} f
+                where s.batch_id like 'admin_penalty/2017-%'
+                  and (select count(*) from publicity_test.fct_admin_penalty_{label} f
                        where f.decision_document_number = s.decision_document_number
                          and f.penalty_id = md5(s.decision_document_number || '|'
                                                 || coalesce(s.uscc, s.id_number, s.subject_name))) <> 1"""

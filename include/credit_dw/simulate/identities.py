@@ -96,7 +96,7 @@ def unknown_division_code(rng: random.Random, known: set[str]) -> str:
 def organisation_code_check(body8: str) -> str:
     """GB 11714 check character of an 8-character organisation code body."""
     weights = (3, 7, 9, 10, 5, 8, 4, 2)
-    total = sum((int(c) if c.isdigit() else ord(c) - 55) * w for c, w in zip(body8, weights))
+    total = sum((int(c) if c.isdigit() else ord(c) - 55) * w for c, w in zip(body8, weights, strict=True))
     value = 11 - total % 11
     return "X" if value == 10 else "0" if value == 11 else str(value)
 
@@ -155,7 +155,10 @@ GIVEN_NAME_CHARS = (
 
 def person_name(rng: random.Random) -> str:
     """A Chinese person name: surname (rarely compound) + 1-2 given-name characters."""
-    surname = rng.choice(COMPOUND_SURNAMES) if rng.random() < 0.01 else SURNAMES[int(rng.triangular(0, len(SURNAMES), 0))]
+    if rng.random() < 0.01:
+        surname = rng.choice(COMPOUND_SURNAMES)
+    else:  # the list runs from the most common surname down
+        surname = SURNAMES[int(rng.triangular(0, len(SURNAMES), 0))]
     given = "".join(rng.choice(GIVEN_NAME_CHARS) for _ in range(1 if rng.random() < 0.3 else 2))
     return surname + given
 
