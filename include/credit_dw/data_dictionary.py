@@ -12,17 +12,22 @@ from pathlib import Path
 
 from credit_dw import settings
 
-LAYERS = (("marts", "Marts (curated, contracted)"), ("staging", "Staging (accepted rows, one per feed)"),
+LAYERS = (("marts", "Marts (curated, contracted)"),
+          ("archive", "Archive (snapshots: history of profiles and grades, read \"as of\" a date)"),
+          ("quality", "Quality (the credit office's data-quality measures)"),
+          ("staging", "Staging (accepted rows, one per feed)"),
           ("reference", "Reference data (seeds)"))
 
 
 def _layer(node: dict) -> str | None:
     if node["resource_type"] == "seed":
         return "reference"
+    if node["resource_type"] == "snapshot":
+        return "archive"
     if node["resource_type"] != "model":
         return None
     path = node["original_file_path"]
-    for layer in ("marts", "staging"):
+    for layer in ("marts", "quality", "staging"):
         if f"models/{layer}/" in path:
             return layer
     return None
@@ -33,7 +38,8 @@ def render(manifest_path: Path | None = None) -> str:
     nodes = [n for n in manifest["nodes"].values() if n["package_name"] == "credit_warehouse" and _layer(n)]
     lines = ["# Data dictionary", "",
              "Generated from the dbt manifest by `make docs` (`credit_dw.data_dictionary`); do not edit by hand.",
-             "Schemas: `marts` for downstream platforms, `staging` for engineers, `reference` for everyone.", ""]
+             "Schemas: `marts` and `archive` for downstream platforms, `quality` for the credit office and auditors, "
+             "`staging` for engineers, `reference` for everyone.", ""]
     for layer, title in LAYERS:
         layer_nodes = sorted((n for n in nodes if _layer(n) == layer), key=lambda n: n["name"])
         if not layer_nodes:
@@ -55,7 +61,7 @@ def undocumented_mart_columns(manifest_path: Path | None = None) -> list[str]:
     manifest = json.loads((manifest_path or settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
     missing = []
     for node in manifest["nodes"].values():
-        if node["resource_type"] == "model" and _layer(node) == "marts":
+        if _layer(node) in ("marts", "archive"):
             for column in node.get("columns", {}).values():
                 if not (column.get("description") or "").strip():
                     missing.append(f"{node['name']}.{column['name']}")

@@ -44,7 +44,7 @@ def _sources_newer_than(path: Path) -> bool:
     if not path.exists():
         return True
     built = path.stat().st_mtime
-    roots = [settings.DBT_PROJECT_DIR / d for d in ("models", "macros", "tests")] + [settings.SEEDS_DIR]
+    roots = [settings.DBT_PROJECT_DIR / d for d in ("models", "macros", "snapshots", "tests")] + [settings.SEEDS_DIR]
     files = [settings.DBT_PROJECT_DIR / "dbt_project.yml"]
     for root in roots:
         if root.exists():
