@@ -179,3 +179,24 @@ def test_objection_deadlines_are_15_or_20_working_days(built, conn):
         """select count(*) from publicity_test.fct_objection_inside
            where is_overdue is distinct from coalesce(closed_on, as_of_on) > verification_due_on""").fetchone()[0]
     assert late == 0
+
+
+def test_natural_persons_appear_masked_and_keyed_by_hash(built, conn):
+    """[domain §9] A penalised person's name reaches the mart masked (张** for 张三丰) and the person
+    is keyed by the HMAC of the resident ID, never the ID; organisations keep name and USCC."""
+    rows = conn.execute(
+        """select f.subject_type, f.subject_name, f.subject_id, f.uscc, s.subject_name,
+                  credit.subject_hash(s.id_number)
+           from publicity_test.fct_admin_penalty_today f
+           join staging.stg_admin_penalty__penalties s
+             on s.decision_document_number = f.decision_document_number
+            and coalesce(s.uscc, s.id_number, s.subject_name) = coalesce(f.uscc, s.id_number, s.subject_name)
+           where s.batch_id like 'admin_penalty/2017-%'""").fetchall()
+    persons = [r for r in rows if r[0] == "natural_person"]
+    assert persons and len(persons) < len(rows)
+    for _, name, subject_id, uscc, clear_name, id_hash in persons:
+        assert name == clear_name[0] + "*" * max(len(clear_name) - 1, 1)
+        assert subject_id == id_hash and len(id_hash) == 64 and uscc is None
+    for subject_type, name, subject_id, uscc, clear_name, _ in rows:
+        if subject_type != "natural_person":
+            assert (name, subject_id) == (clear_name, uscc)

@@ -98,6 +98,13 @@ final as (
         decisions.penalty_id,
         decisions.decision_document_number,
         decisions.subject_key,
+        -- The subject as int_subjects_resolved keys it: the USCC, or the keyed hash of a natural
+        -- person's valid resident ID (never the ID [domain §9]); null for a person without one.
+        case
+            when decisions.subject_type <> 'natural_person' then decisions.uscc
+            when credit.is_valid_citizen_id(credit.normalize_code(decisions.subject_key))
+                then {{ subject_hash('decisions.subject_key') }}
+        end as subject_id,
         decisions.subject_name,
         decisions.subject_type,
         decisions.uscc,

@@ -111,7 +111,8 @@ final as (
     select
         penalty_id,
         decision_document_number,
-        subject_name,
+        subject_id,
+        {{ masked_person_name('subject_name', 'subject_type') }} as subject_name,
         subject_type,
         uscc,
         penalty_category,

@@ -85,7 +85,7 @@ final as (
     select
         application_id as objection_id,
         uscc,
-        subject_name,
+        {{ masked_person_name('subject_name', 'subject_type') }} as subject_name,
         subject_type,
         record_category,
         record_id,
