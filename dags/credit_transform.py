@@ -2,8 +2,18 @@
 # credit_transform
 
 Builds the dbt project (`dbt_project/`) once the night's feeds are landed: staging views over
-accepted rows, then the contracted marts (`dim_subject`, …). Rendered by astronomer-cosmos from the
-prebuilt `dbt_project/target/manifest.json`, so parsing this file never runs dbt.
+accepted rows, then the contracted marts (`dim_subject`, …; the big facts incremental). Rendered
+by astronomer-cosmos from the prebuilt `dbt_project/target/manifest.json`, so parsing this file
+never runs dbt.
+
+Cosmos's watcher execution mode: ONE `dbt build` of the project's seeds, models and snapshot (the
+`dbt.dbt_producer_watcher` task, dbt's own threads), one light task per model that reads that
+model's result from the producer and succeeds or fails with it (on a retry it runs that model
+alone), then ONE `dbt test` of every data and unit test (`dbt.dbt_project_test`). Two dbt
+start-ups a night instead of ~7 s per model and per test task in local mode; the watcher streams
+every node's events to the model tasks through XCom, so the ~600 tests run outside it, where
+that per-node cost would dominate (docs/benchmarks.md, "Transform"). The night being built
+reaches dbt as `--vars {as_of_date: <night>}`.
 
 Scheduled on the `credit_raw_landed` Asset; emits `credit_marts_built` for `credit_export`.
 """
@@ -15,7 +25,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import ExecutionMode, InvocationMode, LoadMode
+from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
 from credit_dw import settings
 from credit_dw.alerts import alert_on_task_failure
@@ -57,12 +67,20 @@ def credit_transform():
             target_name="warehouse",
             profiles_yml_filepath=settings.DBT_PROJECT_DIR / "profiles.yml",
         ),
+        # One dbt process for the night (watcher), in this process (dbtRunner: no interpreter
+        # start-up either).
         execution_config=ExecutionConfig(
-            execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER
+            execution_mode=ExecutionMode.WATCHER, invocation_mode=InvocationMode.DBT_RUNNER
         ),
-        # Tests spanning two models (relationships) run after both, not inside the seed's test task.
-        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, should_detach_multiple_parents_tests=True),
-        operator_args={"install_deps": False, "env": settings.dbt_env_if_configured()},
+        # AFTER_ALL: the tests in one `dbt test` after the models (watcher mode has no per-model
+        # `build` task, and per-model test tasks would each wait on the producer's events).
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_ALL),
+        operator_args={
+            "install_deps": False,
+            "env": settings.dbt_env_if_configured(),
+            # Date-dependent marts are built as of the night (var('as_of_date')).
+            "vars": {"as_of_date": "{{ ti.xcom_pull(task_ids='resolve_night') }}"},
+        },
         default_args=DEFAULT_ARGS,
     )
 
@@ -70,6 +88,16 @@ def credit_transform():
     def publish_marts_built(night: str, **context) -> str:
         context["outlet_events"][MARTS_BUILT].extra = {"logical_date": night}
         return night
+
+    # The model tasks read their results from the producer's build. Cosmos leaves a task group's
+    # first models beside the producer, polling while it runs; put them after it instead, so a
+    # model's task never waits for a producer that has not started (`dag.test()` runs one task at
+    # a time), and let them report their own model's outcome even when the build as a whole failed.
+    producer = dbt.get_child_by_label("dbt_producer_watcher")
+    for first in list(dbt.roots):
+        if first is not producer:
+            producer >> first
+            first.trigger_rule = "all_done"
 
     night = resolve_night()
     night >> dbt >> publish_marts_built(night)

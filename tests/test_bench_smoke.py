@@ -111,3 +111,24 @@ def test_write_docs_replaces_only_the_landing_section(tmp_path):
     bench.write_docs("## Landing\n\nfigures\n", fresh)
     assert fresh.read_text(encoding="utf-8").startswith("# Benchmarks")
     assert "## Landing\n\nfigures\n" in fresh.read_text(encoding="utf-8")
+
+
+def test_transform_section_renders_and_replaces_only_its_section(tmp_path):
+    """The transform benchmark's report path (its run is minutes long: `--sections transform --quick`)."""
+    from credit_dw import bench_transform
+
+    assert bench._section_list("transform") == ["transform"]
+    night = {"airflow_median_s": 60.0, "plain_median_s": 45.0, "airflow_s": [60.0], "plain_s": [45.0]}
+    report = {"history_nights": 3, "factor": 10, "scale": 1, "repeats": 1, "tasks": 58, "wall_s": 900.0,
+              "raw_rows_1x": 5000, "raw_rows_10x": 50000, "full_refresh_1x_s": 40.0, "full_refresh_10x_s": 60.0,
+              "night_1x": night, "night_10x": {**night, "airflow_median_s": 66.0, "plain_median_s": 48.0},
+              "history_ratio": 1.1, "history_ratio_plain": 48 / 45, "airflow_vs_plain_1x": 60 / 45,
+              "airflow_vs_plain_10x": 66 / 48, "versions": {"dbt-core": "1.11"}}
+    markdown = bench.render({"transform": report, "machine": {"nproc": 2}}, "python -m credit_dw.bench", "now")
+    assert markdown.startswith(bench_transform.SECTION)
+    assert "| 60.0 s | 66.0 s | **1.10** |" in markdown and "**1.33**" in markdown
+    docs = tmp_path / "benchmarks.md"
+    docs.write_text("# Benchmarks\n\n## Landing\n\nkept\n\n## Transform\n\nstale figures\n", encoding="utf-8")
+    bench.write_docs(markdown, docs)
+    text = docs.read_text(encoding="utf-8")
+    assert "stale figures" not in text and "kept" in text and "meets the target ≤ 1.3" in text

@@ -84,7 +84,7 @@ METHOD_TITLES = {
 DOCS_FILE = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
 SECTION = "## Landing"
 VALIDATION_SECTION = "## Validation (the gate)"
-SECTIONS = ("landing", "extraction", "validation")
+SECTIONS = ("landing", "extraction", "validation", "transform")
 #: `extract_sql.FETCH_ROWS`, for the report's wording only (this module imports no credit_dw code).
 FETCH_ROWS_HINT = 10_000
 MIB = 1 << 20
@@ -812,6 +812,12 @@ def run(rows: int, sizes: list[int], pandas_rows: int, repeats: int, variants: b
             extraction.append(bench.extract(relation, n, EXTRACT_DAY0 + timedelta(days=i)))
         report["extraction"] = [m.as_dict() for m in extraction]
 
+    if "transform" in sections:  # its own scratch warehouse: see credit_dw.bench_transform
+        from credit_dw import bench_transform
+
+        _wait_quiet(max_load, max_wait, log)
+        report["transform"] = bench_transform.run(log, quick=quick)
+
     if "validation" in sections:
         log(f"landing a {validation_rows:,}-row market-registry batch to validate")
         batch = _land_validation_batch(spec, validation_rows, log)
@@ -856,6 +862,10 @@ def render(report: dict, command: str, when: str) -> str:
         parts.append(_render_landing(report, command, when))
     if "validation" in report:
         parts.append(_render_validation(report, command, when))
+    if "transform" in report:
+        from credit_dw import bench_transform
+
+        parts.append(bench_transform.render(report["transform"], command, when, _machine_line(report["machine"])))
     return "\n".join(parts)
 
 
