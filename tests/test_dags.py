@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from credit_dw import settings
 from credit_dw.assets import FEED_LANDED, MARTS_BUILT, RAW_LANDED
 
