@@ -9,7 +9,10 @@ feed's own Asset `credit_raw_<source_id>` (through the alias `credit_feed_landed
 **return_to_sender** writes the department's return notice (信息退回) and links corrected
 re-submissions (补报).
 
-Feeds are mapped from the catalog, so one failing feed does not stop the others. When all feeds
+Feeds are mapped from the catalog, so one failing feed does not stop the others. The feeds that
+register codes (the market registry, `ingest_registering_feed`) go first; the others
+(`ingest_feed`) start when they are done, whatever their outcome, so each gate that looks codes up
+(`credit.is_registered_code`) sees the night's registrations and a rerun warns alike. When all feeds
 are done, `publish_raw_landed` emits the `credit_raw_landed` Asset that schedules
 `credit_transform`; `fail_if_any_feed_failed` then makes a failed feed visible on the run.
 
@@ -57,11 +60,21 @@ def credit_ingest():
         return nights.night_of(context).isoformat()
 
     @task
-    def list_sources() -> list[str]:
-        # The registry first: the dual-publicity gates warn on codes it has not registered.
-        from credit_dw.catalog import ingest_order
+    def list_registering_sources() -> list[str]:
+        """Feeds whose accepted codes other feeds' gates look up (catalog `registers_codes`)."""
+        from credit_dw.catalog import registering_source_ids
 
-        return ingest_order()
+        return registering_source_ids()
+
+    # Runs once the registering feeds are done, whatever their outcome, so every other feed's gate
+    # sees the night's registrations (the dual-publicity "USCC known to the registry" warning) and
+    # a rerun of the night gives the same warnings; a failed registry holds no other feed back.
+    @task(trigger_rule="all_done")
+    def list_other_sources() -> list[str]:
+        from credit_dw.catalog import registering_source_ids, source_ids
+
+        registering = set(registering_source_ids())
+        return [s for s in source_ids() if s not in registering]
 
     @task_group
     def ingest_feed(source_id: str, night: str):
@@ -122,9 +135,13 @@ def credit_ingest():
             raise RuntimeError(f"feeds failed this night: {failed}; see meta.load_batches.message")
 
     night = prepare_warehouse()
-    feeds = ingest_feed.partial(night=night).expand(source_id=list_sources())
+    registering = ingest_feed.override(group_id="ingest_registering_feed").partial(night=night).expand(
+        source_id=list_registering_sources())
+    other_sources = list_other_sources()
+    registering >> other_sources
+    feeds = ingest_feed.partial(night=night).expand(source_id=other_sources)
     summary = publish_raw_landed(night)
-    feeds >> summary
+    [registering, feeds] >> summary
     fail_if_any_feed_failed(summary)
 
 

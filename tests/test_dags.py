@@ -135,13 +135,13 @@ def test_every_task_has_an_owner_and_retries(dags, dag_id):
 
 # --- credit_ingest ----------------------------------------------------------------------------
 
+FEED_STEPS = ("extract", "land", "validate", "return_to_sender")
+FEED_GROUPS = ("ingest_registering_feed", "ingest_feed")
 INGEST_TASKS = {
     "prepare_warehouse",
-    "list_sources",
-    "ingest_feed.extract",
-    "ingest_feed.land",
-    "ingest_feed.validate",
-    "ingest_feed.return_to_sender",
+    "list_registering_sources",
+    "list_other_sources",
+    *(f"{group}.{step}" for group in FEED_GROUPS for step in FEED_STEPS),
     "publish_raw_landed",
     "fail_if_any_feed_failed",
 }
@@ -152,22 +152,31 @@ def test_ingest_task_graph(dags):
     assert set(dag.task_ids) == INGEST_TASKS
     t = dag.task_dict
 
-    assert t["ingest_feed.land"].task_id in t["ingest_feed.extract"].downstream_task_ids
-    assert t["ingest_feed.validate"].task_id in t["ingest_feed.land"].downstream_task_ids
-    assert t["ingest_feed.return_to_sender"].task_id in t["ingest_feed.validate"].downstream_task_ids
-    feed_tasks = {"ingest_feed.extract", "ingest_feed.land", "ingest_feed.validate", "ingest_feed.return_to_sender"}
+    feed_tasks = set()
+    for group in FEED_GROUPS:
+        assert t[f"{group}.land"].task_id in t[f"{group}.extract"].downstream_task_ids
+        assert t[f"{group}.validate"].task_id in t[f"{group}.land"].downstream_task_ids
+        assert t[f"{group}.return_to_sender"].task_id in t[f"{group}.validate"].downstream_task_ids
+        feed_tasks |= {f"{group}.{step}" for step in FEED_STEPS}
+        # Each feed's validate emits the feed's own Asset through the alias.
+        assert [getattr(o, "name", None) for o in t[f"{group}.validate"].outlets] == [FEED_LANDED.name]
     for task_id in feed_tasks:
         assert _is_mapped(t[task_id]), f"{task_id} is not mapped over the catalog's feeds"
-    # Each feed's validate emits the feed's own Asset through the alias.
-    assert [getattr(o, "name", None) for o in t["ingest_feed.validate"].outlets] == [FEED_LANDED.name]
     for task_id in INGEST_TASKS - feed_tasks:
         assert not _is_mapped(t[task_id]), f"{task_id} should run once per night"
+
+    # The registering feeds (the market registry) finish before any other feed starts, whatever
+    # their outcome, so every gate sees the night's registrations (reruns warn alike).
+    others = t["list_other_sources"]
+    assert others.trigger_rule == "all_done"
+    assert "ingest_registering_feed.return_to_sender" in others.upstream_task_ids
+    assert "list_other_sources" in t["ingest_feed.extract"].upstream_task_ids
 
     publish = t["publish_raw_landed"]
     assert publish.trigger_rule == "all_done"
     assert [_key(a) for a in publish.outlets] == [_key(RAW_LANDED)]
     # Publishes once every feed is through, whatever the outcome.
-    assert "ingest_feed.return_to_sender" in publish.upstream_task_ids
+    assert {f"{group}.return_to_sender" for group in FEED_GROUPS} <= publish.upstream_task_ids
     assert "fail_if_any_feed_failed" in publish.downstream_task_ids
 
 

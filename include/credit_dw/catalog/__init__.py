@@ -70,12 +70,16 @@ def source_ids() -> list[str]:
     return [s.source_id for s in load_catalog()]
 
 
+def registering_source_ids() -> list[str]:
+    """Feeds whose accepted codes are the register other feeds' gates check codes against
+    (catalog `registers_codes`, meta.registered_codes); a night ingests them before the others."""
+    return [s.source_id for s in load_catalog() if s.extra.get("registers_codes")]
+
+
 def ingest_order() -> list[str]:
-    """Source ids in the order a night ingests them: registering feeds (`registers_codes`) first,
-    because other feeds' gates look codes up in what they register (meta.registered_codes)."""
-    specs = load_catalog()
-    return [s.source_id for s in specs if s.extra.get("registers_codes")] + [
-        s.source_id for s in specs if not s.extra.get("registers_codes")]
+    """Source ids in the order a night ingests them: the registering feeds, then the others."""
+    registering = registering_source_ids()
+    return registering + [s for s in source_ids() if s not in registering]
 
 
 def get_source(source_id: str) -> SourceSpec:
