@@ -198,8 +198,18 @@ def test_timeliness_counts_per_department_city_and_night(month, conn):
     for *where, night, reported, late, omitted, concealed in rows:
         for name, value in (("reported", reported), ("late", late), ("omitted", omitted), ("concealed", concealed)):
             got[(*where, night, name)] += value
+    # Other modules' decisions (other years, same session warehouse) that were never reported are
+    # established missing on the first report night after their cut-off, which may be one of this
+    # module's nights: they count here too, as they would in production.
+    for source_id, department, city_code, night, status, count in conn.execute(
+        """select source_id, department, city_code, established_on, status, count(*)
+           from quality.dual_publicity_decisions
+           where status in ('omitted', 'concealed') and established_on between %s and %s
+             and not (decision_date >= %s and decision_date < %s)
+           group by 1, 2, 3, 4, 5""", (date(2019, 1, 1), HORIZON, *WINDOW)).fetchall():
+        expected[(source_id, department, city_code, night, status)] += count
     assert +got == +expected
-    assert {r[2] for r in rows} == {"130000", "130100"}  # province departments and 石家庄
+    assert {r[2] for r in rows} >= {"130000", "130100"}  # province departments and 石家庄
     # The report's contract: exactly these columns, one row per feed, department, city and night.
     cur = conn.execute("select * from quality.dual_publicity_timeliness limit 0")
     assert [c.name for c in cur.description] == [

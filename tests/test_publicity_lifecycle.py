@@ -32,7 +32,8 @@ def _inject_applications(conn: psycopg.Connection, batch_id: str) -> dict[str, s
     picked = conn.execute(
         """select decision_document_number, uscc, subject_name, decision_date
            from staging.stg_admin_penalty__penalties
-           where uscc is not null and penalty_category ~ '罚款' and decision_date < %s
+           where batch_id like 'admin_penalty/2017-%%'  -- this module's nights, not other modules'
+             and uscc is not null and penalty_category ~ '罚款' and decision_date < %s
            order by decision_document_number limit 2""", (AS_OF_INSIDE,)).fetchall()
     assert len(picked) == 2
     (repair_doc, repair_uscc, repair_name, repair_decided), (obj_doc, obj_uscc, obj_name, obj_decided) = picked
