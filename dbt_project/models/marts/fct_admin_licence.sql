@@ -4,7 +4,6 @@
 -- [000 §2.2, §2.3]. Decisions dated after the as-of date are left out (they did not exist yet), and
 -- so are decisions whose subject has no key: an invalid USCC (the gate only warns on it in ledgers
 -- and the push-down) or a natural person known from no report (only reports carry the ID).
-{%- set as_of_date = var('as_of_date', none) %}
 with
 
 licences as (
@@ -13,7 +12,7 @@ licences as (
 
 as_of as (
     select
-        {% if as_of_date %}cast('{{ as_of_date }}' as date){% else %}current_date{% endif %} as as_of_on
+        {{ as_of_on() }} as as_of_on
 ),
 
 final as (

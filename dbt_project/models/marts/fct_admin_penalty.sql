@@ -6,7 +6,6 @@
 -- it is accepted or under verification, publicity is suspended [001 2018 plan §4.9].
 -- Decisions dated after the as-of date are left out (they did not exist yet); applications count
 -- in the state the feed had delivered by the as-of date.
-{%- set as_of_date = var('as_of_date', none) %}
 with
 
 windows as (
@@ -19,7 +18,7 @@ applications as (
 
 as_of as (
     select
-        {% if as_of_date %}cast('{{ as_of_date }}' as date){% else %}current_date{% endif %} as as_of_on
+        {{ as_of_on() }} as as_of_on
 ),
 
 known_applications as (

@@ -3,7 +3,6 @@
 -- else the run date). A commitment arrives when made (履约中) and again when its fulfilment is
 -- assessed (已履约 / 未履约). Four kinds: 审批替代型 approval_substitute, 主动型 voluntary,
 -- 行业自律型 industry_self_discipline, 信用修复型 repair.
-{%- set as_of_date = var('as_of_date', none) %}
 with
 
 commitments as (
@@ -12,7 +11,7 @@ commitments as (
 
 as_of as (
     select
-        {% if as_of_date %}cast('{{ as_of_date }}' as date){% else %}current_date{% endif %} as as_of_on
+        {{ as_of_on() }} as as_of_on
 ),
 
 known as (

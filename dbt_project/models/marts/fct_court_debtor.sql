@@ -4,7 +4,6 @@
 -- with its removal date; the debtor is current from the publication date until the removal date.
 -- A natural person appears only as the keyed hash and the masked ID, never by name or ID
 -- [domain §9]; an organisation's legal representative (a person) is left out too.
-{%- set as_of_date = var('as_of_date', none) %}
 with
 
 listings as (
@@ -13,7 +12,7 @@ listings as (
 
 as_of as (
     select
-        {% if as_of_date %}cast('{{ as_of_date }}' as date){% else %}current_date{% endif %} as as_of_on
+        {{ as_of_on() }} as as_of_on
 ),
 
 known as (

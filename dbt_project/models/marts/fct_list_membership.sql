@@ -3,7 +3,6 @@
 -- subject + entry date), in the latest state the lists had delivered by the as-of date
 -- (var('as_of_date'), tests; else the run date). An exit (移出) comes as the entry again with its
 -- exit date; an entry without an exit also ends when its validity (有效期至) is over.
-{%- set as_of_date = var('as_of_date', none) %}
 with
 
 entries as (
@@ -12,7 +11,7 @@ entries as (
 
 as_of as (
     select
-        {% if as_of_date %}cast('{{ as_of_date }}' as date){% else %}current_date{% endif %} as as_of_on
+        {{ as_of_on() }} as as_of_on
 ),
 
 known as (

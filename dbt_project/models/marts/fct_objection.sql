@@ -5,7 +5,6 @@
 -- credit.add_working_days raises past the calendar's coverage, so it is only called when
 -- applied_on + 40 days (more than 20 working days even across the Spring Festival) is covered;
 -- otherwise the deadline is null and is_deadline_beyond_calendar says why.
-{%- set as_of_date = var('as_of_date', none) %}
 with
 
 applications as (
@@ -14,7 +13,7 @@ applications as (
 
 as_of as (
     select
-        {% if as_of_date %}cast('{{ as_of_date }}' as date){% else %}current_date{% endif %} as as_of_on
+        {{ as_of_on() }} as as_of_on
 ),
 
 -- The calendar the working-day functions are compiled from (credit.refresh_working_calendar).

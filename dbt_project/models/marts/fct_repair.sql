@@ -4,7 +4,6 @@
 -- fct_admin_penalty decision whose document number is the application's 涉及信息编号 and whose
 -- USCC is the applicant's (the link fct_admin_penalty itself uses to end publicity early).
 -- Objections (异议) are in fct_objection.
-{%- set as_of_date = var('as_of_date', none) %}
 with
 
 applications as (
@@ -17,7 +16,7 @@ penalties as (
 
 as_of as (
     select
-        {% if as_of_date %}cast('{{ as_of_date }}' as date){% else %}current_date{% endif %} as as_of_on
+        {{ as_of_on() }} as as_of_on
 ),
 
 known as (

@@ -9,7 +9,6 @@
 -- is_current answers the profile's two questions: an A-level rating of the latest year rated
 -- (the latest evaluation year on the list by the as-of date), and arrears in the subject's latest
 -- announcement (its current arrears amount).
-{%- set as_of_date = var('as_of_date', none) %}
 with
 
 ratings as (
@@ -22,7 +21,7 @@ arrears as (
 
 as_of as (
     select
-        {% if as_of_date %}cast('{{ as_of_date }}' as date){% else %}current_date{% endif %} as as_of_on
+        {{ as_of_on() }} as as_of_on
 ),
 
 known_ratings as (

@@ -26,7 +26,6 @@
 -- registration date (registered subjects) or the first night a feed reported it: the platform
 -- cannot vouch for years before it knew the subject.
 -- Grain: one row per subject (every row of dim_subject).
-{%- set as_of_date = var('as_of_date', none) %}
 with
 
 subjects as (
@@ -87,7 +86,7 @@ representatives as (
 
 as_of as (
     select
-        {% if as_of_date %}cast('{{ as_of_date }}' as date){% else %}current_date{% endif %} as as_of_on
+        {{ as_of_on() }} as as_of_on
 ),
 
 -- Licences ------------------------------------------------------------------------------------
