@@ -201,3 +201,15 @@ def test_natural_persons_appear_masked_and_keyed_by_hash(built, conn):
     for subject_type, name, subject_id, uscc, clear_name, _ in rows:
         if subject_type != "natural_person":
             assert (name, subject_id) == (clear_name, uscc)
+
+
+def test_a_failed_dbt_run_names_the_model_and_the_database_error(built, conn):
+    """An engineer (or CI) reading only the exception's line learns which node broke and why."""
+    before = conn.execute("select count(*) from marts.fct_objection").fetchone()[0]
+    with pytest.raises(RuntimeError) as failure:
+        transform.run_dbt(["run", "--select", "fct_objection", "--vars", "{as_of_date: 'not-a-date'}"])
+    message = str(failure.value)
+    assert "model.credit_warehouse.fct_objection error" in message
+    assert "not-a-date" in message  # PostgreSQL's own words: invalid input syntax for type date
+    # The failed run never replaced the mart.
+    assert conn.execute("select count(*) from marts.fct_objection").fetchone()[0] == before

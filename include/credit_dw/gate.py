@@ -34,6 +34,9 @@ from credit_dw.catalog import SourceSpec
 from credit_dw.warehouse import connect
 
 log = logging.getLogger(__name__)
+# GX 1.x logs several INFO lines per expectation ("_get_default_value called with key ...") for
+# every batch; in a night's log they bury the gate's own lines and the failures that matter.
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 SEVERITIES = ("critical", "warning")
 

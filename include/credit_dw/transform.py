@@ -37,7 +37,22 @@ def run_dbt(args: list[str]) -> None:
         paths += ["--target-path", str(dbt_dir / "target"), "--log-path", str(dbt_dir / "logs")]
     result = dbtRunner().invoke([*args, *paths])
     if not result.success:
-        raise RuntimeError(f"dbt {' '.join(args)} failed: {result.exception or 'see the dbt log above'}")
+        raise RuntimeError(f"dbt {' '.join(args)} failed: {_failure_summary(result)}")
+
+
+def _failure_summary(result) -> str:
+    """The failing nodes and dbt's message for each, so the error itself says what broke (a test
+    runner or an Airflow log may show only the exception's line, not dbt's output above it)."""
+    if result.exception is not None:
+        return str(result.exception)
+    failed = [
+        f"{node_result.node.unique_id} {node_result.status}: {' '.join(str(node_result.message or '').split())[:500]}"
+        for node_result in getattr(result.result, "results", None) or []
+        if str(node_result.status) in {"error", "fail", "runtime error"}
+    ]
+    if not failed:
+        return "see the dbt log above"
+    return f"{len(failed)} node(s) failed: " + "; ".join(failed[:10]) + ("; …" if len(failed) > 10 else "")
 
 
 def _sources_newer_than(path: Path) -> bool:
