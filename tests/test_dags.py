@@ -196,18 +196,27 @@ def test_transform_is_scheduled_on_raw_landed(dags):
     assert _asset_schedule(dags["credit_transform"]) == {_key(RAW_LANDED)}
 
 
-def test_transform_has_a_run_task_for_every_dbt_model(dags, manifest):
+def test_transform_has_a_task_for_every_model_past_staging(dags, manifest):
+    """Intermediate models, marts and the archive snapshot each have a task; staging views and seeds
+    are built by the producer's one `dbt build` and tested by the one `dbt test`, which run the whole
+    project (no --exclude), so a night never skips them."""
     project = manifest["metadata"]["project_name"]
-    models = {
-        node["name"]
-        for node in manifest["nodes"].values()
-        if node["resource_type"] == "model" and node["package_name"] == project
-    }
-    assert {"stg_market_registry__subjects", "dim_subject"} <= models
-    task_ids = set(dags["credit_transform"].task_ids)
+    nodes = [n for n in manifest["nodes"].values() if n["package_name"] == project]
+    models = {n["name"] for n in nodes if n["resource_type"] == "model" and "staging" not in n["fqn"]}
+    staging = {n["name"] for n in nodes if n["resource_type"] == "model" and "staging" in n["fqn"]}
+    snapshots = {n["name"] for n in nodes if n["resource_type"] == "snapshot"}
+    assert {"dim_subject", "subject_credit_grade"} <= models and "stg_market_registry__subjects" in staging
+    dag = dags["credit_transform"]
+    task_ids = set(dag.task_ids)
     # `dbt.<model>.run` (a task group per model and its tests) or `dbt.<model>_run` (tests after all).
     missing = {m for m in models if not {f"dbt.{m}.run", f"dbt.{m}_run"} & task_ids}
+    missing |= {s for s in snapshots if f"dbt.{s}_snapshot" not in task_ids}
     assert not missing, f"dbt models without a task: {sorted(missing)}"
+    assert not {m for m in staging if f"dbt.{m}_run" in task_ids}
+    producer, tests = dag.task_dict["dbt.dbt_producer_watcher"], dag.task_dict["dbt.dbt_project_test"]
+    assert not producer.exclude and not producer.select and not tests.exclude and not tests.select
+    assert producer.env["CREDIT_DW_AS_OF_DATE"] == tests.env["CREDIT_DW_AS_OF_DATE"] == (
+        "{{ ti.xcom_pull(task_ids='resolve_night') }}")
 
 
 def test_transform_ends_with_publish_marts_built(dags):

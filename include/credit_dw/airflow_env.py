@@ -23,6 +23,10 @@ def defaults() -> dict[str, str]:
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         # The DAGs import cosmos; keep its cache inside the data directory.
         "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos-cache"),
+        # Cosmos's watcher producer would otherwise rewrite one Airflow Variable holding every
+        # XCom it pushed so far on each push (quadratic in the night's ~700 dbt nodes); it still
+        # saves them when the producer fails, which is when a retry needs them.
+        "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",
     }
 
 

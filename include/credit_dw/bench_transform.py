@@ -12,8 +12,9 @@ at the end.
    (`dbt build --full-refresh`, timed: the full-refresh figure).
 2. **The measured night** (the next date, same simulators and scale): simulated and ingested, then,
    interleaved `repeats` times, (a) `dag.test()` of `credit_transform` (Cosmos watcher, via
-   `nightly.run_dag`, timed) and (b) one plain `dbt build --vars {as_of_date: night}` of the same
-   project in the same process (timed). Before each timed run the night is ingested again
+   `nightly.run_dag`, timed) and (b) one plain `dbt build` of the same project in the same process
+   with the night in `CREDIT_DW_AS_OF_DATE`, as the DAG passes it (timed). One untimed
+   `credit_transform` run of the last history night comes first: a nightly DAG has run before. Before each timed run the night is ingested again
    (untimed), so every run merges the same batches: the incremental marts select the batches the
    gate accepted since they last ran.
 3. **10× history**: the 1× history's landed nights are cloned 9 more times into earlier logical
@@ -84,10 +85,16 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def _plain_build(night: date) -> None:
+def _as_of(night: date) -> None:
+    """The night the marts are built as of, passed to dbt as credit_transform passes it."""
+    os.environ["CREDIT_DW_AS_OF_DATE"] = night.isoformat()
+
+
+def _plain_build(night: date, *extra: str) -> None:
     from credit_dw import transform
 
-    transform.run_dbt(["build", "--vars", json.dumps({"as_of_date": night.isoformat()})])
+    _as_of(night)
+    transform.run_dbt(["build", *extra])
 
 
 def _airflow_run(night: date) -> dict:
@@ -204,9 +211,11 @@ def child(history_nights: int, factor: int, scale: int, repeats: int) -> dict:
         _ingest_night(night, scale, log)
     with connect() as conn:
         report["raw_rows_1x"] = _raw_rows(conn)
-    report["full_refresh_1x_s"] = _timed(lambda: transform.run_dbt(
-        ["build", "--full-refresh", "--vars", json.dumps({"as_of_date": nights[-1].isoformat()})]))
+    report["full_refresh_1x_s"] = _timed(lambda: _plain_build(nights[-1], "--full-refresh"))
     log(f"  full refresh 1x: {report['full_refresh_1x_s']:.1f} s")
+    # Untimed: credit_transform has run before on any night worth timing (Cosmos keeps dbt's
+    # partial-parse state between runs; the very first run after a deploy parses the project).
+    _airflow_run(nights[-1])
 
     night_1x = nights[-1] + timedelta(days=1)
     _ingest_night(night_1x, scale, log)
@@ -216,8 +225,7 @@ def child(history_nights: int, factor: int, scale: int, repeats: int) -> dict:
     _clone_history([*nights, night_1x], factor - 1, log)
     with connect() as conn:
         report["raw_rows_10x"] = _raw_rows(conn)
-    report["full_refresh_10x_s"] = _timed(lambda: transform.run_dbt(
-        ["build", "--full-refresh", "--vars", json.dumps({"as_of_date": night_1x.isoformat()})]))
+    report["full_refresh_10x_s"] = _timed(lambda: _plain_build(night_1x, "--full-refresh"))
     log(f"  full refresh {factor}x: {report['full_refresh_10x_s']:.1f} s")
 
     night_10x = night_1x + timedelta(days=1)
