@@ -14,9 +14,9 @@ at the end.
    interleaved `repeats` times, (a) `dag.test()` of `credit_transform` (Cosmos watcher, via
    `nightly.run_dag`, timed) and (b) one plain `dbt build` of the same project in the same process
    with the night in `CREDIT_DW_AS_OF_DATE`, as the DAG passes it (timed). One untimed
-   `credit_transform` run of the last history night comes first: a nightly DAG has run before. Before each timed run the night is ingested again
-   (untimed), so every run merges the same batches: the incremental marts select the batches the
-   gate accepted since they last ran.
+   `credit_transform` run of the last history night comes first: a nightly DAG has run before.
+   Before each timed run the night is ingested again (untimed), so every run merges the same
+   batches: the incremental marts select the batches the gate accepted since they last ran.
 3. **10× history**: the 1× history's landed nights are cloned 9 more times into earlier logical
    dates (raw rows, ledger rows and row issues copied under new batch ids, `validated_at` in the
    past): bulk-generated staging-shaped raw rows, the values those nights really landed. Then a
