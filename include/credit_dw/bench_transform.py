@@ -292,7 +292,9 @@ def render(report: dict, command: str, when: str, machine_line: str = "") -> str
         "(bulk-generated staging-shaped raw rows: the raw rows, ledger rows and row issues the real nights "
         "landed, copied under new batch ids). The measured nights are new simulated nights at the same scale. "
         f"Raw rows: {report['raw_rows_1x']:,} (1×), {report['raw_rows_10x']:,} ({factor}×). Before each timed "
-        "run the night is ingested again (untimed), so each run merges the same batches. "
+        "run the night is ingested again (untimed), so each run merges the same batches. One untimed "
+        "`credit_transform` run comes first (a nightly DAG has run before; Cosmos keeps dbt's partial-parse "
+        "state between runs). "
         + (f"Medians of {report['repeats']} interleaved runs." if report["repeats"] > 1
            else "One run of each (the re-ingestion before every run is what makes repeats expensive)."),
         "",

@@ -1,7 +1,7 @@
 -- Publicity records kept as archive (转为档案保存) [000 §2.12; 001 2018 plan §2.6]: every
 -- administrative penalty no longer published because its maximum period passed (expired_archived)
--- or because an accepted repair ended it (repaired [001 2017 §5.4]), as of var('as_of_date') (the
--- night built) or the run date. Off the website, still part of the subject's credit file: the
+-- or because an accepted repair ended it (repaired [001 2017 §5.4]), as of the night built (macro as_of_on), else
+-- the run date. Off the website, still part of the subject's credit file: the
 -- credit office and the subject may read it, the public may not.
 -- Both states are final as the as-of date moves forward (a later night never brings a record
 -- back to publicity), so the table only grows night by night.

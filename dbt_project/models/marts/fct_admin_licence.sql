@@ -1,6 +1,6 @@
 -- One row per administrative licence decision (行政许可决定文书号 + subject) known through any
 -- channel (report, ledger, national push-down), deduplicated in int_facts_licences_deduplicated,
--- and whether the licence is in force on a date: var('as_of_date') (tests) or the run date
+-- and whether the licence is in force on a date: the night built, macro as_of_on, else the run date
 -- [000 §2.2, §2.3]. Decisions dated after the as-of date are left out (they did not exist yet), and
 -- so are decisions whose subject has no key: an invalid USCC (the gate only warns on it in ledgers
 -- and the push-down) or a natural person known from no report (only reports carry the ID).

@@ -1,5 +1,5 @@
 -- One row per administrative penalty decision (决定书文号 + subject) and where it stands in its
--- publicity lifecycle as of a date: var('as_of_date') (tests) or the run date. Public from the
+-- publicity lifecycle as of a date: the night built, macro as_of_on, else the run date. Public from the
 -- decision date until latest_end_on; an accepted repair (信用修复, 修复成功) ends publicity early but
 -- never before earliest_end_on [000 §2.12; 001 2017 §5.4]; after latest_end_on the record is kept
 -- as an archive, never public (超期公示 is a valid objection [000 §2.13]); while an objection about

@@ -1,6 +1,6 @@
 -- Dishonest judgment debtors (失信被执行人) [domain §7; 000 §2.3]: one row per debtor listed in an
 -- enforcement case (案号 + subject), in the latest state the courts had delivered by the as-of
--- date (var('as_of_date'), tests; else the run date). A removal (移除) comes as the listing again
+-- date (the night built, macro as_of_on; else the run date). A removal (移除) comes as the listing again
 -- with its removal date; the debtor is current from the publication date until the removal date.
 -- A natural person appears only as the keyed hash and the masked ID, never by name or ID
 -- [domain §9]; an organisation's legal representative (a person) is left out too.

@@ -1,5 +1,5 @@
 -- One row per objection (异议) application, in the state the feed had delivered by the as-of date
--- (var('as_of_date') in tests, else the run date), with its verification deadline: the information
+-- (the night built, macro as_of_on, else the run date), with its verification deadline: the information
 -- provider verifies within 15 working days for market subjects [001 2018 plan §4.9] and 20 for
 -- natural persons [001 2017 §5.3], counted from the application date on the official calendar.
 -- credit.add_working_days raises past the calendar's coverage, so it is only called when

@@ -1,5 +1,5 @@
 -- Credit repair applications (信用修复) [000 §2.12; 004 §13; 001 2017 §5.4]: one row per repair
--- application (申请编号), in its latest state delivered by the as-of date (var('as_of_date'),
+-- application (申请编号), in its latest state delivered by the as-of date (the night built, macro as_of_on,
 -- tests; else the run date), linked to the penalty it repairs: for a 行政处罚 record, the
 -- fct_admin_penalty decision whose document number is the application's 涉及信息编号 and whose
 -- USCC is the applicant's (the link fct_admin_penalty itself uses to end publicity early).

@@ -5,7 +5,7 @@
 --   arrears         period = the announcement issue (公告期号, 2023年第1期); one announcement names
 --                   a taxpayer once per tax type, a later row for the same tax type corrects it:
 --                   the balance is the sum over tax types of each type's latest row.
--- As of var('as_of_date') (tests) or the run date: rows delivered after it are left out.
+-- As of the night built, macro as_of_on, else the run date: rows delivered after it are left out.
 -- is_current answers the profile's two questions: an A-level rating of the latest year rated
 -- (the latest evaluation year on the list by the as-of date), and arrears in the subject's latest
 -- announcement (its current arrears amount).

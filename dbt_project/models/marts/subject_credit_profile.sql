@@ -1,5 +1,5 @@
 -- The credit profile (信用档案) of every subject of dim_subject [002 #9; 001 2018 plan §2.2]: what
--- each domain says about it as of a date, var('as_of_date') (the night being built) or the run
+-- each domain says about it as of the night built (macro as_of_on) or the run
 -- date, so that the nightly snapshot credit_archive keeps how it changed.
 -- Facts dated after the as-of date, or delivered after it, do not count (they did not exist yet);
 -- the date-aware facts (penalties, debtors, lists, tax, commitments, objections) evaluate their
