@@ -71,10 +71,9 @@ def credit_ingest():
     # a rerun of the night gives the same warnings; a failed registry holds no other feed back.
     @task(trigger_rule="all_done")
     def list_other_sources() -> list[str]:
-        from credit_dw.catalog import registering_source_ids, source_ids
+        from credit_dw.catalog import non_registering_source_ids
 
-        registering = set(registering_source_ids())
-        return [s for s in source_ids() if s not in registering]
+        return non_registering_source_ids()
 
     @task_group
     def ingest_feed(source_id: str, night: str):

@@ -11,11 +11,11 @@ Cosmos's watcher execution mode: ONE `dbt build` of the project's seeds, models 
 and the archive snapshot that reads that node's result from the producer and succeeds or fails with
 it (on a retry it runs that model alone; staging views and seeds have no task of their own: a
 failure there fails the producer), then ONE `dbt test` of every data and unit test
-(`dbt.dbt_project_test`). Two dbt
-start-ups a night instead of ~7 s per model and per test task in local mode; the watcher streams
-every node's events to the model tasks through XCom, so the ~600 tests run outside it, where
-that per-node cost would dominate (docs/benchmarks.md, "Transform"). The night being built
-reaches dbt as the environment variable `CREDIT_DW_AS_OF_DATE` (macro `as_of_on`).
+(`dbt.dbt_project_test`). Two dbt start-ups a night instead of ~7 s per model and per test task
+in local mode; the watcher streams every node's events to the model tasks through XCom, so the
+~600 tests run outside it, where that per-node cost would dominate (docs/benchmarks.md,
+"Transform"). The night being built reaches dbt as the environment variable
+`CREDIT_DW_AS_OF_DATE` (macro `as_of_on`).
 
 Scheduled on the `credit_raw_landed` Asset; emits `credit_marts_built` for `credit_export`.
 """

@@ -171,6 +171,12 @@ def test_ingest_task_graph(dags):
     assert others.trigger_rule == "all_done"
     assert "ingest_registering_feed.return_to_sender" in others.upstream_task_ids
     assert "list_other_sources" in t["ingest_feed.extract"].upstream_task_ids
+    # The two lists split the catalog: every feed once, the registry in the first.
+    from credit_dw.catalog import ingest_order, non_registering_source_ids, registering_source_ids, source_ids
+
+    assert registering_source_ids() == ["market_registry"]
+    assert ingest_order() == registering_source_ids() + non_registering_source_ids()
+    assert sorted(ingest_order()) == sorted(source_ids())
 
     publish = t["publish_raw_landed"]
     assert publish.trigger_rule == "all_done"

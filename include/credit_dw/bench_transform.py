@@ -60,11 +60,11 @@ TARGET_AIRFLOW_RATIO = 1.5
 
 def _ingest_night(night: date, scale: int, log) -> None:
     from credit_dw import ingest
-    from credit_dw.catalog import source_ids
+    from credit_dw.catalog import ingest_order
     from credit_dw.simulate import simulate_all
 
     simulate_all(night, scale=scale)
-    for source_id in source_ids():
+    for source_id in ingest_order():  # as credit_ingest: the registry first
         outcome = ingest.ingest(source_id, night)
         if outcome.status not in ("accepted", "skipped"):
             log(f"  {source_id} {night}: {outcome.status}")
@@ -73,9 +73,9 @@ def _ingest_night(night: date, scale: int, log) -> None:
 def _reingest(night: date) -> None:
     """Land and validate the night again (untimed): its batches count as not merged yet."""
     from credit_dw import ingest
-    from credit_dw.catalog import source_ids
+    from credit_dw.catalog import ingest_order
 
-    for source_id in source_ids():
+    for source_id in ingest_order():  # as credit_ingest: the registry first
         ingest.ingest(source_id, night)
 
 

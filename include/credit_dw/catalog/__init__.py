@@ -76,10 +76,15 @@ def registering_source_ids() -> list[str]:
     return [s.source_id for s in load_catalog() if s.extra.get("registers_codes")]
 
 
+def non_registering_source_ids() -> list[str]:
+    """Every other feed: a night ingests these once the registering feeds are done."""
+    registering = set(registering_source_ids())
+    return [s for s in source_ids() if s not in registering]
+
+
 def ingest_order() -> list[str]:
     """Source ids in the order a night ingests them: the registering feeds, then the others."""
-    registering = registering_source_ids()
-    return registering + [s for s in source_ids() if s not in registering]
+    return registering_source_ids() + non_registering_source_ids()
 
 
 def get_source(source_id: str) -> SourceSpec:
