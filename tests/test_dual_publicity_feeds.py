@@ -287,3 +287,22 @@ def test_codes_unknown_to_the_registry_are_warned_not_quarantined(warehouse_url,
     ingest.validate("market_registry", REGISTRY_NIGHT)
     assert conn.execute("select uscc from meta.registered_codes where batch_id = %s order by uscc",
                         (registry.batch_id,)).fetchall() == registered_rows
+
+
+def test_a_warehouse_older_than_the_registered_codes_gets_them_once(conn):
+    """Bootstrap fills an empty meta.registered_codes from the accepted registry batches with the
+    gate's own insert (warehouses validated before the table existed), and leaves a filled one alone.
+    Run in a transaction that is rolled back: the session's other modules keep their rows."""
+    from credit_dw import gate, warehouse
+
+    before = conn.execute("select uscc, batch_id, source_id from meta.registered_codes order by 1, 2").fetchall()
+    accepted = conn.execute("select count(*) from meta.load_batches where source_id = 'market_registry' "
+                            "and status = 'accepted'").fetchone()[0]
+    assert before and accepted
+    with warehouse.connect() as tx:
+        assert gate.backfill_registered_codes(tx) == 0  # not empty: nothing to do
+        tx.execute("delete from meta.registered_codes")
+        assert gate.backfill_registered_codes(tx) == accepted
+        assert tx.execute("select uscc, batch_id, source_id from meta.registered_codes order by 1, 2"
+                          ).fetchall() == before
+        tx.rollback()

@@ -234,6 +234,28 @@ def _register_codes(conn, spec: SourceSpec, batch_id: str, status: str) -> None:
     )
 
 
+def backfill_registered_codes(conn) -> int:
+    """Record the accepted codes of registering batches validated before meta.registered_codes
+    existed, with the same insert the gate uses; only while the table is empty (bootstrap runs every
+    night). Returns the batches recorded."""
+    from credit_dw.catalog import get_source, registering_source_ids
+
+    if conn.execute("select exists (select from meta.registered_codes)").fetchone()[0]:
+        return 0
+    recorded = 0
+    for source_id in registering_source_ids():
+        spec = get_source(source_id)
+        if conn.execute("select to_regclass(%s)", (spec.raw_relation,)).fetchone()[0] is None:
+            continue  # the feed never landed here
+        batches = conn.execute(
+            "select batch_id from meta.load_batches where source_id = %s and status = 'accepted' order by batch_id",
+            (source_id,)).fetchall()
+        for (batch_id,) in batches:
+            _register_codes(conn, spec, batch_id, "accepted")
+            recorded += 1
+    return recorded
+
+
 def validate_batch(spec: SourceSpec, batch_id: str, logical_date: date) -> GateOutcome:
     definition = load_suite_definition(spec)
     gx_results = _run_gx(spec, batch_id, definition)

@@ -32,6 +32,9 @@ def bootstrap(url: str | None = None) -> list[str]:
         for path in sorted(SQL_DIR.glob("*.sql")):
             conn.execute(path.read_text(encoding="utf-8"))
             applied.append(path.name)
+        from credit_dw.gate import backfill_registered_codes  # the gate imports this module
+
+        backfill_registered_codes(conn)
     # The key of natural persons' keyed hash, from the environment into the restricted schema.
     from credit_dw.privacy import install_hash_key
 

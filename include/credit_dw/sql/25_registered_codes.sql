@@ -15,24 +15,8 @@ create index if not exists registered_codes_uscc on meta.registered_codes (uscc)
 comment on table meta.registered_codes is
     'USCCs of accepted rows of the registering feeds (catalog key registers_codes), per batch: the dual-publicity gates warn on organisation codes of market-regulation form (9…) not found here.';
 
--- Warehouses whose registry batches were validated before this table existed: take their accepted
--- rows once; bootstrap runs every night, so only while the table is still empty.
-do $$
-begin
-    if to_regclass('raw.market_registry__subjects') is not null
-       and not exists (select 1 from meta.registered_codes) then
-        insert into meta.registered_codes (uscc, batch_id, source_id)
-        select distinct credit.normalize_code(r.uscc), r._batch_id, 'market_registry'
-        from raw.market_registry__subjects as r
-        join meta.load_batches as b on b.batch_id = r._batch_id and b.status = 'accepted'
-        where credit.is_valid_uscc(credit.normalize_code(r.uscc))
-          and not exists (select 1 from meta.row_issues as i
-                          where i.batch_id = r._batch_id and i.row_number = r._row_number
-                            and i.severity = 'critical')
-        on conflict do nothing;
-    end if;
-end
-$$;
+-- Warehouses whose registry batches were validated before this table existed get their accepted
+-- codes once, by the gate's own insert: `gate.backfill_registered_codes`, called by bootstrap.
 
 -- The lookup the suites call (an index probe per row; usable as `not credit.is_registered_code(…)`
 -- inside a suite's query, whose {batch} relation cannot be aliased from the suite).
