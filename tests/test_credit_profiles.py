@@ -264,3 +264,83 @@ def test_rerunning_a_night_changes_nothing_in_the_archive(nights, conn):
     # Rebuilding the earlier night after the later one (a backfill) does not rewrite history either.
     _build(N1)
     assert _archive_fingerprint(conn) == before
+
+
+OBJECTION_ROWS_FROM = 900_101  # _row_number of the hand-made objection rows (removed again)
+LIFECYCLE_MODELS = ("fct_admin_penalty", "fct_list_membership", "fct_court_debtor", "subject_credit_profile",
+                    "subject_credit_grade")
+
+
+def _object_to(conn, uscc: str, status: str, outcome: str | None) -> None:
+    """Objections (异议) from the enterprise against N2's penalty and its black listing, in state
+    `status` (03 核查中, 04 已办结 with `outcome`), landed into N2's accepted objections batch."""
+    batch_id = conn.execute(
+        """select batch_id from meta.load_batches
+           where source_id = 'objections' and logical_date = %s and status = 'accepted'""", (N2,)).fetchone()[0]
+    conn.execute("delete from raw.objections__applications where _row_number >= %s", (OBJECTION_ROWS_FROM,))
+    closed = N2.isoformat() if status == "04" else None
+    rows = [(OBJECTION_ROWS_FROM, "YY-PROFILE-1", "行政处罚", DOCUMENT_NUMBER),
+            (OBJECTION_ROWS_FROM + 1, "YY-PROFILE-2", "严重失信主体名单", LIST_DOCUMENT_NUMBER)]
+    with conn.cursor() as cur:
+        cur.executemany(
+            """insert into raw.objections__applications
+                   (_batch_id, _source_id, _row_number, _source_file, _source_row, application_id,
+                    application_type_code, uscc, subject_name, applied_on, record_category, record_id,
+                    objection_kind_code, status_code, closed_on, outcome, updated_at)
+               values (%s, 'objections', %s, 'test_credit_profiles', 1, %s, '1', %s, '测试', %s, %s, %s,
+                       '01', %s, %s, %s, '2026-03-11T15:00:00+08:00')""",
+            [(batch_id, n, app, uscc, N2.isoformat(), category, record, status, closed, outcome)
+             for n, app, category, record in rows])
+
+
+def _state(conn, uscc: str) -> dict:
+    transform.run_dbt(["run", "--select", *LIFECYCLE_MODELS, "--vars", _vars(N2)])
+    return {
+        "penalty": conn.execute(
+            """select publicity_status, is_public, national_status_code, punishment_state
+               from marts.fct_admin_penalty where decision_document_number = %s""", (DOCUMENT_NUMBER,)).fetchone(),
+        "listing": conn.execute(
+            """select is_current, punishment_state from marts.fct_list_membership
+               where listing_document_number = %s""", (LIST_DOCUMENT_NUMBER,)).fetchone(),
+        "profile": _row(conn, "select * from marts.subject_credit_profile where subject_id = %s", (uscc,)),
+        "grade": _row(conn, "select * from marts.subject_credit_grade where subject_id = %s", (uscc,)),
+    }
+
+
+def test_an_objection_suspends_punishment_never_publicity(nights, warehouse_url):
+    """[000 §2.12; 001 2017 §5.3; 001 2018 plan §4.9] Under verification, N2's penalty stays public
+    with national status 2 (异议) and the black listing stays current, but their punishment is
+    suspended: no black-list cap, no points. A rejected objection (维持) restores the punishment;
+    an upheld one (撤销) revokes both records that night. Runs last: it rebuilds the lifecycle
+    marts as of N2 and restores them without the hand-made objections."""
+    uscc = nights["uscc"]
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        try:
+            _object_to(conn, uscc, "03", None)
+            verifying = _state(conn, uscc)
+            _object_to(conn, uscc, "04", "维持")
+            rejected = _state(conn, uscc)
+            _object_to(conn, uscc, "04", "撤销")
+            upheld = _state(conn, uscc)
+        finally:
+            conn.execute("delete from raw.objections__applications where _row_number >= %s", (OBJECTION_ROWS_FROM,))
+            transform.run_dbt(["run", "--select", *LIFECYCLE_MODELS, "--vars", _vars(N2)])
+
+    assert verifying["penalty"] == ("public_under_objection", True, "2", "suspended_by_objection")
+    assert verifying["listing"] == (True, "suspended_by_objection")
+    profile, grade = verifying["profile"], verifying["grade"]
+    assert (profile["is_on_black_list"], profile["is_black_list_punishment_in_force"]) == (True, False)
+    assert (profile["public_penalty_count"], profile["penalty_in_force_count"], profile["suspended_penalty_count"],
+            profile["suspended_listing_count"]) == (1, 0, 1, 1)
+    assert grade["cap_rule_ids"] is None or "cap_black_list" not in grade["cap_rule_ids"]
+    assert "black_list" not in grade["score_factors"] and "public_penalty" not in grade["score_factors"]
+
+    assert rejected["penalty"] == ("public", True, "0", "in_force")
+    assert rejected["listing"] == (True, "in_force")
+    assert rejected["grade"]["credit_grade"] == "D" and rejected["grade"]["cap_rule_ids"] == "cap_black_list"
+
+    assert upheld["penalty"] == ("revoked", False, "1", "ended_by_revocation")
+    assert upheld["listing"] == (False, "ended_by_revocation")
+    assert (upheld["profile"]["is_on_black_list"], upheld["profile"]["public_penalty_count"],
+            upheld["profile"]["revoked_penalty_count"]) == (False, 0, 1)
+    assert "black_list" not in upheld["grade"]["score_factors"]

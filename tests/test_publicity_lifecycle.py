@@ -153,12 +153,23 @@ def test_repair_does_not_end_publicity_before_the_minimum(built, conn):
     assert repaired == [(AS_OF_INSIDE, True, "public", True)]
 
 
-def test_objection_under_verification_suspends(built, conn):
-    suspended = conn.execute(
-        """select publicity_status, is_public from publicity_test.fct_admin_penalty_inside
+def test_objection_under_verification_keeps_publicity_and_suspends_punishment(built, conn):
+    """An objection never takes a penalty off publicity ("严禁违规撤下公示期限未满或未经修复的行政处罚
+    信息" [000 §2.12]); only punishment waits for the verification (信息核实期间暂不执行联合惩戒措施
+    [001 2018 plan §4.9]). Until issue 19 this test expected is_public false: a change of behaviour
+    the rules require."""
+    under_objection = conn.execute(
+        """select publicity_status, is_public, national_status_code, punishment_state
+           from publicity_test.fct_admin_penalty_inside
            where decision_document_number = %s and open_objection_count > 0""",
         (built["suspended"],)).fetchall()
-    assert suspended == [("suspended_by_objection", False)]
+    assert under_objection == [("public_under_objection", True, "2", "suspended_by_objection")]
+    inconsistent = conn.execute(
+        """select count(*) from publicity_test.fct_admin_penalty_inside
+           where (open_objection_count > 0 and publicity_status = 'public')
+              or (publicity_status = 'public_under_objection' and not is_public)
+              or (is_public and punishment_state not in ('in_force', 'suspended_by_objection'))""").fetchone()[0]
+    assert inconsistent == 0
 
 
 def test_objection_deadlines_are_15_or_20_working_days(built, conn):

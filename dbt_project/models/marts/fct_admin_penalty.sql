@@ -1,9 +1,15 @@
 -- One row per administrative penalty decision (决定书文号 + subject) and where it stands in its
--- publicity lifecycle as of a date: the night built, macro as_of_on, else the run date. Public from the
--- decision date until latest_end_on; an accepted repair (信用修复, 修复成功) ends publicity early but
--- never before earliest_end_on [000 §2.12; 001 2017 §5.4]; after latest_end_on the record is kept
--- as an archive, never public (超期公示 is a valid objection [000 §2.13]); while an objection about
--- it is accepted or under verification, publicity is suspended [001 2018 plan §4.9].
+-- life as of a date (the night built, macro as_of_on, else the run date); docs/record_lifecycle.md.
+-- Publicity: public from the decision date until latest_end_on; an accepted repair (信用修复,
+-- 修复成功) ends publicity early but never before earliest_end_on [000 §2.12; 001 2017 §5.4]; after
+-- latest_end_on the record is kept as an archive, never public (超期公示 is a valid objection
+-- [000 §2.13]). An objection never takes a record off publicity ("严禁违规撤下公示期限未满或未经修复
+-- 的行政处罚信息" [000 §2.12]): while the provider verifies it the record stays public, marked as
+-- under objection (national status 2 异议), and only its punishment is suspended
+-- (信息核实期间暂不执行联合惩戒措施 [001 2017 §5.3; 001 2018 plan §4.9]). An objection closed with
+-- 撤销 or 更正 found the record wrong: it leaves publicity that night (national status 1 撤销) and
+-- its punishment ends; a corrected record is public again once the department re-delivers it
+-- after the correction. One closed with 维持 (or refused) leaves the record as it was.
 -- Decisions dated after the as-of date are left out (they did not exist yet); applications count
 -- in the state the feed had delivered by the as-of date.
 with
@@ -21,28 +27,8 @@ as_of as (
         {{ as_of_on() }} as as_of_on
 ),
 
-known_applications as (
-    select applications.*
-    from applications
-    cross join as_of
-    where applications.batch_logical_date <= as_of.as_of_on
-        and applications.applied_on <= as_of.as_of_on
-        and applications.application_type is not null
-        and applications.record_category = '行政处罚'
-),
-
-application_states as (
-    select
-        known_applications.*,
-        row_number() over (
-            partition by application_id
-            order by batch_logical_date desc, source_updated_at desc nulls last, source_row_number desc
-        ) as recency
-    from known_applications
-),
-
 current_applications as (
-    select * from application_states where recency = 1
+    {{ current_applications('applications', 'as_of') }}
 ),
 
 -- An application is about a decision when it names the decision's document number and, where the
@@ -54,10 +40,13 @@ applications_by_penalty as (
         current_applications.application_type,
         current_applications.status,
         current_applications.outcome,
-        current_applications.closed_on
+        current_applications.closed_on,
+        current_applications.batch_logical_date,
+        current_applications.source_updated_at
     from windows
     inner join current_applications
         on current_applications.record_id = windows.decision_document_number
+        and current_applications.record_category = '行政处罚'
         and (windows.uscc is null or current_applications.uscc = windows.uscc)
 ),
 
@@ -74,14 +63,8 @@ repairs as (
     group by penalty_id
 ),
 
-open_objections as (
-    select
-        penalty_id,
-        count(*) as open_objection_count
-    from applications_by_penalty
-    where application_type = 'objection'
-        and status in ('accepted', 'verifying')
-    group by penalty_id
+objections as (
+    {{ objection_states('applications_by_penalty', 'penalty_id') }}
 ),
 
 lifecycle as (
@@ -96,14 +79,43 @@ lifecycle as (
                 then least(greatest(repairs.repaired_on, windows.earliest_end_on), windows.latest_end_on)
             else windows.latest_end_on
         end as publicity_ends_on,
-        coalesce(open_objections.open_objection_count, 0)::integer as open_objection_count
+        coalesce(objections.open_objection_count, 0)::integer as open_objection_count,
+        objections.objection_opened_at,
+        objections.last_rejected_at,
+        -- Verification found the record wrong, unless the department has re-delivered the decision
+        -- since (a corrected record is published again as corrected).
+        case
+            when objections.verified_wrong_outcome = '撤销'
+                or windows.last_reported_on <= objections.verified_wrong_on
+                then objections.verified_wrong_on
+        end as verified_wrong_on,
+        case
+            when objections.verified_wrong_outcome = '撤销'
+                or windows.last_reported_on <= objections.verified_wrong_on
+                then objections.verified_wrong_outcome
+        end as verified_wrong_outcome,
+        objections.verified_wrong_at
     from windows
     cross join as_of
     left join repairs
         on repairs.penalty_id = windows.penalty_id
-    left join open_objections
-        on open_objections.penalty_id = windows.penalty_id
+    left join objections
+        on objections.penalty_id = windows.penalty_id
     where windows.publicity_start_on <= as_of.as_of_on
+),
+
+states as (
+    select
+        lifecycle.*,
+        case
+            when verified_wrong_outcome = '撤销' then 'revoked'
+            when verified_wrong_outcome = '更正' then 'corrected'
+            when as_of_on >= latest_end_on then 'expired_archived'
+            when repaired_on is not null and as_of_on >= publicity_ends_on then 'repaired'
+            when open_objection_count > 0 then 'public_under_objection'
+            else 'public'
+        end as publicity_status
+    from lifecycle
 ),
 
 final as (
@@ -128,23 +140,36 @@ final as (
         repair_application_id,
         publicity_ends_on,
         open_objection_count,
+        verified_wrong_on,
+        publicity_status,
+        publicity_status in ('public', 'public_under_objection') as is_public,
+        -- National status (national layouts): 0 正常, 1 撤销, 2 异议; a repaired or archived record
+        -- is still a valid record (0), it is only no longer published.
         case
-            when as_of_on >= latest_end_on then 'expired_archived'
-            when repaired_on is not null and as_of_on >= publicity_ends_on then 'repaired'
-            when open_objection_count > 0 then 'suspended_by_objection'
-            else 'public'
-        end as publicity_status,
-        (
-            as_of_on < publicity_ends_on
-            and as_of_on < latest_end_on
-            and open_objection_count = 0
-        ) as is_public,
+            when publicity_status in ('revoked', 'corrected') then '1'
+            when publicity_status = 'public_under_objection' then '2'
+            else '0'
+        end as national_status_code,
+        case
+            when publicity_status in ('revoked', 'corrected') then verified_wrong_at
+            when publicity_status = 'public_under_objection' then objection_opened_at
+            else greatest(last_rejected_at, last_reported_on::timestamp at time zone 'Asia/Shanghai')
+        end as national_status_updated_at,
+        -- Punishment (联合惩戒) follows the record: suspended while an objection is verified, ended
+        -- by revocation / correction, repair [001 2017 §5.4] or the end of the period.
+        case
+            when publicity_status in ('revoked', 'corrected') then 'ended_by_revocation'
+            when publicity_status = 'expired_archived' then 'ended_by_period'
+            when publicity_status = 'repaired' then 'ended_by_repair'
+            when publicity_status = 'public_under_objection' then 'suspended_by_objection'
+            else 'in_force'
+        end as punishment_state,
         as_of_on,
         first_reported_on,
         last_reported_on,
         delivery_count,
         last_batch_id
-    from lifecycle
+    from states
 )
 
 select * from final

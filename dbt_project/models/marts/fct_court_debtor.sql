@@ -4,15 +4,28 @@
 -- with its removal date; the debtor is current from the publication date until the removal date.
 -- A natural person appears only as the keyed hash and the masked ID, never by name or ID
 -- [domain §9]; an organisation's legal representative (a person) is left out too.
+-- Punishment state (docs/record_lifecycle.md): suspended while an objection against the listing is
+-- verified (信息核实期间暂不执行联合惩戒措施 [001 2017 §5.3; 001 2018 plan §4.9]); ended by
+-- revocation when verification found it wrong (撤销 / 更正: no longer current) or by removal (移除).
+-- Objections (涉及信息类别 失信被执行人) name the listing by its 案号 and the subject's USCC; the
+-- objections feed carries no natural persons, so a person's listing has no objection linked.
 with
 
 listings as (
     select * from {{ ref('stg_court_debtors__listings') }}
 ),
 
+applications as (
+    select * from {{ ref('stg_objections__applications') }}
+),
+
 as_of as (
     select
         {{ as_of_on() }} as as_of_on
+),
+
+current_applications as (
+    {{ current_applications('applications', 'as_of') }}
 ),
 
 known as (
@@ -43,9 +56,32 @@ ranked as (
     ) }}
 ),
 
-final as (
+debtors as (
     select
         md5(ranked.case_number || '|' || ranked.subject_id) as court_debtor_id,
+        ranked.*
+    from ranked
+    where ranked.recency = 1
+),
+
+applications_by_debtor as (
+    select
+        debtors.court_debtor_id,
+        current_applications.*
+    from debtors
+    inner join current_applications
+        on current_applications.record_id = debtors.case_number
+        and current_applications.uscc = debtors.uscc
+        and current_applications.record_category = '失信被执行人'
+),
+
+objections as (
+    {{ objection_states('applications_by_debtor', 'court_debtor_id') }}
+),
+
+final as (
+    select
+        ranked.court_debtor_id,
         ranked.subject_id,
         case
             when ranked.subject_type = 'natural_person' then 'natural_person'
@@ -70,15 +106,26 @@ final as (
         (
             ranked.published_on <= as_of.as_of_on
             and (ranked.removed_on is null or ranked.removed_on > as_of.as_of_on)
+            and objections.verified_wrong_on is null
         ) as is_current,
+        coalesce(objections.open_objection_count, 0) as open_objection_count,
+        objections.verified_wrong_on,
+        case
+            when ranked.published_on > as_of.as_of_on then 'not_yet_in_force'
+            when objections.verified_wrong_on is not null then 'ended_by_revocation'
+            when ranked.removed_on <= as_of.as_of_on then 'ended_by_exit'
+            when objections.open_objection_count > 0 then 'suspended_by_objection'
+            else 'in_force'
+        end as punishment_state,
         as_of.as_of_on,
         ranked.first_reported_on,
         ranked.last_reported_on,
         ranked.delivery_count::integer as delivery_count,
         ranked.batch_id as last_batch_id
-    from ranked
+    from debtors as ranked
     cross join as_of
-    where ranked.recency = 1
+    left join objections
+        on objections.court_debtor_id = ranked.court_debtor_id
 )
 
 select * from final

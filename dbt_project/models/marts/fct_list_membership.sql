@@ -3,15 +3,28 @@
 -- subject + entry date), in the latest state the lists had delivered by the as-of date
 -- (the night built, macro as_of_on; else the run date). An exit (移出) comes as the entry again with its
 -- exit date; an entry without an exit also ends when its validity (有效期至) is over.
+-- Punishment state of a black or key-attention listing (docs/record_lifecycle.md): suspended while
+-- an objection against it is verified (信息核实期间暂不执行联合惩戒措施 [001 2017 §5.3; 001 2018 plan
+-- §4.9]); ended by revocation when verification found it wrong (撤销 / 更正: the listing is no
+-- longer current), by exit (移出) or by the end of its validity. Objections name a listing by its
+-- 认定文书号 (涉及信息编号) and the subject's USCC, with a 涉及信息类别 that is a list (…名单).
 with
 
 entries as (
     select * from {{ ref('stg_credit_lists__entries') }}
 ),
 
+applications as (
+    select * from {{ ref('stg_objections__applications') }}
+),
+
 as_of as (
     select
         {{ as_of_on() }} as as_of_on
+),
+
+current_applications as (
+    {{ current_applications('applications', 'as_of') }}
 ),
 
 known as (
@@ -35,10 +48,33 @@ ranked as (
     ) }}
 ),
 
-final as (
+memberships as (
     select
         md5(ranked.list_kind || '|' || ranked.document_key || '|' || ranked.uscc || '|' || ranked.listed_on::text)
             as list_membership_id,
+        ranked.*
+    from ranked
+    where ranked.recency = 1
+),
+
+applications_by_listing as (
+    select
+        memberships.list_membership_id,
+        current_applications.*
+    from memberships
+    inner join current_applications
+        on current_applications.record_id = memberships.listing_document_number
+        and current_applications.uscc = memberships.uscc
+        and current_applications.record_category like '%名单%'
+),
+
+objections as (
+    {{ objection_states('applications_by_listing', 'list_membership_id') }}
+),
+
+final as (
+    select
+        ranked.list_membership_id,
         ranked.uscc as subject_id,
         case when ranked.uscc like '92%' then 'individual_business' else 'organisation' end as subject_type,
         ranked.uscc,
@@ -60,15 +96,29 @@ final as (
             ranked.listed_on <= as_of.as_of_on
             and (ranked.removed_on is null or ranked.removed_on > as_of.as_of_on)
             and (ranked.valid_until is null or ranked.valid_until >= as_of.as_of_on)
+            and objections.verified_wrong_on is null
         ) as is_current,
+        coalesce(objections.open_objection_count, 0) as open_objection_count,
+        objections.verified_wrong_on,
+        -- Red list entries are rewards, not punishment: no punishment state.
+        case
+            when ranked.list_kind = 'red' then null
+            when ranked.listed_on > as_of.as_of_on then 'not_yet_in_force'
+            when objections.verified_wrong_on is not null then 'ended_by_revocation'
+            when ranked.removed_on <= as_of.as_of_on then 'ended_by_exit'
+            when ranked.valid_until < as_of.as_of_on then 'ended_by_period'
+            when objections.open_objection_count > 0 then 'suspended_by_objection'
+            else 'in_force'
+        end as punishment_state,
         as_of.as_of_on,
         ranked.first_reported_on,
         ranked.last_reported_on,
         ranked.delivery_count::integer as delivery_count,
         ranked.batch_id as last_batch_id
-    from ranked
+    from memberships as ranked
     cross join as_of
-    where ranked.recency = 1
+    left join objections
+        on objections.list_membership_id = ranked.list_membership_id
 )
 
 select * from final

@@ -9,6 +9,9 @@
 --           is the floor), lowered by any cap rule whose signal is true (a black-listed subject is
 --           D whatever else it has).
 -- Explanation columns name every rule that moved the score, biggest effect first, and any cap.
+-- The seed's punitive rules read the punishment state (the *_punishment_in_force flags,
+-- penalty_in_force_count): while an objection against a listing or penalty is verified its
+-- points and cap are suspended (信息核实期间暂不执行联合惩戒措施 [001 2017 §5.3; 001 2018 plan §4.9]).
 -- Grain: one row per subject (every row of subject_credit_profile), as of the profile's date.
 with
 
@@ -29,6 +32,10 @@ signals as (
     from profiles
     cross join lateral (
         values
+            ('is_black_list_punishment_in_force', profiles.is_black_list_punishment_in_force::integer),
+            ('is_court_debtor_punishment_in_force', profiles.is_court_debtor_punishment_in_force::integer),
+            ('is_key_attention_punishment_in_force', profiles.is_key_attention_punishment_in_force::integer),
+            ('penalty_in_force_count', profiles.penalty_in_force_count),
             ('is_on_black_list', profiles.is_on_black_list::integer),
             ('is_court_debtor', profiles.is_court_debtor::integer),
             ('linked_serious_dishonesty', profiles.linked_serious_dishonesty::integer),

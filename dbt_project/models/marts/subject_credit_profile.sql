@@ -10,6 +10,13 @@
 -- int_legal_representatives while the enterprise is listed (the link is current on the as-of date,
 -- or was when the listing began) gets linked_serious_dishonesty.
 --
+-- Punishment (联合惩戒) reads the punishment_state the facts compute (docs/record_lifecycle.md),
+-- never their raw rows: a penalty, black or key-attention listing or dishonest-debtor listing
+-- whose objection is being verified stays published and listed (is_on_black_list, …) but its
+-- punishment is suspended (信息核实期间暂不执行联合惩戒措施 [001 2017 §5.3; 001 2018 plan §4.9]), so
+-- the *_punishment_in_force flags and penalty_in_force_count the grade reads leave it out. A record
+-- revoked or corrected after verification is not a bad record at all.
+--
 -- Green channel (绿色通道, 容缺受理) [001 2017 §3.2]: 3 consecutive years without a bad record.
 -- A bad record is, dated on or before the as-of date:
 --   an administrative penalty decision (行政处罚, by decision date, whatever its publicity status:
@@ -111,12 +118,17 @@ penalty_facts as (
         penalty_subjects.subject_id,
         count(*)::integer as penalty_count,
         (count(*) filter (where penalties.is_public))::integer as public_penalty_count,
-        (count(*) filter (where penalties.publicity_status = 'suspended_by_objection'))::integer
+        (count(*) filter (where penalties.punishment_state = 'in_force'))::integer as penalty_in_force_count,
+        (count(*) filter (where penalties.punishment_state = 'suspended_by_objection'))::integer
             as suspended_penalty_count,
+        (count(*) filter (where penalties.punishment_state = 'ended_by_revocation'))::integer
+            as revoked_penalty_count,
         (count(*) filter (where penalties.publicity_status = 'repaired'))::integer as repaired_penalty_count,
         (count(*) filter (where penalties.publicity_status = 'expired_archived'))::integer
             as archived_penalty_count,
-        max(penalties.publicity_start_on) as latest_penalty_on
+        max(penalties.publicity_start_on) filter (
+            where penalties.punishment_state is distinct from 'ended_by_revocation'
+        ) as latest_penalty_on
     from penalties
     inner join penalty_subjects
         on penalty_subjects.penalty_id = penalties.penalty_id
@@ -134,8 +146,15 @@ court_debtor_facts as (
         count(*)::integer as court_debtor_case_count,
         (count(*) filter (where court_debtors.is_current))::integer as current_court_debtor_case_count,
         coalesce(bool_or(court_debtors.is_current), false) as is_court_debtor,
-        min(court_debtors.listed_on) filter (where court_debtors.is_current) as court_debtor_since_on,
-        max(court_debtors.listed_on) as latest_court_debtor_listed_on
+        coalesce(bool_or(court_debtors.punishment_state = 'in_force'), false) as is_court_debtor_punishment_in_force,
+        (count(*) filter (where court_debtors.punishment_state = 'suspended_by_objection'))::integer
+            as suspended_court_debtor_count,
+        min(court_debtors.listed_on) filter (
+            where court_debtors.punishment_state = 'in_force'
+        ) as court_debtor_since_on,
+        max(court_debtors.listed_on) filter (
+            where court_debtors.punishment_state is distinct from 'ended_by_revocation'
+        ) as latest_court_debtor_listed_on
     from court_debtors
     cross join as_of
     where court_debtors.listed_on <= as_of.as_of_on
@@ -178,14 +197,22 @@ list_facts as (
             as is_on_black_list,
         coalesce(bool_or(list_memberships.is_current and list_memberships.list_type = 'key_attention'), false)
             as is_on_key_attention_list,
+        coalesce(bool_or(list_memberships.punishment_state = 'in_force' and list_memberships.list_type = 'black'), false)
+            as is_black_list_punishment_in_force,
+        coalesce(bool_or(
+            list_memberships.punishment_state = 'in_force' and list_memberships.list_type = 'key_attention'
+        ), false) as is_key_attention_punishment_in_force,
+        (count(*) filter (where list_memberships.punishment_state = 'suspended_by_objection'))::integer
+            as suspended_list_membership_count,
         (count(*) filter (where list_memberships.is_current))::integer as current_list_membership_count,
         string_agg(distinct list_memberships.list_type, ',') filter (where list_memberships.is_current)
             as current_list_types,
         min(list_memberships.entered_on) filter (
-            where list_memberships.is_current and list_memberships.list_type = 'black'
+            where list_memberships.punishment_state = 'in_force' and list_memberships.list_type = 'black'
         ) as black_list_since_on,
         max(list_memberships.entered_on) filter (
             where list_memberships.list_type in ('black', 'key_attention')
+                and list_memberships.punishment_state is distinct from 'ended_by_revocation'
         ) as latest_bad_list_entry_on
     from list_memberships
     cross join as_of
@@ -324,7 +351,8 @@ utility_facts as (
     group by subject_id
 ),
 
--- Serious dishonesty of enterprises, carried to their representatives ---------------------------
+-- Serious dishonesty of enterprises, carried to their representatives while its punishment is in
+-- force (suspended with the enterprise's while an objection is verified) -----------------------
 
 dishonest_enterprises as (
     select
@@ -336,7 +364,10 @@ dishonest_enterprises as (
     left join court_debtor_facts
         on court_debtor_facts.subject_id = subjects.subject_id
     where subjects.subject_type <> 'natural_person'
-        and (coalesce(list_facts.is_on_black_list, false) or coalesce(court_debtor_facts.is_court_debtor, false))
+        and (
+            coalesce(list_facts.is_black_list_punishment_in_force, false)
+            or coalesce(court_debtor_facts.is_court_debtor_punishment_in_force, false)
+        )
 ),
 
 linked_facts as (
@@ -377,11 +408,14 @@ joined as (
         licence_facts.latest_licence_on,
         coalesce(penalty_facts.penalty_count, 0) as penalty_count,
         coalesce(penalty_facts.public_penalty_count, 0) as public_penalty_count,
+        coalesce(penalty_facts.penalty_in_force_count, 0) as penalty_in_force_count,
         coalesce(penalty_facts.suspended_penalty_count, 0) as suspended_penalty_count,
+        coalesce(penalty_facts.revoked_penalty_count, 0) as revoked_penalty_count,
         coalesce(penalty_facts.repaired_penalty_count, 0) as repaired_penalty_count,
         coalesce(penalty_facts.archived_penalty_count, 0) as archived_penalty_count,
         penalty_facts.latest_penalty_on,
         coalesce(court_debtor_facts.is_court_debtor, false) as is_court_debtor,
+        coalesce(court_debtor_facts.is_court_debtor_punishment_in_force, false) as is_court_debtor_punishment_in_force,
         coalesce(court_debtor_facts.court_debtor_case_count, 0) as court_debtor_case_count,
         coalesce(court_debtor_facts.current_court_debtor_case_count, 0) as current_court_debtor_case_count,
         court_debtor_facts.latest_court_debtor_listed_on,
@@ -399,6 +433,10 @@ joined as (
         coalesce(list_facts.is_on_red_list, false) as is_on_red_list,
         coalesce(list_facts.is_on_black_list, false) as is_on_black_list,
         coalesce(list_facts.is_on_key_attention_list, false) as is_on_key_attention_list,
+        coalesce(list_facts.is_black_list_punishment_in_force, false) as is_black_list_punishment_in_force,
+        coalesce(list_facts.is_key_attention_punishment_in_force, false) as is_key_attention_punishment_in_force,
+        coalesce(list_facts.suspended_list_membership_count, 0)
+            + coalesce(court_debtor_facts.suspended_court_debtor_count, 0) as suspended_listing_count,
         coalesce(list_facts.current_list_membership_count, 0) as current_list_membership_count,
         list_facts.current_list_types,
         list_facts.latest_bad_list_entry_on,
@@ -444,6 +482,8 @@ with_bad_records as (
         ), '-infinity'::date) as last_bad_record_on,
         -- Dated by the as-of date itself, a listing still in force would make the profile change
         -- every night; it is its own condition instead.
+        -- The green channel is a reward, not a punishment: a listing under objection still bars
+        -- it until verification ends (only punishment is suspended meanwhile).
         (is_court_debtor or is_on_black_list or is_on_key_attention_list or linked_serious_dishonesty)
             as has_dishonesty_in_force
     from joined
@@ -464,11 +504,14 @@ final as (
         latest_licence_on,
         penalty_count,
         public_penalty_count,
+        penalty_in_force_count,
         suspended_penalty_count,
+        revoked_penalty_count,
         repaired_penalty_count,
         archived_penalty_count,
         latest_penalty_on,
         is_court_debtor,
+        is_court_debtor_punishment_in_force,
         court_debtor_case_count,
         current_court_debtor_case_count,
         latest_court_debtor_listed_on,
@@ -485,6 +528,9 @@ final as (
         is_on_red_list,
         is_on_black_list,
         is_on_key_attention_list,
+        is_black_list_punishment_in_force,
+        is_key_attention_punishment_in_force,
+        suspended_listing_count,
         current_list_membership_count,
         current_list_types,
         is_customs_advanced_certified,
