@@ -1,6 +1,8 @@
 -- One row per administrative penalty decision (决定书文号 + subject) and where it stands in its
 -- life as of a date (the night built, macro as_of_on, else the run date); docs/record_lifecycle.md.
--- Publicity: public from the decision date until latest_end_on; an accepted repair (信用修复,
+-- Publicity: public from the decision date until latest_end_on (the period of the rule in force on
+-- the decision date: NDRC Order 36 by severity class from 2026-04-01, Order 58 before; a minor
+-- record its department did not choose to publish is not_published); an accepted repair (信用修复,
 -- 修复成功) ends publicity early but never before earliest_end_on [000 §2.12; 001 2017 §5.4]; after
 -- latest_end_on the record is kept as an archive, never public (超期公示 is a valid objection
 -- [000 §2.13]). An objection never takes a record off publicity ("严禁违规撤下公示期限未满或未经修复
@@ -110,6 +112,8 @@ states as (
         case
             when verified_wrong_outcome = '撤销' then 'revoked'
             when verified_wrong_outcome = '更正' then 'corrected'
+            -- A minor record (NDRC Order 36) its department did not choose to publish.
+            when not is_published then 'not_published'
             when as_of_on >= latest_end_on then 'expired_archived'
             when repaired_on is not null and as_of_on >= publicity_ends_on then 'repaired'
             when open_objection_count > 0 then 'public_under_objection'
@@ -130,11 +134,16 @@ final as (
         violation_type,
         penalty_basis,
         authority_name,
+        severity_class,
+        severity_rule_ids,
         publicity_start_on,
         min_publicity_months,
         max_publicity_months,
         applied_rule_ids,
         earliest_end_on,
+        -- Repair may be applied for once the minimum period has passed (Order 36; for a minor
+        -- record, once the legal duty is fulfilled: from the decision date).
+        earliest_end_on as repair_eligible_on,
         latest_end_on,
         repaired_on,
         repair_application_id,
@@ -159,7 +168,7 @@ final as (
         -- by revocation / correction, repair [001 2017 §5.4] or the end of the period.
         case
             when publicity_status in ('revoked', 'corrected') then 'ended_by_revocation'
-            when publicity_status = 'expired_archived' then 'ended_by_period'
+            when publicity_status in ('expired_archived', 'not_published') then 'ended_by_period'
             when publicity_status = 'repaired' then 'ended_by_repair'
             when publicity_status = 'public_under_objection' then 'suspended_by_objection'
             else 'in_force'
