@@ -15,7 +15,7 @@ import pytest
 
 from credit_dw import extract_http, ingest, ledger, settings, transform
 from credit_dw.catalog import get_source
-from credit_dw.simulate import api_feeds, api_server, simulate_market_registry
+from credit_dw.simulate import api_feeds, api_server, objections, simulate_market_registry
 from credit_dw.simulate.market_registry import TABLE as REGISTRY_TABLE
 from credit_dw.simulate.market_registry import day_id_range
 
@@ -159,3 +159,24 @@ def test_subjects_come_from_the_market_registry(warehouse_url):
         lo, hi = day_id_range(night)
         with psycopg.connect(url, autocommit=True) as src:  # leave the registry as other tests expect it
             src.execute(f"delete from {REGISTRY_TABLE} where id between %s and %s", (lo, hi))
+
+
+def test_objection_notices_and_replies_are_realistic_and_deterministic():
+    """[001 2018 plan §4.9] Most providers are notified within a few days, some late, some never;
+    a notice never precedes the application nor follows the night; a closed, notified objection
+    carries its reply date; regenerating gives the same dates."""
+    delays = [objections.notice_delay_days(f"YY20261101{n:05d}", 20261122) for n in range(2000)]
+    prompt = sum(1 for d in delays if d is not None and d <= 4) / len(delays)
+    late = sum(1 for d in delays if d is not None and d > 4) / len(delays)
+    never = sum(1 for d in delays if d is None) / len(delays)
+    assert 0.6 < prompt < 0.8 and 0.1 < late < 0.3 and 0.05 < never < 0.15
+    night = date(2026, 11, 20)
+    records, _ = objections.generate(night, scale=1, defect_share=0.0)
+    assert records == objections.generate(night, scale=1, defect_share=0.0)[0]
+    verified = [r for r in records if r["sqlx"] == "1" and r["clzt"] in ("03", "04")]
+    assert verified and any(r["tzrq"] for r in verified) and any(not r["tzrq"] for r in verified)
+    for r in records:
+        if r["tzrq"]:
+            assert r["sqlx"] == "1" and r["sqrq"] < r["tzrq"] <= night.isoformat()
+        if r["hfrq"]:
+            assert r["clzt"] == "04" and r["hfrq"] == r["bjrq"] and r["tzrq"] <= r["hfrq"]

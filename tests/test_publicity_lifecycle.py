@@ -172,11 +172,12 @@ def test_objection_under_verification_keeps_publicity_and_suspends_punishment(bu
     assert inconsistent == 0
 
 
-def test_objection_deadlines_are_15_or_20_working_days(built, conn):
+def test_objection_deadlines_are_15_or_20_working_days_from_the_notice(built, conn):
     rows, wrong_deadline, missing, distinct_ids, staged = conn.execute(
         """select count(*),
                   count(*) filter (where verification_due_on
-                                   <> credit.add_working_days(applied_on, verification_working_days)
+                                   <> credit.add_working_days(coalesce(notified_on, applied_on),
+                                                              verification_working_days)
                                    or verification_working_days <> case subject_type
                                        when 'natural_person' then 20 else 15 end),
                   count(*) filter (where verification_due_on is null),
@@ -189,8 +190,19 @@ def test_objection_deadlines_are_15_or_20_working_days(built, conn):
     assert wrong_deadline == 0 and missing == 0
     late = conn.execute(
         """select count(*) from publicity_test.fct_objection_inside
-           where is_overdue is distinct from coalesce(closed_on, as_of_on) > verification_due_on""").fetchone()[0]
+           where is_overdue is distinct from coalesce(replied_on, closed_on, as_of_on) > verification_due_on"""
+    ).fetchone()[0]
     assert late == 0
+    # [001 2018 plan §4.9] The deadline runs from the notice; an objection without one is shown as such.
+    counted = dict(conn.execute(
+        """select deadline_counted_from, count(*) from publicity_test.fct_objection_inside
+           where status in ('verifying', 'closed') group by 1""").fetchall())
+    assert counted.get("notice", 0) > 0
+    flagged = conn.execute(
+        """select count(*) from publicity_test.fct_objection_inside
+           where is_notice_date_missing <> (notified_on is null and status in ('accepted', 'verifying', 'closed'))
+              or (deadline_counted_from = 'application') <> (notified_on is null)""").fetchone()[0]
+    assert flagged == 0
 
 
 def test_natural_persons_appear_masked_and_keyed_by_hash(built, conn):

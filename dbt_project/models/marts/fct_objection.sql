@@ -1,9 +1,13 @@
 -- One row per objection (异议) application, in the state the feed had delivered by the as-of date
 -- (the night built, macro as_of_on, else the run date), with its verification deadline: the information
 -- provider verifies within 15 working days for market subjects [001 2018 plan §4.9] and 20 for
--- natural persons [001 2017 §5.3], counted from the application date on the official calendar.
--- credit.add_working_days raises past the calendar's coverage, so it is only called when
--- applied_on + 40 days (more than 20 working days even across the Spring Festival) is covered;
+-- natural persons [001 2017 §5.3], counted on the official calendar from the day the provider
+-- received the verification notice ("在收到核查通知之日起" [001 2018 plan §4.9]): notified_on. An
+-- objection without a notice date is counted from the application instead and flagged
+-- (deadline_counted_from 'application', is_notice_date_missing), never silently. The provider
+-- answers by replied_on (else, for a closed objection, its 办结日期).
+-- credit.add_working_days raises past the calendar's coverage, so it is only called when the
+-- start + 40 days (more than 20 working days even across the Spring Festival) is covered;
 -- otherwise the deadline is null and is_deadline_beyond_calendar says why.
 with
 
@@ -59,9 +63,10 @@ deadlines as (
         current_state.*,
         as_of.as_of_on,
         case current_state.subject_type when 'natural_person' then 20 else 15 end as verification_working_days,
+        coalesce(current_state.notified_on, current_state.applied_on) as deadline_start_on,
         not coalesce(
-            current_state.applied_on >= calendar_coverage.covered_from
-            and current_state.applied_on + 40 <= calendar_coverage.covered_to,
+            coalesce(current_state.notified_on, current_state.applied_on) >= calendar_coverage.covered_from
+            and coalesce(current_state.notified_on, current_state.applied_on) + 40 <= calendar_coverage.covered_to,
             false
         ) as is_deadline_beyond_calendar
     from current_state
@@ -74,9 +79,14 @@ with_due as (
         deadlines.*,
         case
             when not deadlines.is_deadline_beyond_calendar
-                then credit.add_working_days(deadlines.applied_on, deadlines.verification_working_days)
+                then credit.add_working_days(deadlines.deadline_start_on, deadlines.verification_working_days)
         end as verification_due_on,
-        case when deadlines.status in ('closed', 'refused') then deadlines.closed_on end as closed_on_effective
+        case when deadlines.status in ('closed', 'refused') then deadlines.closed_on end as closed_on_effective,
+        -- The provider's answer: its reply date, else the closing date of a closed objection.
+        coalesce(
+            deadlines.replied_on,
+            case when deadlines.status = 'closed' then deadlines.closed_on end
+        ) as answered_on
     from deadlines
 ),
 
@@ -91,14 +101,20 @@ final as (
         objection_kind,
         handled_by,
         applied_on,
+        notified_on,
+        replied_on,
+        case when notified_on is not null then 'notice' else 'application' end as deadline_counted_from,
+        (notified_on is null and status in ('accepted', 'verifying', 'closed')) as is_notice_date_missing,
         verification_working_days::integer as verification_working_days,
         verification_due_on,
         is_deadline_beyond_calendar,
         status,
         closed_on_effective as closed_on,
-        -- Late when closed after the deadline, or still open when the as-of date is past it.
+        -- Late when answered after the deadline, or still unanswered when the as-of date is past it
+        -- (a refused objection was never sent for verification: late only if refused after it).
         case
             when verification_due_on is null then null
+            when answered_on is not null then answered_on > verification_due_on
             when closed_on_effective is not null then closed_on_effective > verification_due_on
             else as_of_on > verification_due_on
         end as is_overdue,

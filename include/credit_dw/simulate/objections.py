@@ -19,6 +19,8 @@ file holds the applications submitted that day and the progress of earlier ones 
 | slbm | 受理部门 | handled_by |
 | clzt | 处理状态: 01 已提交, 02 已受理, 03 核查中, 04 已办结, 05 不予受理 | status_code |
 | bjrq | 办结日期 (04 and 05 only) | closed_on |
+| tzrq | 核查通知日期: the day the information provider was notified (异议 only) | notified_on |
+| hfrq | 核查回复日期: the day the provider replied with its verification result (异议 only) | replied_on |
 | cljg | 处理结果 (04 only): 更正, 撤销, 维持; 修复成功, 修复不通过 | outcome |
 | qd | 申请渠道 | channel |
 | xzqh_dm | 行政区划代码 | division_code |
@@ -31,6 +33,12 @@ application, with that penalty's subject, its decision document number as 涉及
 authority as 受理部门, so repairs and objections link to penalties in the warehouse (which matches
 them by document number and USCC) when those nights were ingested with the same seed and scale.
 Other categories name records of their own series (JYYC-…, SXBZX-…, YZSX-…).
+
+Objection notices and replies [001 2018 plan §4.9]: each objection has a notice delay fixed by
+its 申请编号 (`notice_delay_days`: most within a few days, some late, some never notified); the
+notice date appears once the objection is accepted or further and the date has come; a closed
+objection carries the reply date (its 办结日期) when it was notified; one under verification has
+not replied yet.
 
 Organisations only (natural persons' applications carry personal data [domain §9]). `60 * scale`
 records a night, about 60 % new applications and 40 % progress on applications of three earlier
@@ -62,6 +70,31 @@ CHANNELS = ("信用中国（河北）网站", "信用中国（河北）网站", 
 PENALTY_CATEGORY = "行政处罚"
 #: An application about a penalty names one delivered 1..N nights before it.
 PENALTY_LOOKBACK_NIGHTS = 7
+
+
+def notice_delay_days(application_id: str, seed: int) -> int | None:
+    """Calendar days from the application to the provider's verification notice, fixed per
+    application: 70 % within 1-4 days, 20 % late (7-20 days), 10 % never notified (None)."""
+    rng = random.Random(f"{SOURCE_ID}:{seed}:{application_id}:notice")
+    roll = rng.random()
+    if roll < 0.7:
+        return rng.randint(1, 4)
+    if roll < 0.9:
+        return rng.randint(7, 20)
+    return None
+
+
+def _notice_and_reply(record: dict, day: date, seed: int) -> None:
+    """Set 核查通知日期 / 核查回复日期 of an objection as known on `day` (see the module docstring)."""
+    if record["sqlx"] != TYPE_OBJECTION or record["clzt"] in ("01", "05"):
+        return
+    delay = notice_delay_days(record["sqbh"], seed)
+    notified = None if delay is None else date.fromisoformat(record["sqrq"]) + timedelta(days=delay)
+    if notified is None or notified > day:
+        return
+    record["tzrq"] = notified.isoformat()
+    if record["clzt"] == "04":
+        record["hfrq"] = record["bjrq"]
 
 
 def _pick(rng: random.Random, pairs) -> str:
@@ -118,6 +151,8 @@ def new_applications(day: date, n: int, *, seed: int, scale: int = 1,
             "slbm": handled_by,
             "clzt": "01" if rng.random() < 0.5 else "02",
             "bjrq": None,
+            "tzrq": None,
+            "hfrq": None,
             "cljg": None,
             "qd": rng.choice(CHANNELS),
             "xzqh_dm": division_code,
@@ -162,6 +197,7 @@ def generate(logical_date: date, *, scale: int = 1, seed: int = 20261122,
         candidates += new_applications(day, n_new, seed=seed, scale=scale, penalties=penalties)
     for record in rng.sample(candidates, min(total - n_new, len(candidates))):
         _progress(rng, record, logical_date)
+        _notice_and_reply(record, logical_date, seed)
         records.append(record)
 
     def apply(kind: str, record: dict) -> None:

@@ -2,7 +2,8 @@
 -- no critical issue. Renames keys to English and names the application type, the objection kind
 -- [000 §2.13], the repair path [004 §13] and the handling status. An application appears when
 -- submitted and again as it progresses; the verification deadline (15 working days for market
--- subjects [001 2018 plan §4.9]) is measured downstream from applied_on and closed_on.
+-- subjects [001 2018 plan §4.9]) is measured downstream from notified_on (the provider's receipt
+-- of the verification notice) to replied_on.
 with
 
 source as (
@@ -75,6 +76,8 @@ final as (
             when '05' then 'refused'
         end as status,
         credit.try_date(closed_on) as closed_on,
+        credit.try_date(notified_on) as notified_on,
+        credit.try_date(replied_on) as replied_on,
         credit.clean_text(outcome) as outcome,
         credit.clean_text(channel) as channel,
         credit.clean_text(division_code) as division_code,
