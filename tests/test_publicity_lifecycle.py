@@ -17,6 +17,8 @@ import psycopg
 import pytest
 
 from credit_dw import extract_http, ingest, transform
+from credit_dw.catalog import get_source
+from credit_dw.landing import ensure_raw_table
 from credit_dw.simulate import admin_penalty, api_server, objections
 
 NIGHTS = (date(2017, 3, 6), date(2017, 3, 7))
@@ -74,6 +76,8 @@ def built(warehouse_url: str):
                       and exists (select from credit.working_day_index)""").fetchone()[0]
     if not seeded:  # an earlier module of the session may have seeded already (~20 s)
         transform.seed_reference()
+    # fct_admin_penalty also reads the national push-down's results: its (empty) raw table.
+    ensure_raw_table(get_source("national_pushdown"))
     outcomes = {}
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv(extract_http.env_name("objections"), raising=False)

@@ -13,6 +13,10 @@
 --   (several kinds in one decision: the longest period wins); the default rule only when no
 --   penalty_kind rule matched.
 -- A decision delivered on several nights counts once: its latest delivery.
+-- National results: the national push-down's repair (已修复) and withdrawal (已撤销) results for the
+-- decision, matched by document number (bracket-insensitive) and the subject's USCC, with the
+-- night each first came down; fct_admin_penalty applies them from that night ("实现与国家修复结果
+-- 及时更新" [000 §2.12]).
 with
 
 penalties as (
@@ -25,6 +29,10 @@ rules as (
 
 severity_rules as (
     select * from {{ ref('penalty_severity_rules') }}
+),
+
+national as (
+    select * from {{ ref('stg_national_pushdown__decisions') }}
 ),
 
 keyed as (
@@ -53,6 +61,27 @@ decisions as (
         ranked.*
     from ranked
     where recency = 1
+),
+
+national_results as (
+    select
+        decisions.penalty_id,
+        min(national.pushed_on) filter (where national.national_record_status = 'repaired')
+            as national_repair_pushed_on,
+        min(coalesce(national.status_changed_on, national.pushed_on))
+            filter (where national.national_record_status = 'repaired') as national_repaired_on,
+        min(national.pushed_on) filter (where national.national_record_status = 'withdrawn')
+            as national_withdrawal_pushed_on,
+        min(coalesce(national.status_changed_on, national.pushed_on))
+            filter (where national.national_record_status = 'withdrawn') as national_withdrawn_on
+    from decisions
+    inner join national
+        on national.decision_kind = 'penalty'
+        and {{ document_key('national.decision_document_number') }}
+            = {{ document_key('decisions.decision_document_number') }}
+        and (decisions.uscc is null or national.uscc = decisions.uscc)
+    where national.national_record_status in ('repaired', 'withdrawn')
+    group by decisions.penalty_id
 ),
 
 -- Severity class (Order 36) -----------------------------------------------------------------
@@ -239,8 +268,14 @@ windowed as (
         ) as is_published,
         (decisions.decision_date + make_interval(months => periods.max_publicity_months::integer))::date
             as max_end_on,
-        periods.is_class_rule
+        periods.is_class_rule,
+        national_results.national_repair_pushed_on,
+        national_results.national_repaired_on,
+        national_results.national_withdrawal_pushed_on,
+        national_results.national_withdrawn_on
     from decisions
+    left join national_results
+        on national_results.penalty_id = decisions.penalty_id
     left join severities
         on severities.penalty_id = decisions.penalty_id
     -- left join: a decision no rule covers keeps its row and fails the not_null tests on its period.
@@ -288,6 +323,10 @@ final as (
             when is_class_rule and severity_class = 'minor' then least(publicity_end_date + 1, max_end_on)
             else max_end_on
         end as latest_end_on,
+        national_repair_pushed_on,
+        national_repaired_on,
+        national_withdrawal_pushed_on,
+        national_withdrawn_on,
         first_reported_on,
         reported_on as last_reported_on,
         delivery_count::integer as delivery_count,

@@ -12,6 +12,10 @@
 -- 撤销 or 更正 found the record wrong: it leaves publicity that night (national status 1 撤销) and
 -- its punishment ends; a corrected record is public again once the department re-delivers it
 -- after the correction. One closed with 维持 (or refused) leaves the record as it was.
+-- A repair or withdrawal result of the national platform (push-down) applies from the night it came
+-- down: repaired nationally, publicity ends on the national repair date (not held to the minimum:
+-- the national result is authoritative); withdrawn nationally, the record is revoked ("实现与国家修复
+-- 结果及时更新" [000 §2.12]).
 -- Decisions dated after the as-of date are left out (they did not exist yet); applications count
 -- in the state the feed had delivered by the as-of date.
 with
@@ -69,18 +73,42 @@ objections as (
     {{ objection_states('applications_by_penalty', 'penalty_id') }}
 ),
 
+national_known as (
+    select
+        windows.*,
+        case when windows.national_repair_pushed_on <= as_of.as_of_on then windows.national_repaired_on end
+            as national_repaired_on_known,
+        case when windows.national_withdrawal_pushed_on <= as_of.as_of_on then windows.national_withdrawn_on end
+            as national_withdrawn_on_known
+    from windows
+    cross join as_of
+),
+
 lifecycle as (
     select
         windows.*,
         as_of.as_of_on,
-        repairs.repaired_on,
+        coalesce(
+            least(repairs.repaired_on, windows.national_repaired_on_known), repairs.repaired_on,
+            windows.national_repaired_on_known
+        ) as repaired_on,
         repairs.repair_application_id,
-        -- Repair never ends publicity before the minimum period, nor extends it past the maximum.
         case
-            when repairs.repaired_on is not null
-                then least(greatest(repairs.repaired_on, windows.earliest_end_on), windows.latest_end_on)
-            else windows.latest_end_on
-        end as publicity_ends_on,
+            when windows.national_repaired_on_known is not null
+                and (repairs.repaired_on is null or windows.national_repaired_on_known <= repairs.repaired_on)
+                then 'national'
+            when repairs.repaired_on is not null then 'province'
+        end as repair_source,
+        -- A provincial repair never ends publicity before the minimum period; a national repair
+        -- result ends it on its date; neither extends it past the maximum.
+        least(
+            case
+                when repairs.repaired_on is not null
+                    then least(greatest(repairs.repaired_on, windows.earliest_end_on), windows.latest_end_on)
+                else windows.latest_end_on
+            end,
+            coalesce(windows.national_repaired_on_known, windows.latest_end_on)
+        ) as publicity_ends_on,
         coalesce(objections.open_objection_count, 0)::integer as open_objection_count,
         objections.objection_opened_at,
         objections.last_rejected_at,
@@ -97,7 +125,7 @@ lifecycle as (
                 then objections.verified_wrong_outcome
         end as verified_wrong_outcome,
         objections.verified_wrong_at
-    from windows
+    from national_known as windows
     cross join as_of
     left join repairs
         on repairs.penalty_id = windows.penalty_id
@@ -110,7 +138,7 @@ states as (
     select
         lifecycle.*,
         case
-            when verified_wrong_outcome = '撤销' then 'revoked'
+            when verified_wrong_outcome = '撤销' or national_withdrawn_on_known is not null then 'revoked'
             when verified_wrong_outcome = '更正' then 'corrected'
             -- A minor record (NDRC Order 36) its department did not choose to publish.
             when not is_published then 'not_published'
@@ -147,6 +175,7 @@ final as (
         latest_end_on,
         repaired_on,
         repair_application_id,
+        repair_source,
         publicity_ends_on,
         open_objection_count,
         verified_wrong_on,
@@ -160,7 +189,8 @@ final as (
             else '0'
         end as national_status_code,
         case
-            when publicity_status in ('revoked', 'corrected') then verified_wrong_at
+            when publicity_status in ('revoked', 'corrected')
+                then coalesce(verified_wrong_at, national_withdrawn_on_known::timestamp at time zone 'Asia/Shanghai')
             when publicity_status = 'public_under_objection' then objection_opened_at
             else greatest(last_rejected_at, last_reported_on::timestamp at time zone 'Asia/Shanghai')
         end as national_status_updated_at,

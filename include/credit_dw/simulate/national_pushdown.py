@@ -16,6 +16,12 @@ writes one UTF-8 CSV, `gjts_<YYYYMMDD>.csv`, into `settings.inbox_dir("national_
   Monday-Friday days before P, in a document-number series of their own (`冀市监简罚〔…〕`) that
   neither the dual-publicity files nor the ledgers ever carry: concealment (瞒报) [000 §2.2].
 
+National repair results (信息状态 / 状态变更日期) [000 §2.12]: `REPAIRED_SHARE` of the repeated
+penalties come down as repaired nationally (已修复, changed the day before the night), chosen by a
+hash of the number. A real repair comes months after the decision; riding on the repeats keeps
+the results on decisions the province holds without adding rows the quality models would count,
+and the warehouse applies a result whatever its delay. Every other row is 正常 (empty).
+
 `BRACKET_SHARE` of the numbers come with half-width brackets (`[2019]`), as national exports
 write them: the same number to the warehouse, which matches numbers bracket-insensitively.
 
@@ -54,6 +60,7 @@ OMITTED_PUSH_DAYS = (3, 20)
 CONCEALED_PER_SCALE = 6
 CONCEALED_LAG = (3, 15)
 BRACKET_SHARE = 0.2
+REPAIRED_SHARE = 0.05
 #: Document-number series of decisions only the national platform knows of.
 CONCEALED_SERIES = {dp.LICENCE: "许决", dp.PENALTY: "简罚"}
 ORIGINS = ("reported", "omitted", "concealed")
@@ -140,6 +147,11 @@ def concealed_decisions(logical_date: date, *, scale: int = 1, seed: int = 20261
     return out
 
 
+def _is_repaired(seed: int, decision: Decision) -> bool:
+    """Whether the national platform reports this repeated penalty repaired (a stable choice)."""
+    return random.Random(f"{SOURCE_ID}:{seed}:{decision.document_number}:repaired").random() < REPAIRED_SHARE
+
+
 def _values(decision: Decision, rng: random.Random, logical_date: date, push_batch: str) -> dict:
     number = decision.document_number
     if rng.random() < BRACKET_SHARE:
@@ -207,6 +219,10 @@ def write_pushdown(logical_date: date, *, scale: int = 1, seed: int = 20261122, 
     rng = random.Random(f"{SOURCE_ID}:{seed}:{logical_date.isoformat()}:rows")
     push_batch = f"GJTS-130000-{logical_date:%Y%m%d}-01"
     rows = [PushedRow(d, origin, _values(d, rng, logical_date, push_batch)) for origin, d in decisions]
+    for row in rows:
+        if row.origin == "reported" and row.decision.source_id == dp.PENALTY and _is_repaired(seed, row.decision):
+            row.values["record_status"] = "已修复"
+            row.values["status_changed_on"] = logical_date - timedelta(days=1)
     rows, counts = _inject_defects(rng, rows, logical_date, defect_share)
 
     inbox = inbox or settings.inbox_dir(SOURCE_ID, logical_date.isoformat())

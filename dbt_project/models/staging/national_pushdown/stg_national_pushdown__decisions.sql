@@ -63,6 +63,13 @@ final as (
         credit.clean_text(source_department) as source_department,
         credit.normalize_code(credit.clean_text(source_department_uscc)) as source_department_uscc,
         credit.try_timestamptz(pushed_at) as pushed_at,
+        -- The national platform's result for the record (repair 已修复, withdrawal 已撤销) [000 §2.12].
+        case credit.clean_text(record_status)
+            when '已修复' then 'repaired'
+            when '已撤销' then 'withdrawn'
+            else 'normal'
+        end as national_record_status,
+        credit.try_date(status_changed_on) as status_changed_on,
         _extra as extra_columns
     from accepted
 )
