@@ -17,7 +17,9 @@
 -- the *_punishment_in_force flags and penalty_in_force_count the grade reads leave it out. A record
 -- revoked or corrected after verification is not a bad record at all.
 --
--- Green channel (绿色通道, 容缺受理) [001 2017 §3.2]: 3 consecutive years without a bad record.
+-- Green channel (绿色通道, 容缺受理) [001 2017 §3.2]: an honest model (诚信典型: on the red list on
+-- the as-of date) or 3 consecutive years without a bad record; green_channel_ground says which
+-- (honest_model first when both hold). Either way no dishonesty may be in force.
 -- A bad record is, dated on or before the as-of date:
 --   an administrative penalty decision (行政处罚, by decision date, whatever its publicity status:
 --     repair ends publicity, not the fact that the violation happened);
@@ -548,11 +550,20 @@ final as (
         last_bad_record_on,
         has_dishonesty_in_force,
         coalesce(last_bad_record_on, registered_on, first_seen_on) as clean_record_since_on,
-        coalesce(
-            not has_dishonesty_in_force
-            and coalesce(last_bad_record_on, registered_on, first_seen_on) <= (as_of_on - interval '3 years')::date,
-            false
-        ) as is_green_channel_eligible,
+        case
+            when has_dishonesty_in_force then false
+            when is_on_red_list then true
+            else coalesce(
+                coalesce(last_bad_record_on, registered_on, first_seen_on) <= (as_of_on - interval '3 years')::date,
+                false
+            )
+        end as is_green_channel_eligible,
+        case
+            when has_dishonesty_in_force then null
+            when is_on_red_list then 'honest_model'
+            when coalesce(last_bad_record_on, registered_on, first_seen_on) <= (as_of_on - interval '3 years')::date
+                then 'three_clean_years'
+        end as green_channel_ground,
         as_of_on
     from with_bad_records
 )
