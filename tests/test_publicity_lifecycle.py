@@ -89,7 +89,8 @@ def built(warehouse_url: str):
     for penalty_outcome, objection_outcome in outcomes.values():
         assert penalty_outcome.status == objection_outcome.status == "accepted"
     # The whole lineage with its data tests and unit tests, as of the run date.
-    transform.run_dbt(["build", "--select", "+fct_admin_penalty", "+fct_objection"])
+    transform.run_dbt(["build", "--select", "+fct_admin_penalty", "+fct_objection", "+rpt_objection_handling",
+                       "+rpt_repair_handling", "+rpt_national_results_unapplied"])
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         _keep_as(conn, "today")
         injected = _inject_applications(conn, outcomes[NIGHTS[-1]][1].batch_id)
@@ -240,3 +241,19 @@ def test_a_failed_dbt_run_names_the_model_and_the_database_error(built, conn):
     assert "not-a-date" in message  # PostgreSQL's own words: invalid input syntax for type date
     # The failed run never replaced the mart.
     assert conn.execute("select count(*) from marts.fct_objection").fetchone()[0] == before
+
+
+def test_handling_figures_add_up_and_no_national_result_is_left_unapplied(built, conn):
+    """[000 §2.12-2.13] The office's figures cover every objection and repair of the night built
+    (the run date, kept as publicity_test.*_today: the fixture rebuilds fct_objection as of other
+    dates afterwards); no penalty stays public that the national push-down reported repaired."""
+    objections, handled = conn.execute(
+        """select (select count(*) from publicity_test.fct_objection_today),
+                  (select coalesce(sum(objection_count), 0) from marts.rpt_objection_handling)""").fetchone()
+    assert objections > 0 and handled == objections
+    repairs, decided_ok = conn.execute(
+        """select (select count(*) from marts.fct_repair),
+                  (select coalesce(sum(application_count), 0) from marts.rpt_repair_handling
+                   where decided_count = repaired_count + rejected_count + refused_count)""").fetchone()
+    assert repairs > 0 and decided_ok == repairs
+    assert conn.execute("select count(*) from marts.rpt_national_results_unapplied").fetchone()[0] == 0

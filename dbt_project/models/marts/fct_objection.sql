@@ -86,8 +86,11 @@ with_due as (
         coalesce(
             deadlines.replied_on,
             case when deadlines.status = 'closed' then deadlines.closed_on end
-        ) as answered_on
+        ) as answered_on,
+        calendar_coverage.covered_from,
+        calendar_coverage.covered_to
     from deadlines
+    cross join calendar_coverage
 ),
 
 final as (
@@ -106,6 +109,18 @@ final as (
         case when notified_on is not null then 'notice' else 'application' end as deadline_counted_from,
         (notified_on is null and status in ('accepted', 'verifying', 'closed')) as is_notice_date_missing,
         verification_working_days::integer as verification_working_days,
+        -- Handling times in working days [000 §2.13]: application → notice (acceptance),
+        -- notice → answer (verification); null when a date is missing or outside the calendar.
+        case
+            when notified_on between covered_from and covered_to and applied_on between covered_from and covered_to
+                then credit.working_days_between(applied_on, notified_on)
+        end as acceptance_working_days,
+        case
+            when notified_on between covered_from and covered_to and answered_on between covered_from and covered_to
+                then credit.working_days_between(notified_on, answered_on)
+        end as verification_working_days_taken,
+        answered_on,
+        division_code as jurisdiction_code,
         verification_due_on,
         is_deadline_beyond_calendar,
         status,
