@@ -31,7 +31,7 @@ $(BIN)/credit-dw: $(UV) pyproject.toml uv.lock
 setup: $(BIN)/credit-dw
 
 manifest: setup
-	$(BIN)/python -c "from credit_dw.transform import ensure_manifest; ensure_manifest()"
+	$(BIN)/python -c "from credit_dw.transform.dbt import ensure_manifest; ensure_manifest()"
 
 demo: setup
 	$(BIN)/credit-dw db start

@@ -29,9 +29,9 @@ from airflow.sdk import dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
-from credit_dw import settings
-from credit_dw.alerts import alert_on_task_failure
-from credit_dw.assets import MARTS_BUILT, RAW_LANDED
+from credit_dw.config import settings
+from credit_dw.orchestration.assets import MARTS_BUILT, RAW_LANDED
+from credit_dw.reports.alerts import alert_on_task_failure
 
 #: Built and tested by the night's two dbt commands without an Airflow task each (dbt selectors).
 UNTASKED_NODES = ["path:models/staging", "resource_type:seed"]
@@ -57,7 +57,7 @@ DEFAULT_ARGS = {
 def credit_transform():
     @task
     def resolve_night(**context) -> str:
-        from credit_dw import nights
+        from credit_dw.orchestration import nights
 
         return nights.night_of(context).isoformat()
 

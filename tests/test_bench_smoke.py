@@ -17,7 +17,8 @@ from datetime import date
 
 import pytest
 
-from credit_dw import bench, settings
+from credit_dw import bench
+from credit_dw.config import settings
 
 
 def test_quick_benchmark_reports_three_methods_and_ratios(tmp_path):

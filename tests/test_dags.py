@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from credit_dw import settings
-from credit_dw.assets import FEED_LANDED, MARTS_BUILT, RAW_LANDED
+from credit_dw.config import settings
+from credit_dw.orchestration.assets import FEED_LANDED, MARTS_BUILT, RAW_LANDED
 
 APPROVED_TAGS = {"credit", "ingest", "transform", "export", "quality", "report"}
 
@@ -30,7 +30,7 @@ UNREACHABLE_WAREHOUSE = "postgresql://nobody@127.0.0.1:1/none"
 @pytest.fixture(scope="module")
 def manifest() -> dict:
     """The dbt manifest Cosmos renders `credit_transform` from, (re)built by `dbt parse` if stale."""
-    from credit_dw import transform
+    from credit_dw.transform import dbt as transform
 
     saved = dict(os.environ)
     try:
@@ -260,7 +260,8 @@ _LOAD_IN_FRESH_PROCESS = textwrap.dedent(
     """
     import json, os, socket, time
 
-    from credit_dw import airflow_env, settings
+    from credit_dw.config import airflow_env
+    from credit_dw.config import settings
 
     airflow_env.configure(os.environ)
 

@@ -22,11 +22,13 @@ from hypothesis import strategies as st
 from psycopg import sql
 from stdnum.cn import ric, uscc
 
-from credit_dw import ingest, settings, transform
 from credit_dw.catalog import get_source
+from credit_dw.config import settings
+from credit_dw.ingest import pipeline as ingest
 from credit_dw.simulate import court_debtors as cd
 from credit_dw.simulate import identities, simulate_market_registry
 from credit_dw.simulate import social_insurance as si
+from credit_dw.transform import dbt as transform
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NIGHT_1, NIGHT_2 = date(2022, 3, 1), date(2022, 3, 2)

@@ -121,8 +121,8 @@ def test_common_environment_points_at_the_compose_services():
     assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
     assert env["AIRFLOW__CORE__DEFAULT_TIMEZONE"] == "Asia/Shanghai"
     assert str(env["AIRFLOW__CORE__LOAD_EXAMPLES"]).lower() == "false"
-    # Cosmos's watcher backs XComs up on failure only, as locally (credit_dw.airflow_env).
-    from credit_dw import airflow_env
+    # Cosmos's watcher backs XComs up on failure only, as locally (credit_dw.config.airflow_env).
+    from credit_dw.config import airflow_env
 
     key = "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY"
     assert str(env[key]).lower() == airflow_env.defaults()[key].lower() == "false"

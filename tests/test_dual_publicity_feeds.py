@@ -15,10 +15,13 @@ from datetime import date, timedelta
 
 import pytest
 
-from credit_dw import extract_files, ingest, settings, transform
 from credit_dw.catalog import get_source
+from credit_dw.config import settings
+from credit_dw.connectors.files import connector as extract_files
+from credit_dw.ingest import pipeline as ingest
 from credit_dw.simulate import admin_penalty, identities, simulate_market_registry
 from credit_dw.simulate import dual_publicity as dp
+from credit_dw.transform import dbt as transform
 
 PENALTY_NIGHT = date(2024, 7, 9)
 REGISTRY_NIGHT, REGISTERED_CHECK_NIGHT = date(2024, 8, 19), date(2024, 8, 20)
@@ -293,16 +296,17 @@ def test_a_warehouse_older_than_the_registered_codes_gets_them_once(conn):
     """Bootstrap fills an empty meta.registered_codes from the accepted registry batches with the
     gate's own insert (warehouses validated before the table existed), and leaves a filled one alone.
     Run in a transaction that is rolled back: the session's other modules keep their rows."""
-    from credit_dw import gate, warehouse
+    from credit_dw.db import registered_codes
+    from credit_dw.db.connect import connect
 
     before = conn.execute("select uscc, batch_id, source_id from meta.registered_codes order by 1, 2").fetchall()
     accepted = conn.execute("select count(*) from meta.load_batches where source_id = 'market_registry' "
                             "and status = 'accepted'").fetchone()[0]
     assert before and accepted
-    with warehouse.connect() as tx:
-        assert gate.backfill_registered_codes(tx) == 0  # not empty: nothing to do
+    with connect() as tx:
+        assert registered_codes.backfill_registered_codes(tx) == 0  # not empty: nothing to do
         tx.execute("delete from meta.registered_codes")
-        assert gate.backfill_registered_codes(tx) == accepted
+        assert registered_codes.backfill_registered_codes(tx) == accepted
         assert tx.execute("select uscc, batch_id, source_id from meta.registered_codes order by 1, 2"
                           ).fetchall() == before
         tx.rollback()

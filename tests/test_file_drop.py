@@ -19,9 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from credit_dw import extract_files, ingest, ledger, settings
 from credit_dw.catalog import get_source
-from credit_dw.extract_files import MissingColumnsError, normalize_header
+from credit_dw.config import settings
+from credit_dw.connectors.files import connector as extract_files
+from credit_dw.connectors.files.connector import MissingColumnsError, normalize_header
+from credit_dw.ingest import ledger
+from credit_dw.ingest import pipeline as ingest
 from credit_dw.simulate import identities
 
 SOURCE = "admin_penalty"

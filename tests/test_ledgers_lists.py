@@ -15,9 +15,11 @@ from datetime import date
 
 import pytest
 
-from credit_dw import extract_files, ingest, transform
+from credit_dw.connectors.files import connector as extract_files
+from credit_dw.ingest import pipeline as ingest
 from credit_dw.simulate import credit_lists, dept_ledgers, national_pushdown
 from credit_dw.simulate import dual_publicity as dp
+from credit_dw.transform import dbt as transform
 
 LEDGER_NIGHT = date(2019, 7, 3)  # the June ledgers
 QUIET_NIGHT = date(2019, 7, 4)  # not a ledger night

@@ -12,7 +12,8 @@ from datetime import date
 
 import pytest
 
-from credit_dw import nightly, settings
+from credit_dw.config import settings
+from credit_dw.orchestration import nightly
 from credit_dw.simulate import simulate_all
 
 pytestmark = pytest.mark.integration

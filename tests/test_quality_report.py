@@ -23,10 +23,14 @@ import psycopg
 import psycopg.sql
 import pytest
 
-from credit_dw import ingest, quality_report, returns, settings, transform
 from credit_dw.catalog import get_source, source_ids
+from credit_dw.config import settings
+from credit_dw.ingest import pipeline as ingest
+from credit_dw.ingest import returns
+from credit_dw.reports.quality import page as quality_report
 from credit_dw.simulate import simulate_market_registry
 from credit_dw.simulate.market_registry import TABLE, day_id_range
+from credit_dw.transform import dbt as transform
 
 SOURCE = "market_registry"
 NIGHTS = (date(2020, 6, 1), date(2020, 6, 2), date(2020, 6, 3))

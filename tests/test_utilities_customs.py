@@ -16,12 +16,15 @@ from datetime import date
 import pytest
 from stdnum.cn import uscc as stdnum_uscc
 
-from credit_dw import extract_files, ingest, settings, transform
 from credit_dw.catalog import get_source, load_catalog, source_ids
+from credit_dw.config import settings
+from credit_dw.connectors.files import connector as extract_files
+from credit_dw.ingest import pipeline as ingest
 from credit_dw.simulate import credit_lists, identities, utilities, utility_gas, utility_power, utility_water
 from credit_dw.simulate import customs_certified as cc
 from credit_dw.simulate import dual_publicity as dp
 from credit_dw.simulate.market_registry import simulate_market_registry
+from credit_dw.transform import dbt as transform
 
 BILL_NIGHT = date(2018, 3, 5)  # the 5th: February's bills
 QUIET_NIGHT = date(2018, 3, 6)

@@ -34,7 +34,7 @@ from functools import cache
 
 from stdnum.cn import uscc as _uscc
 
-from credit_dw import settings
+from credit_dw.config import settings
 from credit_dw.simulate import identities as ids
 from credit_dw.simulate.market_registry import (
     SimulationSummary,

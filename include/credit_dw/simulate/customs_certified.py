@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from credit_dw import settings
+from credit_dw.config import settings
 from credit_dw.simulate import identities as ids
 from credit_dw.simulate.market_registry import SimulationSummary
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from stdnum.cn import uscc as _uscc
 
-from credit_dw import settings
+from credit_dw.config import settings
 
 #: The USCC character set: digits and capitals without I, O, Z, S, V.
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"

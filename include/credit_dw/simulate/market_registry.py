@@ -33,7 +33,7 @@ from datetime import date, datetime, time, timedelta
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
-from credit_dw import settings
+from credit_dw.config import settings
 from credit_dw.simulate import identities as ids
 
 log = logging.getLogger(__name__)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from credit_dw import settings
+from credit_dw.config import settings
 from credit_dw.simulate import dept_ledgers as ledgers
 from credit_dw.simulate import dual_publicity as dp
 from credit_dw.simulate import identities as ids

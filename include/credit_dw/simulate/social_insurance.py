@@ -38,7 +38,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from stdnum.cn import uscc as _uscc
 
-from credit_dw import settings
+from credit_dw.config import settings
 from credit_dw.simulate import identities as ids
 from credit_dw.simulate.market_registry import TABLE as REGISTRY_TABLE
 from credit_dw.simulate.market_registry import (

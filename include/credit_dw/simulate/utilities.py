@@ -48,7 +48,7 @@ from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
 
-from credit_dw import settings
+from credit_dw.config import settings
 from credit_dw.simulate import identities as ids
 from credit_dw.simulate.market_registry import SimulationSummary
 
