@@ -41,9 +41,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+import credit_dw.simulate.identities as ids
 from credit_dw.config import settings
-from credit_dw.simulate import identities as ids
-from credit_dw.simulate.market_registry import SimulationSummary, day_id_range
+from credit_dw.simulate.common import SimulationSummary, day_id_range
 
 log = logging.getLogger(__name__)
 

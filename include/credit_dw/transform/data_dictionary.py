@@ -37,7 +37,8 @@ def render(manifest_path: Path | None = None) -> str:
     manifest = json.loads((manifest_path or settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
     nodes = [n for n in manifest["nodes"].values() if n["package_name"] == "credit_warehouse" and _layer(n)]
     lines = ["# Data dictionary", "",
-             "Generated from the dbt manifest by `make docs` (`credit_dw.transform.data_dictionary`); do not edit by hand.",
+             "Generated from the dbt manifest by `make docs` (`credit_dw.transform.data_dictionary`); "
+             "do not edit by hand.",
              "Schemas: `marts` and `archive` for downstream platforms, `quality` for the credit office and auditors, "
              "`staging` for engineers, `reference` for everyone.", ""]
     for layer, title in LAYERS:

@@ -474,7 +474,7 @@ def _record(spec: SourceSpec, batch_id: str, logical_date: date, receipts: list[
     """Replace the batch's receipts and delivered-file entries (a rerun of the night replaces its own;
     a file landed again by the rerun keeps its first `delivered_at`)."""
     with connect() as conn:
-        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"credit_dw.connectors.files.connector:{spec.source_id}",))
+        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"credit_dw.extract_files:{spec.source_id}",))
         first_seen = dict(conn.execute(
             "select sha256, delivered_at from meta.delivered_files where batch_id = %s", (batch_id,)
         ).fetchall())
