@@ -1,4 +1,4 @@
-"""Transform benchmark: `python -m credit_dw.bench --sections transform`.
+"""Transform benchmark: `credit-dw bench --sections transform`.
 
 Why: the issue's "Scale" section asks that a night's transform cost follow the night's volume, not
 the size of history (the big facts are incremental), and that orchestration not multiply dbt's
@@ -246,7 +246,7 @@ def child(history_nights: int, factor: int, scale: int, repeats: int) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
-# The parent side: what `credit_dw.bench` calls.
+# The parent side: what `benchmarks.bench` calls.
 
 
 def run(log, *, quick: bool = False) -> dict:
@@ -260,7 +260,7 @@ def run(log, *, quick: bool = False) -> dict:
     out = home / "transform.json"
     try:
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "credit_dw.bench_transform", *args, str(out)],
+        done = subprocess.run([sys.executable, "-m", "benchmarks.transform", *args, str(out)],
                               stdout=sys.stderr, stderr=sys.stderr, env=env)
         if done.returncode != 0:
             raise RuntimeError(f"the transform benchmark failed ({done.returncode})")

@@ -1,4 +1,4 @@
-"""Smoke test of the benchmarks (`make bench`): the whole code path on tiny data.
+"""Smoke test of the benchmarks (`make bench`, `credit-dw bench`): the whole code path on tiny data.
 
 No timing is asserted (a shared CI machine is no place for that); what is checked is what a reader of
 docs/benchmarks.md relies on: all three load methods ran and loaded every row, the ratios are there,
@@ -17,14 +17,14 @@ from datetime import date
 
 import pytest
 
-from credit_dw import bench
+from benchmarks import bench
 from credit_dw.config import settings
 
 
 def test_quick_benchmark_reports_three_methods_and_ratios(tmp_path):
     out_json = tmp_path / "bench.json"
     done = subprocess.run(
-        [sys.executable, "-m", "credit_dw.bench", "--rows", "2000", "--sizes", "1000,2000", "--quick",
+        [sys.executable, "-m", "credit_dw.cli", "bench", "--rows", "2000", "--sizes", "1000,2000", "--quick",
          "--pandas-rows", "1000", "--validation-rows", "400", "--max-wait", "0", "--json", str(out_json)],
         capture_output=True, text=True, timeout=300, env=os.environ.copy(),
     )
@@ -35,7 +35,7 @@ def test_quick_benchmark_reports_three_methods_and_ratios(tmp_path):
         assert title in markdown
     assert "copy_into_raw ÷ psql \\copy = " in markdown
     assert "copy_into_raw ÷ to_sql = " in markdown
-    assert "python -m credit_dw.bench --rows 2000 --sizes 1000,2000 --quick" in markdown
+    assert "credit-dw bench --rows 2000 --sizes 1000,2000 --quick" in markdown
 
     report = json.loads(out_json.read_text(encoding="utf-8"))
     full = report["landing"]["full"]
@@ -116,7 +116,7 @@ def test_write_docs_replaces_only_the_landing_section(tmp_path):
 
 def test_transform_section_renders_and_replaces_only_its_section(tmp_path):
     """The transform benchmark's report path (its run is minutes long: `--sections transform --quick`)."""
-    from credit_dw import bench_transform
+    from benchmarks import transform as bench_transform
 
     assert bench._section_list("transform") == ["transform"]
     night = {"airflow_median_s": 60.0, "plain_median_s": 45.0, "airflow_s": [60.0], "plain_s": [45.0]}
@@ -125,7 +125,7 @@ def test_transform_section_renders_and_replaces_only_its_section(tmp_path):
               "night_1x": night, "night_10x": {**night, "airflow_median_s": 66.0, "plain_median_s": 48.0},
               "history_ratio": 1.1, "history_ratio_plain": 48 / 45, "airflow_vs_plain_1x": 60 / 45,
               "airflow_vs_plain_10x": 66 / 48, "versions": {"dbt-core": "1.11"}}
-    markdown = bench.render({"transform": report, "machine": {"nproc": 2}}, "python -m credit_dw.bench", "now")
+    markdown = bench.render({"transform": report, "machine": {"nproc": 2}}, "credit-dw bench", "now")
     assert markdown.startswith(bench_transform.SECTION)
     assert "| 60.0 s | 66.0 s | **1.10** |" in markdown and "**1.33**" in markdown
     docs = tmp_path / "benchmarks.md"

@@ -4,11 +4,13 @@
     credit-dw simulate --date D [--scale N] fill the simulated department systems for night D
     credit-dw run --date D                 the nightly cycle for night D through Airflow
     credit-dw reference divisions          rebuild seeds/hebei_divisions.csv
+    credit-dw bench [options]              the benchmarks (benchmarks/, docs/benchmarks.md; `--help` for options)
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from datetime import date, datetime
 from typing import Annotated
 
@@ -182,6 +184,17 @@ def report_quality(date_: DateOption) -> None:
         embedded_db.ensure_warehouse()
         report = write_quality_report(night)
     console.print(f"quality report: {report.index_html}")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                               "help_option_names": []}, add_help_option=False)
+def bench(ctx: typer.Context) -> None:
+    """Run the benchmarks (benchmarks/ in the checkout, outside the package); options: `credit-dw bench --help`."""
+    # The benchmarks are a top-level folder of the checkout, not part of the installed package.
+    sys.path.insert(0, str(settings.PROJECT_ROOT))
+    from benchmarks.bench import main
+
+    raise typer.Exit(main(ctx.args))
 
 
 @app.command()

@@ -25,7 +25,8 @@ from stdnum.cn import uscc as _uscc
 from credit_dw.config import settings
 
 #: The USCC character set: digits and capitals without I, O, Z, S, V.
-USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+#: GB 32100-2015's 31 characters, as python-stdnum spells them (its check character uses the same).
+USCC_ALPHABET = _uscc._alphabet
 _LETTERS = USCC_ALPHABET[10:]
 #: Date from which new subjects got "MA…" organisation codes (USCC reform, 2015).
 USCC_REFORM_DATE = date(2015, 10, 1)
@@ -130,7 +131,7 @@ def wrong_check_character(rng: random.Random, code: str) -> str:
     return code[:-1] + rng.choice([c for c in USCC_ALPHABET if c != code[-1]])
 
 
-_FULLWIDTH = {ord(c): chr(ord(c) + 0xFEE0) for c in "0123456789ABCDEFGHJKLMNPQRTUWXY"}
+_FULLWIDTH = {ord(c): chr(ord(c) + 0xFEE0) for c in USCC_ALPHABET}
 
 
 def to_fullwidth(text: str) -> str:

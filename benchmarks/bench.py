@@ -1,4 +1,4 @@
-"""Landing and SQL-extraction benchmarks: `make bench`, i.e. `python -m credit_dw.bench`.
+"""Landing and SQL-extraction benchmarks: `make bench`, i.e. `credit-dw bench` (or `python -m benchmarks`).
 
 Why: the house rule is that bulk data moves with PostgreSQL COPY in streams, in constant memory
 (docs/benchmarks.md). This module measures that claim instead of asserting it:
@@ -81,7 +81,9 @@ METHOD_TITLES = {
     "psql_copy": "`psql \\copy` (reference)",
     "pandas_to_sql": "pandas `read_csv` + `to_sql(method=\"multi\")`",
 }
-DOCS_FILE = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+#: The checkout (benchmarks/ sits at its top level).
+ROOT = Path(__file__).resolve().parents[1]
+DOCS_FILE = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Landing"
 VALIDATION_SECTION = "## Validation (the gate)"
 SECTIONS = ("landing", "extraction", "validation", "transform")
@@ -255,7 +257,6 @@ where c.failed
 
 #: The USCC shape of GB 32100-2015, as `credit.is_valid_uscc` checks it.
 USCC_SHAPE = r"^[1-9ANY][1-9][0-9]{6}[0-9A-HJ-NP-RTUW-Y]{10}$"
-USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _FULLWIDTH = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)},
                             **{chr(0xFF21 + i): chr(65 + i) for i in range(26)},
                             **{chr(0xFF41 + i): chr(97 + i) for i in range(26)}, "\u3000": " "})
@@ -269,8 +270,10 @@ def _issue_counts(conn, batch_id: str) -> dict[str, int]:
 
 
 def _uscc_check_ok(code: str) -> bool:
-    total = sum(USCC_ALPHABET.index(ch) * pow(3, i, 31) for i, ch in enumerate(code[:17]))
-    return USCC_ALPHABET[(31 - total % 31) % 31] == code[17]
+    """The check character as python-stdnum computes it (the warehouse's is `credit.is_valid_uscc`)."""
+    from stdnum.cn import uscc
+
+    return uscc.calc_check_digit(code[:17]) == code[17]
 
 
 def _pandas_suite(frame, divisions: list[str]):
@@ -538,7 +541,7 @@ class Bench:
             return conn.execute(f"select count(*) from {self.spec.raw_relation}").fetchone()[0]
 
     def _run_child(self, *args: str) -> dict:
-        cmd = [sys.executable, "-m", "credit_dw.bench", "--child", *args]
+        cmd = [sys.executable, "-m", "benchmarks.bench", "--child", *args]
         done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
         if done.returncode != 0:
             raise RuntimeError(f"benchmark child {args} failed ({done.returncode}):\n{done.stderr[-4000:]}")
@@ -691,7 +694,7 @@ def _wait_quiet(max_load: float, max_wait: float, log) -> float:
 def _seed_reference(log) -> None:
     """dbt seed into the temporary warehouse, in a child process whose output goes to stderr
     (dbt logs to stdout, which carries the report)."""
-    done = subprocess.run([sys.executable, "-c", "from credit_dw import transform; transform.seed_reference()"],
+    done = subprocess.run([sys.executable, "-c", "from credit_dw.transform import dbt; dbt.seed_reference()"],
                           stdout=sys.stderr, stderr=sys.stderr, env=os.environ.copy())
     if done.returncode != 0:
         raise RuntimeError(f"seeding the reference tables failed ({done.returncode})")
@@ -821,8 +824,8 @@ def run(rows: int, sizes: list[int], pandas_rows: int, repeats: int, variants: b
             extraction.append(bench.extract(relation, n, EXTRACT_DAY0 + timedelta(days=i)))
         report["extraction"] = [m.as_dict() for m in extraction]
 
-    if "transform" in sections:  # its own scratch warehouse: see credit_dw.bench_transform
-        from credit_dw import bench_transform
+    if "transform" in sections:  # its own scratch warehouse: see benchmarks/transform.py
+        from benchmarks import transform as bench_transform
 
         _wait_quiet(max_load, max_wait, log)
         report["transform"] = bench_transform.run(log, quick=quick)
@@ -872,7 +875,7 @@ def render(report: dict, command: str, when: str) -> str:
     if "validation" in report:
         parts.append(_render_validation(report, command, when))
     if "transform" in report:
-        from credit_dw import bench_transform
+        from benchmarks import transform as bench_transform
 
         parts.append(bench_transform.render(report["transform"], command, when, _machine_line(report["machine"])))
     return "\n".join(parts)
@@ -898,7 +901,7 @@ def _render_landing(report: dict, command: str, when: str) -> str:
     out = [SECTION, ""]
     out += [
         "Landing one batch's CSV into its raw table, and the SQL extraction that writes that CSV. "
-        f"Measured by `include/credit_dw/bench.py` on {when}.",
+        f"Measured by `benchmarks/bench.py` on {when}.",
         "",
         "```sh",
         command,
@@ -1022,7 +1025,7 @@ def _render_validation(report: dict, command: str, when: str) -> str:
         VALIDATION_SECTION, "",
         "Validating one landed market-registry batch with the real gate, against the floor (one hand-written "
         "SQL pass computing the same checks) and against Great Expectations on a pandas DataFrame. Measured by "
-        f"`include/credit_dw/bench.py` on {when}.",
+        f"`benchmarks/bench.py` on {when}.",
         "", "```sh", command, "```", "",
         _machine_line(machine) + f" 1-minute load average {report['loads'].get('validation', 0):.1f} when the "
         f"validation runs started (the benchmark waits for ≤ {report.get('max_load', DEFAULT_MAX_LOAD)} first) and "
@@ -1272,7 +1275,7 @@ def _sizes(text: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m credit_dw.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="credit-dw bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="rows of the main landing file")
     parser.add_argument("--sizes", type=_sizes, default=list(DEFAULT_SIZES),
                         help="comma-separated file sizes (rows) for the memory sweep")
@@ -1310,11 +1313,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--rows, --sizes and --validation-rows must be positive")
     pandas_rows = args.pandas_rows or (QUICK_PANDAS_ROWS if args.quick else DEFAULT_PANDAS_ROWS)
     repeats = 1 if args.quick else REPEATS
-    command = "python -m credit_dw.bench " + shlex.join(argv if argv is not None else sys.argv[1:])
+    command = "credit-dw bench " + shlex.join(argv if argv is not None else sys.argv[1:])
 
     # A private data directory and server: set before any credit_dw module reads the settings.
     home = Path(tempfile.mkdtemp(prefix="credit-dw-bench-"))
     os.environ["CREDIT_DW_HOME"] = str(home)
+    # The child processes (`python -m benchmarks.bench --child …`) import this folder from the checkout.
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     for name in ("WAREHOUSE_URL", f"SOURCE_{SOURCE_ID.upper()}_URL"):
         os.environ.pop(name, None)
 
