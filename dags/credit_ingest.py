@@ -1,7 +1,7 @@
 """
 # credit_ingest
 
-Nightly intake of every feed in the source catalog (`include/credit_dw/catalog/sources.yml`):
+Nightly intake of every feed in the source catalog (`include/credit_dw/catalog/*.yml`):
 for each feed, **extract** the night's rows (by watermark), **land** them into `raw` with COPY,
 and **validate** the batch with its Great Expectations suite (rows failing critical checks are
 quarantined in `meta.row_issues`; a batch over its threshold is rejected whole), emitting the
