@@ -28,6 +28,7 @@ from credit_dw.config import settings
 from credit_dw.ingest import pipeline as ingest
 from credit_dw.ingest import returns
 from credit_dw.reports.quality import page as quality_report
+from credit_dw.reports.quality import queries as quality_queries
 from credit_dw.simulate import simulate_market_registry
 from credit_dw.simulate.market_registry import TABLE, day_id_range
 from credit_dw.transform import dbt as transform
@@ -209,15 +210,15 @@ def test_cities_attribute_rows_by_their_division_code(nights, conn):
 
 def test_uscc_decides_the_division_when_a_feed_has_no_division_column(nights, conn):
     spec = get_source(SOURCE)
-    assert quality_report.division_field(spec) == "division_code"
+    assert quality_queries.division_field(spec) == "division_code"
     without = dataclasses.replace(spec, fields={k: v for k, v in spec.fields.items() if k != "division_code"})
-    assert quality_report.division_field(without) is None
+    assert quality_queries.division_field(without) is None
     rows = conn.execute(
         psycopg.sql.SQL("select a.division_code, a.division_basis, substr(credit.normalize_code(r.uscc), 3, 6) "
                         "from ({}) a join raw.market_registry__subjects r "
                         "on r._batch_id = a.batch_id and r._row_number = a.row_number "
                         "where a.batch_id = %s and r.uscc is not null").format(
-            quality_report.attribution_query(without)),
+            quality_queries.attribution_query(without)),
         (f"{SOURCE}/{LAST}",),
     ).fetchall()
     assert rows and all(division == from_uscc and basis == "uscc" for division, basis, from_uscc in rows)
