@@ -287,7 +287,7 @@ def test_rebuilding_an_earlier_night_gives_that_nights_numbers(nights, conn):
 
 
 def test_timeliness_section_waits_for_its_view_then_reads_the_contract(nights, conn, monkeypatch):
-    monkeypatch.setattr(quality_report, "TIMELINESS_VIEW", "quality.no_such_view_for_this_test")
+    monkeypatch.setattr(quality_queries, "TIMELINESS_VIEW", "quality.no_such_view_for_this_test")
     report = quality_report.write_quality_report(LAST)
     assert not report.timeliness_available
     assert "timeliness_departments" not in report.csv_files
@@ -306,12 +306,12 @@ def test_timeliness_section_waits_for_its_view_then_reads_the_contract(nights, c
     conn.execute("create or replace view quality_test.broken as select 1 as decisions, date '2020-06-03' as night")
     try:
         # A view that breaks the contract: the report is still written and the section says why.
-        monkeypatch.setattr(quality_report, "TIMELINESS_VIEW", "quality_test.broken")
+        monkeypatch.setattr(quality_queries, "TIMELINESS_VIEW", "quality_test.broken")
         broken = quality_report.write_quality_report(LAST)
         assert not broken.timeliness_available and broken.headline["rows_received"] > 0
         assert "does not answer its contract" in broken.index_html.read_text(encoding="utf-8")
 
-        monkeypatch.setattr(quality_report, "TIMELINESS_VIEW", "quality_test.dual_publicity_timeliness")
+        monkeypatch.setattr(quality_queries, "TIMELINESS_VIEW", "quality_test.dual_publicity_timeliness")
         report = quality_report.write_quality_report(LAST)
     finally:
         conn.execute("drop schema quality_test cascade")
