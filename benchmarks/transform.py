@@ -91,7 +91,7 @@ def _as_of(night: date) -> None:
 
 
 def _plain_build(night: date, *extra: str) -> None:
-    from credit_dw.transform.dbt import dbt as transform
+    from credit_dw.transform import dbt as transform
 
     _as_of(night)
     transform.run_dbt(["build", *extra])
@@ -190,7 +190,7 @@ def child(history_nights: int, factor: int, scale: int, repeats: int) -> dict:
     from credit_dw.db.connect import connect
     from credit_dw.ingest import landing
     from credit_dw.orchestration import nightly
-    from credit_dw.transform.dbt import dbt as transform
+    from credit_dw.transform import dbt as transform
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+from contextlib import contextmanager
 from datetime import date
 
 import pytest
@@ -15,6 +17,7 @@ import pytest
 from credit_dw.config import settings
 from credit_dw.orchestration import nightly
 from credit_dw.simulate import simulate_all
+from credit_dw.transform import dbt as transform
 
 pytestmark = pytest.mark.integration
 
@@ -138,3 +141,95 @@ def test_the_next_night_reads_only_what_changed_since(first_night, conn):
     ).fetchone()[0]
     assert outside == 0
     assert (settings.outbox_dir("national", NEXT_NIGHT.isoformat()) / "manifest.json").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# Transient database errors (issue 22): retried once, naming the model; a second failure fails.
+
+
+@contextmanager
+def failing_view_builds(conn, view: str, times: int, message: str = "deadlock detected", errcode: str = "40P01"):
+    """Make PostgreSQL itself fail the next `times` statements that create `view` (or its
+    `__dbt_tmp`), as a deadlock victim's statement fails; yields a callable counting the attempts.
+
+    An event trigger on CREATE VIEW, counting with a sequence (nextval survives the rollback of the
+    failed statement's transaction): nothing in the project is changed for the test.
+    """
+    conn.execute("create sequence if not exists public.test_injected_failures")
+    conn.execute("select setval('public.test_injected_failures', 1, false)")
+    conn.execute(f"""
+        create or replace function public.test_fail_view_builds() returns event_trigger
+        language plpgsql as $$
+        begin
+            if current_query() ~* 'create (or replace )?view "[^"]+"\\."staging"\\."{view}(__dbt_tmp)?"'
+               and nextval('public.test_injected_failures') <= {times} then
+                raise exception '{message}' using errcode = '{errcode}',
+                    detail = 'injected by tests/test_nightly.py';
+            end if;
+        end $$""")
+    conn.execute("""create event trigger test_fail_view_builds on ddl_command_start
+                    when tag in ('CREATE VIEW') execute function public.test_fail_view_builds()""")
+    try:
+        yield lambda: conn.execute("select last_value - 1 + is_called::int from public.test_injected_failures"
+                                   ).fetchone()[0]
+    finally:
+        conn.execute("drop event trigger if exists test_fail_view_builds")
+        conn.execute("drop function if exists public.test_fail_view_builds()")
+        conn.execute("drop sequence if exists public.test_injected_failures")
+
+
+def test_a_persistent_database_error_fails_the_night_naming_the_model(first_night, conn, capfd, monkeypatch):
+    # The model tasks still try their own model alone after a failed build; not 120 s apart here.
+    monkeypatch.setenv("CREDIT_DW_RETRY_DELAY_SECONDS", "1")
+    with failing_view_builds(conn, "stg_admin_penalty__penalties", times=1000) as attempts:
+        result = nightly.run_dag("credit_transform", NIGHT)
+        tried = attempts()
+    output = capfd.readouterr()
+    log = output.out + output.err
+    assert result.state == "failed"
+    assert "dbt.dbt_producer_watcher" in result.failed_tasks
+    assert tried == 2, "the failed build is tried once more, not again and again"
+    assert "transient database error in model stg_admin_penalty__penalties (deadlock detected" in log
+    assert "The retry failed too: model stg_admin_penalty__penalties (deadlock detected" in log
+
+
+def test_a_deadlock_in_a_night_is_retried_once_and_the_night_succeeds(first_night, conn, capfd):
+    with failing_view_builds(conn, "stg_admin_penalty__penalties", times=1) as attempts:
+        result = nightly.run_dag("credit_transform", NIGHT)
+        tried = attempts()
+    output = capfd.readouterr()
+    log = output.out + output.err
+    assert (result.state, result.failed_tasks) == ("success", [])
+    assert tried == 2
+    assert "transient database error in model stg_admin_penalty__penalties (deadlock detected" in log
+    assert "The retry succeeded: model.credit_warehouse.stg_admin_penalty__penalties" in log
+    # What the failed view held back was rebuilt by the retry: the penalty mart is this night's.
+    assert conn.execute("select count(*) from marts.fct_admin_penalty").fetchone()[0] > 0
+
+
+def test_run_dbt_retries_a_transient_error_once(first_night, conn, caplog):
+    caplog.set_level(logging.WARNING, logger="credit_dw.transform")
+    with failing_view_builds(conn, "stg_admin_penalty__penalties", times=1,
+                             message="could not serialize access due to concurrent update",
+                             errcode="40001") as attempts:
+        transform.run_dbt(["run", "--select", "stg_admin_penalty__penalties+1"])
+        assert attempts() == 2
+    assert "transient database error in model stg_admin_penalty__penalties (could not serialize access" in caplog.text
+    assert "retrying once" in caplog.text
+
+
+def test_run_dbt_fails_on_the_second_transient_error_and_never_retries_a_real_one(first_night, conn, caplog):
+    caplog.set_level(logging.WARNING, logger="credit_dw.transform")
+    with failing_view_builds(conn, "stg_admin_penalty__penalties", times=1000) as attempts:
+        with pytest.raises(RuntimeError, match=r"model\.credit_warehouse\.stg_admin_penalty__penalties error: "
+                                               r"deadlock detected"):
+            transform.run_dbt(["run", "--select", "stg_admin_penalty__penalties"])
+        assert attempts() == 2
+    caplog.clear()
+    # Not transient (a division by zero is the same on every try): no retry, the error as it is.
+    with failing_view_builds(conn, "stg_admin_penalty__penalties", times=1000, message="division by zero",
+                             errcode="22012") as attempts:
+        with pytest.raises(RuntimeError, match="division by zero"):
+            transform.run_dbt(["run", "--select", "stg_admin_penalty__penalties"])
+        assert attempts() == 1
+    assert "retrying" not in caplog.text

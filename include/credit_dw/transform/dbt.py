@@ -7,12 +7,31 @@ missing or older than the dbt sources (`make demo`, `make test` and `credit-dw r
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from pathlib import Path
 
 from credit_dw.config import settings
 
 MANIFEST = settings.DBT_PROJECT_DIR / "target" / "manifest.json"
+
+log = logging.getLogger(__name__)
+
+#: What PostgreSQL (through psycopg2 and dbt-postgres, which keep only the message) says when a
+#: statement failed for a reason that another attempt can clear: a deadlock or a serialization
+#: failure (the other transaction won), a connection lost or refused (a restart, a network blip).
+#: dbt's node messages carry the text, not the SQLSTATE, so the text is what is matched.
+TRANSIENT_DATABASE_ERRORS = (
+    "deadlock detected",  # 40P01
+    "could not serialize access",  # 40001
+    "server closed the connection unexpectedly",
+    "terminating connection",  # 57P01 and friends: the server or an admin ended the session
+    "connection already closed",
+    "connection to server",  # "connection to server at … failed", "… was lost"
+    "could not connect to server",
+    "ssl connection has been closed unexpectedly",
+)
 
 
 def _env() -> None:
@@ -27,7 +46,12 @@ _PROJECT_TARGET_COMMANDS = {"parse", "docs"}
 
 
 def run_dbt(args: list[str]) -> None:
-    """Run one dbt command in this process; raise with dbt's own message when it fails."""
+    """Run one dbt command in this process; raise with dbt's own message when it fails.
+
+    A failure whose every cause is a transient database error (`TRANSIENT_DATABASE_ERRORS`) is
+    retried once, and only the failed nodes and what they held back (`dbt retry`); a second
+    failure raises with the nodes named.
+    """
     from dbt.cli.main import dbtRunner
 
     _env()
@@ -37,7 +61,65 @@ def run_dbt(args: list[str]) -> None:
         paths += ["--target-path", str(dbt_dir / "target"), "--log-path", str(dbt_dir / "logs")]
     result = dbtRunner().invoke([*args, *paths])
     if not result.success:
+        transient = transient_failures(result)
+        if transient:
+            log.warning("%s; retrying once", describe_transient(transient))
+            # `dbt retry` reruns the failed nodes and the ones skipped because of them, from the
+            # run_results.json the failed run wrote; a failure before any node ran has none.
+            retry = ["retry", *paths] if failed_nodes(result) else [*args, *paths]
+            result = dbtRunner().invoke(retry)
+            if result.success:
+                log.warning("dbt %s: the retry succeeded", args[0] if args else "")
+    if not result.success:
         raise RuntimeError(f"dbt {' '.join(args)} failed: {_failure_summary(result)}")
+
+
+def failed_nodes(result) -> list[tuple[str, str]]:
+    """(unique_id, message) of every node that errored or failed in a dbtRunner result."""
+    return [(node_result.node.unique_id, " ".join(str(node_result.message or "").split()))
+            for node_result in _failed_results(result)]
+
+
+def _failed_results(result) -> list:
+    return [node_result for node_result in getattr(result.result, "results", None) or []
+            if str(node_result.status) in {"error", "fail", "runtime error"}]
+
+
+def _is_transient(message: str) -> bool:
+    lowered = message.lower()
+    return any(marker in lowered for marker in TRANSIENT_DATABASE_ERRORS)
+
+
+def transient_failures(result) -> list[tuple[str, str]]:
+    """The failed nodes when every failure is a transient database error, else an empty list.
+
+    A failed data test, a contract violation or a bad cast is never transient: one of those among
+    the failures means no retry (it would fail the same way and hide the real error for longer).
+    A dbt run that failed before any node (the connection refused at start) is transient when its
+    exception says so; it is returned as one pseudo-node, `(connection)`.
+    """
+    failed = failed_nodes(result)
+    if failed:
+        return failed if all(_is_transient(message) for _, message in failed) else []
+    if result.exception is not None and _is_transient(str(result.exception)):
+        return [("(connection)", " ".join(str(result.exception).split()))]
+    return []
+
+
+def describe_nodes(failed: list[tuple[str, str]]) -> str:
+    """`model stg_x (deadlock detected …)`: each node by its type and name, with PostgreSQL's words."""
+    parts = []
+    for unique_id, message in failed:
+        # dbt prefixes "Database Error in model stg_x (models/…/stg_x.sql)": the name is said already.
+        said = re.sub(r"^Database Error in \w+ \S+ \([^)]*\)\s*", "", message)[:200]
+        name = f"{unique_id.split('.', 1)[0]} {unique_id.rsplit('.', 1)[-1]}" if "." in unique_id else unique_id
+        parts.append(f"{name} ({said})")
+    return "; ".join(parts)
+
+
+def describe_transient(failed: list[tuple[str, str]]) -> str:
+    """`transient database error in model stg_x (deadlock detected …)`, for a log line."""
+    return "transient database error in " + describe_nodes(failed)
 
 
 def _failure_summary(result) -> str:
@@ -47,8 +129,7 @@ def _failure_summary(result) -> str:
         return str(result.exception)
     failed = [
         f"{node_result.node.unique_id} {node_result.status}: {' '.join(str(node_result.message or '').split())[:500]}"
-        for node_result in getattr(result.result, "results", None) or []
-        if str(node_result.status) in {"error", "fail", "runtime error"}
+        for node_result in _failed_results(result)
     ]
     if not failed:
         return "see the dbt log above"
