@@ -17,7 +17,8 @@ import pytest
 
 from credit_dw.catalog import get_source
 from credit_dw.config import settings
-from credit_dw.connectors.files import connector as extract_files
+from credit_dw.connectors.files.headers import aliases_path
+from credit_dw.connectors.files.receipts import file_receipts
 from credit_dw.ingest import pipeline as ingest
 from credit_dw.simulate import admin_penalty, identities, simulate_market_registry
 from credit_dw.simulate import dual_publicity as dp
@@ -71,7 +72,7 @@ def _expected_quarantine(defects: dict[str, int], checks: dict[str, str]) -> dic
 
 def test_the_simulated_night_is_the_department_mix(penalty_night, conn):
     summary, outcome = penalty_night
-    receipts = extract_files.file_receipts(outcome.batch_id)
+    receipts = file_receipts(outcome.batch_id)
     assert all(r["outcome"] == "landed" for r in receipts)
     assert {r["encoding"] for r in receipts} == {"gb18030", "utf-8", "utf-8-sig", None}
     assert {r["file_format"] for r in receipts} == {"csv", "xlsx"}
@@ -215,7 +216,7 @@ def test_staging_holds_accepted_rows_typed_and_normalised(penalty_night, licence
     assert late > 0
     assert set(subject_types) <= {"organisation", "individual_business", "natural_person"}
     aliases = conn.execute("select count(*) from reference.field_aliases").fetchone()[0]
-    with extract_files.aliases_path().open(encoding="utf-8") as fh:
+    with aliases_path().open(encoding="utf-8") as fh:
         assert aliases == sum(1 for _ in fh) - 1
 
 

@@ -402,7 +402,7 @@ def write_ledgers(logical_date: date, *, scale: int = 1, seed: int = 20261122, d
     if month is None:
         return LedgerNight(SimulationSummary(SOURCE_ID, logical_date, 0, dict.fromkeys(DEFECT_KINDS, 0)), None)
     from credit_dw.catalog import get_source
-    from credit_dw.connectors.files.connector import required_columns
+    from credit_dw.connectors.files.headers import required_columns
 
     spec = get_source(SOURCE_ID)
     inbox = inbox or settings.inbox_dir(SOURCE_ID, logical_date.isoformat())

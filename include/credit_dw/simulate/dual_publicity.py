@@ -375,7 +375,7 @@ def generate_records(kind: str, logical_date: date, *, scale: int = 1, seed: int
 def headers(kind: str, style: str) -> dict[str, str]:
     """Canonical field → the header a department of this style writes."""
     from credit_dw.catalog import get_source
-    from credit_dw.connectors.files.connector import aliases_path
+    from credit_dw.connectors.files.headers import aliases_path
 
     spec = get_source(kind)
     if style in ("template", "halfwidth"):
