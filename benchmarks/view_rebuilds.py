@@ -40,8 +40,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-DOCS_FILE = REPO / "docs" / "benchmarks.md"
+from benchmarks.common import write_docs
+
 SECTION = "## View rebuilds under parallel threads"
 NIGHT = date(2015, 9, 4)
 VIEWS = ["path:models/staging", "path:models/intermediate", "path:models/quality"]
@@ -266,18 +266,6 @@ def render(rows: list[dict], command: str, race_rows: list[dict] | None = None) 
         lines += ["", "What the failures said (first of each):", ""]
         lines += [f"- `{e}`" for e in examples[:4]]
     return "\n".join(lines) + "\n"
-
-
-def write_docs(markdown: str, path: Path = DOCS_FILE) -> None:
-    """Replace the section (up to the next `## ` heading) or append it."""
-    text = path.read_text(encoding="utf-8")
-    start = text.find(SECTION)
-    if start < 0:
-        path.write_text(text.rstrip("\n") + "\n\n" + markdown, encoding="utf-8")
-        return
-    end = text.find("\n## ", start + len(SECTION))
-    rest = "" if end < 0 else text[end + 1:]
-    path.write_text(text[:start] + markdown + ("\n" + rest if rest else ""), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
