@@ -97,7 +97,8 @@ def _rebuild(project: Path, scratch: Path, threads: int, extra: list[str], logs:
     return False, " | ".join(messages) or str(result.exception)
 
 
-def measure(runs: int, thread_counts: list[int], variants: list[str], log) -> list[dict]:
+def measure(runs: int, thread_counts: list[int], variants: list[str], log, baseline_runs: int | None = None
+            ) -> list[dict]:
     from credit_dw.config import settings as credit_settings
 
     scratch = Path(os.environ["CREDIT_DW_HOME"])
@@ -106,12 +107,13 @@ def measure(runs: int, thread_counts: list[int], variants: list[str], log) -> li
     extras = {"dbt-default": [], "in-place": [], "swap": ["--vars", "{credit_view_replace: swap}"]}
     rows = []
     for variant in variants:
+        variant_runs = baseline_runs if variant == "dbt-default" and baseline_runs is not None else runs
         for threads in thread_counts:
             deadlocks = other = 0
             examples: list[str] = []
             started = time.perf_counter()
             logs = scratch / f"logs-{variant}-{threads}"
-            for run in range(1, runs + 1):
+            for run in range(1, variant_runs + 1):
                 ok, message = _rebuild(projects[variant], scratch, threads, extras[variant], logs)
                 if not ok:
                     if "deadlock detected" in message:
@@ -121,16 +123,17 @@ def measure(runs: int, thread_counts: list[int], variants: list[str], log) -> li
                     if len(examples) < 2:
                         examples.append(" ".join(message.split())[:300])
                 if run % 25 == 0:
-                    log(f"  {variant}, {threads} threads: {run}/{runs} runs, {deadlocks} deadlocks, {other} other")
+                    log(f"  {variant}, {threads} threads: {run}/{variant_runs} runs, {deadlocks} deadlocks, "
+                        f"{other} other")
             # The statement that can deadlock, counted in dbt's own SQL log of these runs.
             sql_log = (logs / "dbt.log").read_text(encoding="utf-8", errors="replace")
             cascades = sum(1 for line in sql_log.splitlines()
                            if line.lstrip().startswith("drop view") and line.rstrip().endswith("cascade"))
-            rows.append({"variant": variant, "threads": threads, "runs": runs, "deadlocks": deadlocks,
-                         "cascading_drops_per_run": round(cascades / runs, 1),
+            rows.append({"variant": variant, "threads": threads, "runs": variant_runs, "deadlocks": deadlocks,
+                         "cascading_drops_per_run": round(cascades / variant_runs, 1),
                          "other_failures": other, "seconds": round(time.perf_counter() - started, 1),
                          "examples": examples})
-            log(f"{variant}, {threads} threads: {deadlocks}/{runs} deadlocked, {other} other failures")
+            log(f"{variant}, {threads} threads: {deadlocks}/{variant_runs} deadlocked, {other} other failures")
     return rows
 
 
@@ -271,6 +274,8 @@ def render(rows: list[dict], command: str, race_rows: list[dict] | None = None) 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--baseline-runs", type=int, default=None,
+                        help="runs of the dbt-default variant (default: --runs)")
     parser.add_argument("--threads", type=int, nargs="+", default=[2, 4])
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     parser.add_argument("--race", type=int, default=200, metavar="ROUNDS",
@@ -289,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         _prepare_warehouse(log)
-        rows = measure(args.runs, args.threads, args.variants, log) if args.runs else []
+        rows = measure(args.runs, args.threads, args.variants, log, args.baseline_runs) if args.runs else []
         race_rows = race(args.race, args.variants, log) if args.race else []
     finally:
         embedded_db.stop()
