@@ -29,7 +29,7 @@ RUN cd /opt/credit-dw \
  && pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" -r /tmp/requirements.txt \
  && rm /tmp/requirements.txt
 
-# 2. The project itself. Installed editable on purpose: credit_dw.settings finds dags/,
+# 2. The project itself. Installed editable on purpose: credit_dw.config.settings finds dags/,
 #    dbt_project/, expectations/ and seeds/ relative to its own source file, so the package must
 #    be imported from /opt/credit-dw/include, not from a copy in site-packages.
 COPY --chown=airflow:0 include/ /opt/credit-dw/include/
@@ -41,7 +41,7 @@ RUN pip install --no-cache-dir --no-deps -e /opt/credit-dw
 
 # 3. Prebuild dbt_project/target/manifest.json. `dbt parse` opens no connection, but the profile
 #    reads these variables, so dummy values are given for this step only (at run time
-#    credit_dw.settings.dbt_env derives them from WAREHOUSE_URL).
+#    credit_dw.config.settings.dbt_env derives them from WAREHOUSE_URL).
 RUN cd /opt/credit-dw/dbt_project \
  && CREDIT_DW_PGHOST=localhost \
     CREDIT_DW_PGPORT=5432 \

@@ -18,7 +18,7 @@ help:
 	@echo "make test   - run the test suite"
 	@echo "make bench  - run the benchmarks (see docs/benchmarks.md)"
 	@echo "make docs   - regenerate docs/data_dictionary.md and the dbt docs site"
-	@echo "make lint   - ruff"
+	@echo "make lint   - ruff and the import contracts (lint-imports, pyproject.toml [tool.importlinter])"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -31,7 +31,7 @@ $(BIN)/credit-dw: $(UV) pyproject.toml uv.lock
 setup: $(BIN)/credit-dw
 
 manifest: setup
-	$(BIN)/python -c "from credit_dw.transform import ensure_manifest; ensure_manifest()"
+	$(BIN)/python -c "from credit_dw.transform.dbt import ensure_manifest; ensure_manifest()"
 
 demo: setup
 	$(BIN)/credit-dw db start
@@ -44,17 +44,19 @@ demo: setup
 browser:
 	@test -x /usr/bin/chromium -a -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei)
 
-test: setup browser
+# The import contracts run with every test run (CI runs `make test`).
+test: setup browser lint
 	$(BIN)/pytest
 
 docs: setup
 	$(BIN)/credit-dw docs
 
 lint: setup
-	$(BIN)/ruff check include dags tests
+	$(BIN)/ruff check include dags tests benchmarks
+	$(BIN)/lint-imports
 
 bench: setup
-	$(BIN)/python -m credit_dw.bench
+	$(BIN)/credit-dw bench
 
 db-start: setup
 	$(BIN)/credit-dw db start

@@ -20,9 +20,9 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task
 
-from credit_dw import settings
-from credit_dw.alerts import alert_on_task_failure
-from credit_dw.assets import MARTS_BUILT
+from credit_dw.config import settings
+from credit_dw.orchestration.assets import MARTS_BUILT
+from credit_dw.reports.alerts import alert_on_task_failure
 
 DEFAULT_ARGS = {
     "owner": "credit-data-engineering",
@@ -45,8 +45,8 @@ DEFAULT_ARGS = {
 def credit_export():
     @task
     def export_national(**context) -> dict:
-        from credit_dw import nights
-        from credit_dw.export import export_national as write_national
+        from credit_dw.exports.national import export_national as write_national
+        from credit_dw.orchestration import nights
 
         result = write_national(nights.night_of(context))
         return {"file": str(result.data_file), "manifest": str(result.manifest_file),
@@ -55,8 +55,8 @@ def credit_export():
     @task
     def write_quality_report(**context) -> str:
         """The province credit office's morning report for the night (reports/quality/<date>/)."""
-        from credit_dw import nights
-        from credit_dw.quality_report import write_quality_report as write
+        from credit_dw.orchestration import nights
+        from credit_dw.reports.quality.page import write_quality_report as write
 
         return str(write(nights.night_of(context)).index_html)
 

@@ -1,7 +1,7 @@
 """
 # credit_ingest
 
-Nightly intake of every feed in the source catalog (`include/credit_dw/catalog/sources.yml`):
+Nightly intake of every feed in the source catalog (`include/credit_dw/catalog/*.yml`):
 for each feed, **extract** the night's rows (by watermark), **land** them into `raw` with COPY,
 and **validate** the batch with its Great Expectations suite (rows failing critical checks are
 quarantined in `meta.row_issues`; a batch over its threshold is rejected whole), emitting the
@@ -26,9 +26,9 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task, task_group
 
-from credit_dw import settings
-from credit_dw.alerts import alert_on_night, alert_on_task_failure
-from credit_dw.assets import FEED_LANDED, RAW_LANDED, feed_asset
+from credit_dw.config import settings
+from credit_dw.orchestration.assets import FEED_LANDED, RAW_LANDED, feed_asset
+from credit_dw.reports.alerts import alert_on_night, alert_on_task_failure
 
 DEFAULT_ARGS = {
     "owner": "credit-data-engineering",
@@ -52,10 +52,11 @@ def credit_ingest():
     @task
     def prepare_warehouse(**context) -> str:
         """Schemas, functions, ledger and reference seeds in place (idempotent); returns the night."""
-        from credit_dw import nights, warehouse
-        from credit_dw.transform import seed_reference
+        from credit_dw.db.bootstrap import bootstrap
+        from credit_dw.orchestration import nights
+        from credit_dw.transform.dbt import seed_reference
 
-        warehouse.bootstrap()
+        bootstrap()
         seed_reference()
         return nights.night_of(context).isoformat()
 
@@ -81,7 +82,7 @@ def credit_ingest():
         def extract(source_id: str, night: str) -> dict:
             from datetime import date
 
-            from credit_dw import ingest
+            from credit_dw.ingest import pipeline as ingest
 
             return ingest.extract(source_id, date.fromisoformat(night))
 
@@ -89,7 +90,7 @@ def credit_ingest():
         def land(source_id: str, night: str, extracted: dict) -> dict:
             from datetime import date
 
-            from credit_dw import ingest
+            from credit_dw.ingest import pipeline as ingest
 
             return ingest.land(source_id, date.fromisoformat(night))
 
@@ -98,7 +99,7 @@ def credit_ingest():
             from dataclasses import asdict
             from datetime import date
 
-            from credit_dw import ingest
+            from credit_dw.ingest import pipeline as ingest
 
             outcome = ingest.validate(source_id, date.fromisoformat(night))
             summary = {k: v for k, v in asdict(outcome).items() if k != "checks"}
@@ -110,7 +111,7 @@ def credit_ingest():
             """Return notices to the department (信息退回) and links of corrected rows (补报)."""
             from datetime import date
 
-            from credit_dw import returns
+            from credit_dw.ingest import returns
 
             notices = returns.write_return_notices(source_id, date.fromisoformat(night))
             relinked = returns.link_resubmissions(source_id, date.fromisoformat(night))
@@ -121,7 +122,7 @@ def credit_ingest():
 
     @task(outlets=[RAW_LANDED], trigger_rule="all_done", on_success_callback=alert_on_night)
     def publish_raw_landed(night: str, **context) -> dict:
-        from credit_dw.reporting import night_summary
+        from credit_dw.reports.summary import night_summary
 
         summary = night_summary(night)
         context["outlet_events"][RAW_LANDED].extra = {"logical_date": night}

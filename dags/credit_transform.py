@@ -29,9 +29,10 @@ from airflow.sdk import dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
-from credit_dw import settings
-from credit_dw.alerts import alert_on_task_failure
-from credit_dw.assets import MARTS_BUILT, RAW_LANDED
+from credit_dw.config import settings
+from credit_dw.orchestration.assets import MARTS_BUILT, RAW_LANDED
+from credit_dw.reports.alerts import alert_on_task_failure
+from credit_dw.transform.producer import use_for as retry_transient_errors_in
 
 #: Built and tested by the night's two dbt commands without an Airflow task each (dbt selectors).
 UNTASKED_NODES = ["path:models/staging", "resource_type:seed"]
@@ -57,7 +58,7 @@ DEFAULT_ARGS = {
 def credit_transform():
     @task
     def resolve_night(**context) -> str:
-        from credit_dw import nights
+        from credit_dw.orchestration import nights
 
         return nights.night_of(context).isoformat()
 
@@ -112,6 +113,10 @@ def credit_transform():
     # model's task never waits for a producer that has not started (`dag.test()` runs one task at
     # a time), and let them report their own model's outcome even when the build as a whole failed.
     producer = dbt.get_child_by_label("dbt_producer_watcher")
+    # A deadlock or a lost connection in the night's build is retried once, inside the producer
+    # (Cosmos's producer does not retry, and the staging views have no task of their own); a
+    # build that still fails fails the night (below), naming the models.
+    retry_transient_errors_in(producer)
     # Cosmos gives the producer and the test task the render exclusions as dbt `--exclude`; the
     # untasked nodes must still be built and tested, so both run the whole project.
     for whole_project in (producer, dbt.get_child_by_label("dbt_project_test")):
@@ -122,7 +127,11 @@ def credit_transform():
             first.trigger_rule = "all_done"
 
     night = resolve_night()
-    night >> dbt >> publish_marts_built(night)
+    published = publish_marts_built(night)
+    night >> dbt >> published
+    # The marts are announced only when the night's build succeeded: a model task's own retry
+    # (which rebuilds that model alone) must not turn a failed build into a published night.
+    producer >> published
 
 
 credit_transform()

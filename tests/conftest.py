@@ -20,7 +20,7 @@ def pytest_configure(config: pytest.Config) -> None:
     home = Path(tempfile.mkdtemp(prefix="credit-dw-test-"))
     os.environ["CREDIT_DW_HOME"] = str(home)
     os.environ.pop("WAREHOUSE_URL", None)  # tests always run on their own embedded server
-    from credit_dw import airflow_env
+    from credit_dw.config import airflow_env
 
     airflow_env.configure(os.environ)
     config._credit_dw_home = home  # type: ignore[attr-defined]
@@ -30,7 +30,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     home = getattr(config, "_credit_dw_home", None)
     if home is None:
         return
-    from credit_dw import embedded_db
+    from credit_dw.db import embedded as embedded_db
 
     embedded_db.stop()
     shutil.rmtree(home, ignore_errors=True)
@@ -39,10 +39,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def warehouse_url() -> str:
     """URL of the session's embedded warehouse, with the warehouse schemas and functions in place."""
-    from credit_dw import embedded_db, warehouse
+    from credit_dw.db import embedded as embedded_db
+    from credit_dw.db.bootstrap import bootstrap
 
     url = embedded_db.ensure_warehouse()
-    warehouse.bootstrap(url)
+    bootstrap(url)
     return url
 
 

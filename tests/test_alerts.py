@@ -8,8 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from credit_dw import alerts
 from credit_dw.catalog import source_ids
+from credit_dw.reports import alerts
 
 
 def _summary(**statuses) -> dict:
@@ -65,7 +65,7 @@ def test_webhook_channel_delivers_the_alerts(webhook, monkeypatch, caplog):
     monkeypatch.setenv("CREDIT_DW_ALERT_CHANNELS", "log,webhook")
     monkeypatch.setenv("CREDIT_DW_ALERT_WEBHOOK_URL", url)
     alert = alerts.Alert("batch_rejected", "2026-11-20", "market_registry", "rejected: 30% failed")
-    with caplog.at_level("WARNING", logger="credit_dw.alerts"):
+    with caplog.at_level("WARNING", logger="credit_dw.reports.alerts"):
         alerts.send([alert])
     assert received == [{"alerts": [{"kind": "batch_rejected", "logical_date": "2026-11-20",
                                      "source_id": "market_registry", "message": "rejected: 30% failed"}]}]
@@ -75,6 +75,6 @@ def test_webhook_channel_delivers_the_alerts(webhook, monkeypatch, caplog):
 def test_an_unreachable_channel_does_not_fail_the_night(monkeypatch, caplog):
     monkeypatch.setenv("CREDIT_DW_ALERT_CHANNELS", "webhook")
     monkeypatch.setenv("CREDIT_DW_ALERT_WEBHOOK_URL", "http://127.0.0.1:1/nowhere")
-    with caplog.at_level("WARNING", logger="credit_dw.alerts"):
+    with caplog.at_level("WARNING", logger="credit_dw.reports.alerts"):
         alerts.send([alerts.Alert("feed_missing", "2026-11-20", "tax_a_level", "no batch at all")])
     assert "alert channel webhook failed" in caplog.text

@@ -13,11 +13,15 @@ from datetime import date
 import psycopg
 import pytest
 
-from credit_dw import extract_http, ingest, ledger, settings, transform
 from credit_dw.catalog import get_source
+from credit_dw.config import settings
+from credit_dw.connectors import http as extract_http
+from credit_dw.ingest import ledger
+from credit_dw.ingest import pipeline as ingest
 from credit_dw.simulate import api_feeds, api_server, objections, simulate_market_registry
 from credit_dw.simulate.market_registry import TABLE as REGISTRY_TABLE
 from credit_dw.simulate.market_registry import day_id_range
+from credit_dw.transform import dbt as transform
 
 NIGHT = date(2023, 7, 10)
 FEEDS = ("tax_a_level", "tax_arrears", "housing_fund", "credit_commitments", "objections")

@@ -17,10 +17,14 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from credit_dw import extract_http, ingest, landing, privacy, transform
 from credit_dw.catalog import get_source, source_ids
+from credit_dw.connectors import http as extract_http
+from credit_dw.db import privacy
+from credit_dw.ingest import landing
+from credit_dw.ingest import pipeline as ingest
 from credit_dw.simulate import api_server, national_pushdown, simulator_for
 from credit_dw.simulate import objections as objections_sim
+from credit_dw.transform import dbt as transform
 
 MARTS = ("fct_admin_licence", "fct_court_debtor", "fct_tax_status", "fct_list_membership", "fct_commitment",
          "fct_repair", "dim_department")

@@ -19,10 +19,14 @@ from datetime import date, timedelta
 import psycopg
 import pytest
 
-from credit_dw import extract_http, ingest, privacy, settings, transform
 from credit_dw.catalog import get_source, ingest_order, source_ids
-from credit_dw.landing import ensure_raw_table
+from credit_dw.config import settings
+from credit_dw.connectors import http as extract_http
+from credit_dw.db import privacy
+from credit_dw.ingest import pipeline as ingest
+from credit_dw.ingest.landing import ensure_raw_table
 from credit_dw.simulate import api_server, simulate_all
+from credit_dw.transform import dbt as transform
 
 N1 = date(2026, 3, 10)
 N2 = date(2026, 3, 11)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from credit_dw import data_dictionary, settings
-from credit_dw.transform import ensure_manifest
+from credit_dw.config import settings
+from credit_dw.transform import data_dictionary
+from credit_dw.transform.dbt import ensure_manifest
 
 
 def test_every_mart_column_is_described_and_listed():

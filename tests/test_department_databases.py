@@ -22,11 +22,14 @@ from hypothesis import strategies as st
 from psycopg import sql
 from stdnum.cn import ric, uscc
 
-from credit_dw import ingest, settings, transform
 from credit_dw.catalog import get_source
+from credit_dw.config import settings
+from credit_dw.ingest import pipeline as ingest
 from credit_dw.simulate import court_debtors as cd
+from credit_dw.simulate import enterprises as ent
 from credit_dw.simulate import identities, simulate_market_registry
 from credit_dw.simulate import social_insurance as si
+from credit_dw.transform import dbt as transform
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NIGHT_1, NIGHT_2 = date(2022, 3, 1), date(2022, 3, 2)
@@ -100,7 +103,8 @@ def nights(seeded):
         for night in (NIGHT_1, NIGHT_2):
             simulate_market_registry(registry_url, night, scale=2)
         with psycopg.connect(registry_url) as reg:
-            registry_codes = {si.normalise_code(r[0]) for r in reg.execute("select tyshxydm from registry.t_sczt_djxx")}
+            registry_codes = {ent.normalise_code(r[0])
+                              for r in reg.execute("select tyshxydm from registry.t_sczt_djxx")}
 
         result: dict = {"registry_codes": registry_codes}
         for source_id, (simulate, table) in feeds.items():
@@ -119,11 +123,11 @@ def nights(seeded):
 @hsettings(max_examples=200, deadline=None)
 @given(st.text(alphabet="0123456789", min_size=17, max_size=17))
 def test_citizen_id_check_character_agrees_with_stdnum(first17):
-    assert cd.citizen_id_check_character(first17) == ric.calc_check_digit(first17 + "0")
+    assert identities.citizen_id_check_character(first17) == ric.calc_check_digit(first17 + "0")
 
 
 def test_simulated_people_have_real_hebei_ids_matching_their_sex():
-    pool = si.generated_enterprises(7, 1)
+    pool = ent.generated_enterprises(7, 1)
     rows, counts = cd.generate_listings(NIGHT_1, scale=3, seed=7, enterprises=pool, defect_share=0.1)
     codes = {r["division_code"] for r in identities.read_seed_divisions()}
     people = [r for r in rows if r[3] == cd.KIND_PERSON]
@@ -138,8 +142,8 @@ def test_simulated_people_have_real_hebei_ids_matching_their_sex():
 
 
 def test_generation_is_deterministic_and_seeded():
-    pool = si.generated_enterprises(3, 1)
-    assert pool == si.generated_enterprises(3, 1)
+    pool = ent.generated_enterprises(3, 1)
+    assert pool == ent.generated_enterprises(3, 1)
     assert all(uscc.is_valid(e.uscc) for e in pool)
     a = si.generate_contributions(NIGHT_1, seed=3, enterprises=pool)
     assert a == si.generate_contributions(NIGHT_1, seed=3, enterprises=pool)
@@ -152,8 +156,8 @@ def test_generation_is_deterministic_and_seeded():
 def test_without_a_registry_enterprises_are_generated(monkeypatch, warehouse_url):
     missing = settings.with_database(settings.libpq_url(warehouse_url), "src_no_such_registry")
     monkeypatch.setenv("SOURCE_MARKET_REGISTRY_URL", missing)
-    assert si.registry_enterprises(NIGHT_1, seed=1, stream="x", count=10) is None
-    found = si.enterprises_for(NIGHT_1, seed=1, scale=1, stream="x", count=30)
+    assert ent.registry_enterprises(NIGHT_1, seed=1, stream="x", count=10) is None
+    found = ent.enterprises_for(NIGHT_1, seed=1, scale=1, stream="x", count=30)
     assert len({e.uscc for e in found}) == 30
     assert all(uscc.is_valid(e.uscc) and e.name for e in found)
 
@@ -317,7 +321,7 @@ def _mariadb():
         pytest.skip("no MariaDB reachable at 127.0.0.1:3306")
 
 
-def _mariadb_rows(night: date, enterprises: list[si.Enterprise]) -> list[tuple]:
+def _mariadb_rows(night: date, enterprises: list[ent.Enterprise]) -> list[tuple]:
     rows, counts = si.generate_contributions(night, seed=11, enterprises=enterprises, defect_share=0.1)
     assert counts["bad_check_character"] == 1
     # A MySQL department system keeps local (Beijing) wall-clock time in a DATETIME column.
@@ -337,7 +341,7 @@ def mariadb_source(seeded):
         cur.execute(f"drop table if exists {si.TABLE}")
         cur.execute(MARIADB_DDL.format(table=si.TABLE))
     try:
-        enterprises = si.generated_enterprises(11, 1)
+        enterprises = ent.generated_enterprises(11, 1)
         rng = random.Random(11)
         rows = {night: _mariadb_rows(night, rng.sample(enterprises, 4)) for night in MARIADB_NIGHTS}
         insert = f"insert into {si.TABLE} ({', '.join(si.COLUMNS)}) values ({', '.join(['%s'] * len(si.COLUMNS))})"

@@ -121,11 +121,14 @@ def test_common_environment_points_at_the_compose_services():
     assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
     assert env["AIRFLOW__CORE__DEFAULT_TIMEZONE"] == "Asia/Shanghai"
     assert str(env["AIRFLOW__CORE__LOAD_EXAMPLES"]).lower() == "false"
-    # Cosmos's watcher backs XComs up on failure only, as locally (credit_dw.airflow_env).
-    from credit_dw import airflow_env
+    # Cosmos's watcher backs XComs up on failure only, as locally (credit_dw.config.airflow_env).
+    from credit_dw.config import airflow_env
 
     key = "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY"
     assert str(env[key]).lower() == airflow_env.defaults()[key].lower() == "false"
+    # Vendor telemetry off in the containers as locally: the platform makes no outbound calls.
+    for key in ("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "DO_NOT_TRACK", "SCARF_NO_ANALYTICS", "GX_ANALYTICS_ENABLED"):
+        assert str(env[key]).lower() == airflow_env.defaults()[key].lower(), key
     assert (
         urlsplit(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]).hostname
         == "airflow-metadata"

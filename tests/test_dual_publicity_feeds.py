@@ -15,10 +15,14 @@ from datetime import date, timedelta
 
 import pytest
 
-from credit_dw import extract_files, ingest, settings, transform
 from credit_dw.catalog import get_source
+from credit_dw.config import settings
+from credit_dw.connectors.files.headers import aliases_path
+from credit_dw.connectors.files.receipts import file_receipts
+from credit_dw.ingest import pipeline as ingest
 from credit_dw.simulate import admin_penalty, identities, simulate_market_registry
 from credit_dw.simulate import dual_publicity as dp
+from credit_dw.transform import dbt as transform
 
 PENALTY_NIGHT = date(2024, 7, 9)
 REGISTRY_NIGHT, REGISTERED_CHECK_NIGHT = date(2024, 8, 19), date(2024, 8, 20)
@@ -68,7 +72,7 @@ def _expected_quarantine(defects: dict[str, int], checks: dict[str, str]) -> dic
 
 def test_the_simulated_night_is_the_department_mix(penalty_night, conn):
     summary, outcome = penalty_night
-    receipts = extract_files.file_receipts(outcome.batch_id)
+    receipts = file_receipts(outcome.batch_id)
     assert all(r["outcome"] == "landed" for r in receipts)
     assert {r["encoding"] for r in receipts} == {"gb18030", "utf-8", "utf-8-sig", None}
     assert {r["file_format"] for r in receipts} == {"csv", "xlsx"}
@@ -212,7 +216,7 @@ def test_staging_holds_accepted_rows_typed_and_normalised(penalty_night, licence
     assert late > 0
     assert set(subject_types) <= {"organisation", "individual_business", "natural_person"}
     aliases = conn.execute("select count(*) from reference.field_aliases").fetchone()[0]
-    with extract_files.aliases_path().open(encoding="utf-8") as fh:
+    with aliases_path().open(encoding="utf-8") as fh:
         assert aliases == sum(1 for _ in fh) - 1
 
 
@@ -293,16 +297,17 @@ def test_a_warehouse_older_than_the_registered_codes_gets_them_once(conn):
     """Bootstrap fills an empty meta.registered_codes from the accepted registry batches with the
     gate's own insert (warehouses validated before the table existed), and leaves a filled one alone.
     Run in a transaction that is rolled back: the session's other modules keep their rows."""
-    from credit_dw import gate, warehouse
+    from credit_dw.db import registered_codes
+    from credit_dw.db.connect import connect
 
     before = conn.execute("select uscc, batch_id, source_id from meta.registered_codes order by 1, 2").fetchall()
     accepted = conn.execute("select count(*) from meta.load_batches where source_id = 'market_registry' "
                             "and status = 'accepted'").fetchone()[0]
     assert before and accepted
-    with warehouse.connect() as tx:
-        assert gate.backfill_registered_codes(tx) == 0  # not empty: nothing to do
+    with connect() as tx:
+        assert registered_codes.backfill_registered_codes(tx) == 0  # not empty: nothing to do
         tx.execute("delete from meta.registered_codes")
-        assert gate.backfill_registered_codes(tx) == accepted
+        assert registered_codes.backfill_registered_codes(tx) == accepted
         assert tx.execute("select uscc, batch_id, source_id from meta.registered_codes order by 1, 2"
                           ).fetchall() == before
         tx.rollback()

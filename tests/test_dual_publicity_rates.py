@@ -22,11 +22,13 @@ from functools import cache
 
 import pytest
 
-from credit_dw import ingest, settings, transform
+from credit_dw.config import settings
+from credit_dw.ingest import pipeline as ingest
 from credit_dw.reference import calendar as cal
 from credit_dw.simulate import dept_ledgers as ledgers
 from credit_dw.simulate import dual_publicity as dp
 from credit_dw.simulate import national_pushdown as pushdown
+from credit_dw.transform import dbt as transform
 
 DP_NIGHTS = (date(2019, 1, 14), date(2019, 1, 15), date(2019, 2, 14))
 PUSH_NIGHTS = (date(2019, 1, 16), date(2019, 2, 14))

@@ -19,9 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from credit_dw import extract_files, ingest, ledger, settings
 from credit_dw.catalog import get_source
-from credit_dw.extract_files import MissingColumnsError, normalize_header
+from credit_dw.config import settings
+from credit_dw.connectors.files import connector
+from credit_dw.connectors.files.errors import MissingColumnsError
+from credit_dw.connectors.files.headers import aliases_path, header_aliases, normalize_header, required_columns
+from credit_dw.connectors.files.receipts import file_receipts
+from credit_dw.ingest import ledger
+from credit_dw.ingest import pipeline as ingest
 from credit_dw.simulate import identities
 
 SOURCE = "admin_penalty"
@@ -30,7 +35,7 @@ TEMPLATE = SPEC.fields  # canonical -> national template header
 
 
 def _legacy_headers() -> dict[str, str]:
-    with extract_files.aliases_path().open(encoding="utf-8", newline="") as fh:
+    with aliases_path().open(encoding="utf-8", newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if r["source_id"] == SOURCE and r["alias_kind"] == "legacy_code"]
     legacy: dict[str, str] = {}
     for r in rows:
@@ -116,7 +121,7 @@ def _extract_and_land(night: date) -> str:
 
 
 def _receipts(batch_id: str) -> dict[str, dict]:
-    return {r["file_name"]: r for r in extract_files.file_receipts(batch_id)}
+    return {r["file_name"]: r for r in file_receipts(batch_id)}
 
 
 def _raw(conn, batch_id: str, columns: str = "_source_file, _source_row, subject_name") -> list[tuple]:
@@ -138,13 +143,13 @@ def test_headers_match_after_width_parenthesis_space_and_case_normalisation():
 def test_alias_table_maps_template_legacy_and_canonical_names_of_both_feeds():
     for source_id in ("admin_licence", "admin_penalty"):
         spec = get_source(source_id)
-        aliases = extract_files.header_aliases(spec)
+        aliases = header_aliases(spec)
         for canonical, header in spec.fields.items():
             assert aliases[normalize_header(header)] == canonical
             assert aliases[normalize_header(canonical)] == canonical
-        assert set(extract_files.required_columns(spec)) <= set(spec.fields)
-    penalty = extract_files.header_aliases(get_source("admin_penalty"))
-    licence = extract_files.header_aliases(get_source("admin_licence"))
+        assert set(required_columns(spec)) <= set(spec.fields)
+    penalty = header_aliases(get_source("admin_penalty"))
+    licence = header_aliases(get_source("admin_licence"))
     for code, canonical in {"CF_WSH": "decision_document_number", "CF_XDR_MC": "subject_name",
                             "CF_XDR_SHXYM": "uscc", "CF_JDRQ": "decision_date", "CF_CFLB": "penalty_category",
                             "罚款金额(万元)": "fine_amount_10k_yuan"}.items():
@@ -160,7 +165,7 @@ def test_alias_table_maps_template_legacy_and_canonical_names_of_both_feeds():
 def test_reading_is_streamed_in_constant_memory(tmp_path):
     path = _write_csv(tmp_path / "big.csv", _records(date(2024, 6, 28), "big", 20_000))
     size = path.stat().st_size
-    aliases, required = extract_files.header_aliases(SPEC), extract_files.required_columns(SPEC)
+    aliases, required = header_aliases(SPEC), required_columns(SPEC)
 
     class CountingWriter:
         rows = 0
@@ -170,9 +175,9 @@ def test_reading_is_streamed_in_constant_memory(tmp_path):
 
     tracemalloc.start()
     try:
-        scan = extract_files._scan(path, path, "sha", size, aliases, required)
+        scan = connector._scan(path, path, "sha", size, aliases, required)
         writer = CountingWriter()
-        extract_files._write(scan, writer, SPEC.canonical_fields)
+        connector._write(scan, writer, SPEC.canonical_fields)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -282,7 +287,7 @@ def test_a_file_without_a_required_column_fails_the_whole_night(warehouse_url, c
         assert text in str(raised.value) and text in batch["message"]
     assert "hbsamr_ok.csv" not in batch["message"]
     assert _raw(conn, batch["batch_id"]) == []
-    assert extract_files.file_receipts(batch["batch_id"]) == []
+    assert file_receipts(batch["batch_id"]) == []
 
 
 def test_cut_off_csv_files_are_rejected_with_their_row(warehouse_url, conn):
@@ -392,4 +397,4 @@ def test_a_night_without_files_is_accepted_with_zero_rows(warehouse_url, conn):
 
     assert (outcome.status, outcome.rows_received, outcome.rows_accepted) == ("accepted", 0, 0)
     assert ledger.batch_row(outcome.batch_id)["status"] == "accepted"
-    assert extract_files.file_receipts(outcome.batch_id) == []
+    assert file_receipts(outcome.batch_id) == []

@@ -13,10 +13,13 @@ import psycopg
 import pytest
 import sqlalchemy.exc
 
-from credit_dw import ingest, ledger, settings, transform
 from credit_dw.catalog import get_source
+from credit_dw.config import settings
+from credit_dw.ingest import ledger
+from credit_dw.ingest import pipeline as ingest
 from credit_dw.simulate import simulate_market_registry
 from credit_dw.simulate.market_registry import TABLE
+from credit_dw.transform import dbt as transform
 
 SOURCE = "market_registry"
 
@@ -152,7 +155,7 @@ def test_batch_over_threshold_is_rejected_whole_and_never_reaches_marts(seeded, 
 
     # dim_subject reads every feed's staging view: their raw tables must exist (empty is fine).
     from credit_dw.catalog import load_catalog
-    from credit_dw.landing import ensure_raw_table
+    from credit_dw.ingest.landing import ensure_raw_table
 
     for spec in load_catalog():
         ensure_raw_table(spec)
@@ -193,7 +196,7 @@ def test_failed_extraction_keeps_the_watermark(seeded, conn, monkeypatch):
 
 def test_suite_files_are_valid_for_every_catalog_source():
     from credit_dw.catalog import load_catalog
-    from credit_dw.gate import load_suite_definition
+    from credit_dw.ingest.gate import load_suite_definition
 
     for spec in load_catalog():
         definition = load_suite_definition(get_source(spec.source_id))
@@ -204,7 +207,7 @@ def test_a_check_whose_sql_fails_stops_the_gate(seeded, monkeypatch, tmp_path):
     """A broken query must fail the batch loudly, never count as '0 unexpected rows'."""
     import json
 
-    from credit_dw import gate
+    from credit_dw.ingest import gate
 
     night = date(2025, 5, 19)
     _simulate(night, scale=1)

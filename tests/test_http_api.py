@@ -17,12 +17,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from credit_dw import extract_http, ingest, ledger, transform
 from credit_dw.catalog import get_source
-from credit_dw.extract_http import ApiExtractionError
-from credit_dw.ledger import Window, night_end
+from credit_dw.connectors import http as extract_http
+from credit_dw.connectors.http import ApiExtractionError
+from credit_dw.ingest import ledger
+from credit_dw.ingest import pipeline as ingest
+from credit_dw.ingest.ledger import Window, night_end
 from credit_dw.simulate import api_server, tax_a_level, tax_arrears
 from credit_dw.simulate.api_server import ALWAYS, Faults
+from credit_dw.transform import dbt as transform
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

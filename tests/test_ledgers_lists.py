@@ -15,9 +15,11 @@ from datetime import date
 
 import pytest
 
-from credit_dw import extract_files, ingest, transform
+from credit_dw.connectors.files.receipts import file_receipts
+from credit_dw.ingest import pipeline as ingest
 from credit_dw.simulate import credit_lists, dept_ledgers, national_pushdown
 from credit_dw.simulate import dual_publicity as dp
+from credit_dw.transform import dbt as transform
 
 LEDGER_NIGHT = date(2019, 7, 3)  # the June ledgers
 QUIET_NIGHT = date(2019, 7, 4)  # not a ledger night
@@ -90,7 +92,7 @@ def test_each_injected_ledger_defect_is_caught_by_its_check(feeds, conn):
 
 def test_ledgers_arrive_as_departments_keep_them(feeds, conn):
     written, outcome = feeds["ledger"]
-    receipts = extract_files.file_receipts(outcome.batch_id)
+    receipts = file_receipts(outcome.batch_id)
     assert [r["file_name"] for r in receipts] == sorted(p.name for p in written.files)
     assert {r["outcome"] for r in receipts} == {"landed"}
     assert {r["file_name"].split("_")[0] for r in receipts} == {d.code for d in dp.DEPARTMENTS}

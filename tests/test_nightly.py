@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+from contextlib import contextmanager
 from datetime import date
 
 import pytest
 
-from credit_dw import nightly, settings
+from credit_dw.config import settings
+from credit_dw.orchestration import nightly
 from credit_dw.simulate import simulate_all
+from credit_dw.transform import dbt as transform
 
 pytestmark = pytest.mark.integration
 
@@ -137,3 +141,103 @@ def test_the_next_night_reads_only_what_changed_since(first_night, conn):
     ).fetchone()[0]
     assert outside == 0
     assert (settings.outbox_dir("national", NEXT_NIGHT.isoformat()) / "manifest.json").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# Transient database errors (issue 22): retried once, naming the model; a second failure fails.
+
+
+@contextmanager
+def failing_view_builds(conn, view: str, times: int, message: str = "deadlock detected", errcode: str = "40P01",
+                        schema: str = "staging"):
+    """Make PostgreSQL itself fail the next `times` statements that create `schema.view` (or its
+    `__dbt_tmp`), as a deadlock victim's statement fails; yields a callable counting the failures
+    injected so far.
+
+    An event trigger on CREATE VIEW, counting with a sequence (nextval survives the rollback of the
+    failed statement's transaction): nothing in the project is changed for the test.
+    """
+    conn.execute("create sequence if not exists public.test_injected_failures")
+    conn.execute("select setval('public.test_injected_failures', 1, false)")
+    conn.execute(f"""
+        create or replace function public.test_fail_view_builds() returns event_trigger
+        language plpgsql as $$
+        declare
+            injected bigint;
+        begin
+            if current_query() ~* 'create (or replace )?view "[^"]+"\\."{schema}"\\."{view}(__dbt_tmp)?"' then
+                select case when is_called then last_value else 0 end into injected
+                from public.test_injected_failures;
+                if injected < {times} then
+                    perform nextval('public.test_injected_failures');
+                    raise exception '{message}' using errcode = '{errcode}',
+                        detail = 'injected by tests/test_nightly.py';
+                end if;
+            end if;
+        end $$""")
+    conn.execute("""create event trigger test_fail_view_builds on ddl_command_start
+                    when tag in ('CREATE VIEW') execute function public.test_fail_view_builds()""")
+    try:
+        yield lambda: conn.execute(
+            "select case when is_called then last_value else 0 end from public.test_injected_failures").fetchone()[0]
+    finally:
+        conn.execute("drop event trigger if exists test_fail_view_builds")
+        conn.execute("drop function if exists public.test_fail_view_builds()")
+        conn.execute("drop sequence if exists public.test_injected_failures")
+
+
+def test_a_persistent_database_error_fails_the_night_naming_the_model(first_night, conn, caplog, monkeypatch):
+    # A view only its own model task reads from (every staging view feeds ~30 model tasks, and
+    # each would then try its model alone: minutes of fallback runs that prove nothing more here).
+    # The model task's own Airflow retries rebuild it alone; not 120 s apart here.
+    monkeypatch.setenv("CREDIT_DW_RETRY_DELAY_SECONDS", "1")
+    with failing_view_builds(conn, "dual_publicity_timeliness", times=1000, schema="quality"):
+        result = nightly.run_dag("credit_transform", NIGHT)
+    log = caplog.text  # the task's log records (the producer logs through Airflow's task logger)
+    assert result.state == "failed"
+    assert {"dbt.dbt_producer_watcher", "dbt.dual_publicity_timeliness_run"} <= set(result.failed_tasks)
+    # The night's build is retried once, not again and again.
+    assert log.count("transient database error in model dual_publicity_timeliness (deadlock detected") == 1
+    assert log.count("The retry failed too: model dual_publicity_timeliness (deadlock detected") == 1
+    assert "publish_marts_built" in result.failed_tasks  # nothing announced: no export of this night
+
+
+def test_a_deadlock_in_a_night_is_retried_once_and_the_night_succeeds(first_night, conn, caplog):
+    with failing_view_builds(conn, "stg_admin_penalty__penalties", times=1) as attempts:
+        result = nightly.run_dag("credit_transform", NIGHT)
+        tried = attempts()
+    log = caplog.text  # the task's log records (the producer logs through Airflow's task logger)
+    assert (result.state, result.failed_tasks) == ("success", [])
+    assert tried == 1
+    assert "transient database error in model stg_admin_penalty__penalties (deadlock detected" in log
+    assert "The retry succeeded: model.credit_warehouse.stg_admin_penalty__penalties" in log
+    # What the failed view held back was rebuilt by the retry: the penalty mart is this night's.
+    assert conn.execute("select count(*) from marts.fct_admin_penalty").fetchone()[0] > 0
+
+
+def test_run_dbt_retries_a_transient_error_once(first_night, conn, caplog):
+    caplog.set_level(logging.WARNING, logger="credit_dw.transform")
+    with failing_view_builds(conn, "stg_admin_penalty__penalties", times=1,
+                             message="could not serialize access due to concurrent update",
+                             errcode="40001") as attempts:
+        transform.run_dbt(["run", "--select", "stg_admin_penalty__penalties+1"])
+        assert attempts() == 1
+    assert "transient database error in model stg_admin_penalty__penalties (could not serialize access" in caplog.text
+    assert "retrying once" in caplog.text
+
+
+def test_run_dbt_fails_on_the_second_transient_error_and_never_retries_a_real_one(first_night, conn, caplog):
+    caplog.set_level(logging.WARNING, logger="credit_dw.transform")
+    with failing_view_builds(conn, "stg_admin_penalty__penalties", times=1000) as attempts:
+        with pytest.raises(RuntimeError, match=r"model\.credit_warehouse\.stg_admin_penalty__penalties error: "
+                                               r".*deadlock detected"):
+            transform.run_dbt(["run", "--select", "stg_admin_penalty__penalties"])
+        assert attempts() == 2
+    caplog.clear()
+    # Not transient (a division by zero is the same on every try): no retry, the error as it is.
+    with failing_view_builds(conn, "stg_admin_penalty__penalties", times=1000, message="division by zero",
+                             errcode="22012") as attempts:
+        with pytest.raises(RuntimeError, match="division by zero"):
+            transform.run_dbt(["run", "--select", "stg_admin_penalty__penalties"])
+        assert attempts() == 1
+    assert "retrying" not in caplog.text

@@ -7,7 +7,7 @@ arrears: late records for an earlier month). Checked end to end, against the emb
 the late settlements land in February's rows and the incremental table equals a recomputation
 from all of staging; a dbt run with nothing new rewrites no row; rerunning a night changes
 nothing; persons who did not authorise the use of their utility data never reach the mart, and
-authorised ones appear under the real keyed hash (credit_dw.privacy) only.
+authorised ones appear under the real keyed hash (credit_dw.db.privacy) only.
 """
 
 from __future__ import annotations
@@ -18,10 +18,15 @@ from datetime import date
 import psycopg
 import pytest
 
-from credit_dw import extract_http, ingest, landing, privacy, settings, transform
 from credit_dw.catalog import get_source, source_ids
+from credit_dw.config import settings
+from credit_dw.connectors import http as extract_http
+from credit_dw.db import privacy
+from credit_dw.ingest import landing
+from credit_dw.ingest import pipeline as ingest
 from credit_dw.simulate import api_server, housing_fund, utility_gas, utility_power, utility_water
 from credit_dw.simulate import social_insurance as si
+from credit_dw.transform import dbt as transform
 
 NIGHT_1 = date(2014, 3, 5)
 NIGHT_2 = date(2014, 4, 5)

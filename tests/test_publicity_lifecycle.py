@@ -16,10 +16,12 @@ from datetime import date
 import psycopg
 import pytest
 
-from credit_dw import extract_http, ingest, transform
 from credit_dw.catalog import get_source
-from credit_dw.landing import ensure_raw_table
+from credit_dw.connectors import http as extract_http
+from credit_dw.ingest import pipeline as ingest
+from credit_dw.ingest.landing import ensure_raw_table
 from credit_dw.simulate import admin_penalty, api_server, objections
+from credit_dw.transform import dbt as transform
 
 NIGHTS = (date(2017, 3, 6), date(2017, 3, 7))
 AS_OF_INSIDE = date(2017, 3, 7)  # every simulated decision is inside its window

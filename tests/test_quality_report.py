@@ -23,10 +23,15 @@ import psycopg
 import psycopg.sql
 import pytest
 
-from credit_dw import ingest, quality_report, returns, settings, transform
 from credit_dw.catalog import get_source, source_ids
+from credit_dw.config import settings
+from credit_dw.ingest import pipeline as ingest
+from credit_dw.ingest import returns
+from credit_dw.reports.quality import page as quality_report
+from credit_dw.reports.quality import queries as quality_queries
 from credit_dw.simulate import simulate_market_registry
 from credit_dw.simulate.market_registry import TABLE, day_id_range
+from credit_dw.transform import dbt as transform
 
 SOURCE = "market_registry"
 NIGHTS = (date(2020, 6, 1), date(2020, 6, 2), date(2020, 6, 3))
@@ -205,15 +210,15 @@ def test_cities_attribute_rows_by_their_division_code(nights, conn):
 
 def test_uscc_decides_the_division_when_a_feed_has_no_division_column(nights, conn):
     spec = get_source(SOURCE)
-    assert quality_report.division_field(spec) == "division_code"
+    assert quality_queries.division_field(spec) == "division_code"
     without = dataclasses.replace(spec, fields={k: v for k, v in spec.fields.items() if k != "division_code"})
-    assert quality_report.division_field(without) is None
+    assert quality_queries.division_field(without) is None
     rows = conn.execute(
         psycopg.sql.SQL("select a.division_code, a.division_basis, substr(credit.normalize_code(r.uscc), 3, 6) "
                         "from ({}) a join raw.market_registry__subjects r "
                         "on r._batch_id = a.batch_id and r._row_number = a.row_number "
                         "where a.batch_id = %s and r.uscc is not null").format(
-            quality_report.attribution_query(without)),
+            quality_queries.attribution_query(without)),
         (f"{SOURCE}/{LAST}",),
     ).fetchall()
     assert rows and all(division == from_uscc and basis == "uscc" for division, basis, from_uscc in rows)
@@ -282,7 +287,7 @@ def test_rebuilding_an_earlier_night_gives_that_nights_numbers(nights, conn):
 
 
 def test_timeliness_section_waits_for_its_view_then_reads_the_contract(nights, conn, monkeypatch):
-    monkeypatch.setattr(quality_report, "TIMELINESS_VIEW", "quality.no_such_view_for_this_test")
+    monkeypatch.setattr(quality_queries, "TIMELINESS_VIEW", "quality.no_such_view_for_this_test")
     report = quality_report.write_quality_report(LAST)
     assert not report.timeliness_available
     assert "timeliness_departments" not in report.csv_files
@@ -301,12 +306,12 @@ def test_timeliness_section_waits_for_its_view_then_reads_the_contract(nights, c
     conn.execute("create or replace view quality_test.broken as select 1 as decisions, date '2020-06-03' as night")
     try:
         # A view that breaks the contract: the report is still written and the section says why.
-        monkeypatch.setattr(quality_report, "TIMELINESS_VIEW", "quality_test.broken")
+        monkeypatch.setattr(quality_queries, "TIMELINESS_VIEW", "quality_test.broken")
         broken = quality_report.write_quality_report(LAST)
         assert not broken.timeliness_available and broken.headline["rows_received"] > 0
         assert "does not answer its contract" in broken.index_html.read_text(encoding="utf-8")
 
-        monkeypatch.setattr(quality_report, "TIMELINESS_VIEW", "quality_test.dual_publicity_timeliness")
+        monkeypatch.setattr(quality_queries, "TIMELINESS_VIEW", "quality_test.dual_publicity_timeliness")
         report = quality_report.write_quality_report(LAST)
     finally:
         conn.execute("drop schema quality_test cascade")

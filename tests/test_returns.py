@@ -9,9 +9,12 @@ from datetime import date
 import psycopg
 import pytest
 
-from credit_dw import ingest, returns, settings, transform
+from credit_dw.config import settings
+from credit_dw.ingest import pipeline as ingest
+from credit_dw.ingest import returns
 from credit_dw.simulate import simulate_market_registry
 from credit_dw.simulate.market_registry import TABLE
+from credit_dw.transform import dbt as transform
 
 SOURCE = "market_registry"
 DEPARTMENT = "河北省市场监督管理局"

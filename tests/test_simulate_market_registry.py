@@ -13,7 +13,7 @@ import pytest
 from psycopg import sql
 from stdnum.cn import uscc
 
-from credit_dw import settings
+from credit_dw.config import settings
 from credit_dw.simulate import identities, simulate_market_registry
 from credit_dw.simulate.market_registry import DEFECT_KINDS, RESHAPED_KIND, TABLE, day_id_range
 

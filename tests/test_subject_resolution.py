@@ -19,10 +19,14 @@ from datetime import date, timedelta
 import psycopg
 import pytest
 
-from credit_dw import ingest, landing, privacy, settings, transform
 from credit_dw.catalog import get_source, source_ids
+from credit_dw.config import settings
+from credit_dw.db import privacy
+from credit_dw.ingest import landing
+from credit_dw.ingest import pipeline as ingest
 from credit_dw.simulate import admin_licence, admin_penalty, identities, simulate_market_registry
 from credit_dw.simulate import dual_publicity as dp
+from credit_dw.transform import dbt as transform
 
 NIGHT = date(2016, 6, 14)
 TEST_KEY = "subject-resolution-test-key-2016"

@@ -16,12 +16,15 @@ from datetime import date
 import pytest
 from stdnum.cn import uscc as stdnum_uscc
 
-from credit_dw import extract_files, ingest, settings, transform
 from credit_dw.catalog import get_source, load_catalog, source_ids
+from credit_dw.config import settings
+from credit_dw.connectors.files.receipts import file_receipts
+from credit_dw.ingest import pipeline as ingest
 from credit_dw.simulate import credit_lists, identities, utilities, utility_gas, utility_power, utility_water
 from credit_dw.simulate import customs_certified as cc
 from credit_dw.simulate import dual_publicity as dp
 from credit_dw.simulate.market_registry import simulate_market_registry
+from credit_dw.transform import dbt as transform
 
 BILL_NIGHT = date(2018, 3, 5)  # the 5th: February's bills
 QUIET_NIGHT = date(2018, 3, 6)
@@ -84,7 +87,7 @@ def _issues_by_check(conn, batch_id: str, severity: str) -> dict[str, int]:
 @pytest.mark.parametrize("source_id", sorted(UTILITIES))
 def test_each_company_file_of_the_bill_night_lands(bill_nights, source_id):
     summary, outcome = bill_nights[source_id]
-    receipts = extract_files.file_receipts(outcome.batch_id)
+    receipts = file_receipts(outcome.batch_id)
     companies = utilities.COMPANIES[source_id]
     assert [r["file_name"] for r in receipts] == sorted(
         utilities.file_name(source_id, c, BILL_NIGHT) for c in companies)
@@ -127,7 +130,7 @@ def test_a_gbk_file_with_a_title_row_lands_its_chinese_intact(bill_nights, conn)
     assert [(r[1], r[2], r[3]) for r in landed] == [(row[1], row[12], row[2]) for row in delivered]
     assert [r[0] for r in landed] == list(range(1, len(delivered) + 1))
     assert {r[2] for r in landed} == {"石家庄供水有限公司"}
-    receipt = next(r for r in extract_files.file_receipts(outcome.batch_id) if r["file_name"] == name)
+    receipt = next(r for r in file_receipts(outcome.batch_id) if r["file_name"] == name)
     assert receipt["encoding"] == "gb18030"
 
 
@@ -153,7 +156,7 @@ def test_a_night_that_is_not_a_delivery_day_is_an_empty_batch(registry, conn):
         assert not settings.inbox_dir(source_id, QUIET_NIGHT.isoformat()).exists()
         outcome = ingest.ingest(source_id, QUIET_NIGHT)
         assert (outcome.status, outcome.rows_received, outcome.rows_accepted) == ("accepted", 0, 0)
-        assert extract_files.file_receipts(outcome.batch_id) == []
+        assert file_receipts(outcome.batch_id) == []
 
 
 def test_unauthorised_natural_persons_never_reach_staging(staged, conn):
@@ -225,7 +228,7 @@ def test_each_injected_customs_defect_is_quarantined_and_dates_land(staged, conn
         check: defects[kind] for kind, check in CUSTOMS_CRITICAL.items()}
     assert outcome.status == "accepted" and outcome.rows_warned == 0
     assert outcome.rows_received == len(delivery.records) == outcome.rows_accepted + outcome.rows_quarantined
-    [receipt] = extract_files.file_receipts(outcome.batch_id)
+    [receipt] = file_receipts(outcome.batch_id)
     assert (receipt["file_format"], receipt["outcome"]) == ("xlsx", "landed")
     # Excel date cells land as ISO dates; the staged decisions are typed and consistent.
     dates = conn.execute("select certified_on from raw.customs_certified__certifications where _batch_id = %s",

@@ -37,7 +37,7 @@ def remove_test_additions(conn) -> None:
 
 @pytest.fixture(scope="module")
 def calendar_loaded(warehouse_url: str):
-    from credit_dw.transform import run_dbt
+    from credit_dw.transform.dbt import run_dbt
 
     run_dbt(["seed", "--select", "cn_calendar", "cn_calendar_additions"])
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
@@ -246,11 +246,11 @@ def test_before_the_first_seed_every_call_says_how_to_load_the_calendar(warehous
 
 
 def test_nightly_bootstrap_keeps_the_refreshed_calendar(cal, warehouse_url):
-    from credit_dw import warehouse
+    from credit_dw.db.bootstrap import bootstrap
 
     add_rows(cal, early_january_2027())
     refresh(cal)
-    warehouse.bootstrap(warehouse_url)
+    bootstrap(warehouse_url)
     assert add_working_days(cal, D(2026, 12, 28), 7) == D(2027, 1, 7)
 
 

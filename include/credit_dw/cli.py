@@ -4,11 +4,13 @@
     credit-dw simulate --date D [--scale N] fill the simulated department systems for night D
     credit-dw run --date D                 the nightly cycle for night D through Airflow
     credit-dw reference divisions          rebuild seeds/hebei_divisions.csv
+    credit-dw bench [options]              the benchmarks (benchmarks/, docs/benchmarks.md; `--help` for options)
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from datetime import date, datetime
 from typing import Annotated
 
@@ -17,7 +19,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from credit_dw import airflow_env, settings
+from credit_dw.config import airflow_env, settings
 
 app = typer.Typer(help="The Hebei public credit information warehouse.", no_args_is_help=True)
 db_app = typer.Typer(help="The warehouse database (embedded PostgreSQL by default).", no_args_is_help=True)
@@ -45,19 +47,20 @@ def _progress() -> Progress:
 @db_app.command("start")
 def db_start() -> None:
     """Start the embedded PostgreSQL (no-op when WAREHOUSE_URL is set) and print its URL."""
-    from credit_dw import embedded_db, warehouse
+    from credit_dw.db import embedded as embedded_db
+    from credit_dw.db.bootstrap import bootstrap
 
     with _progress() as progress:
         progress.add_task("starting the warehouse database", total=None)
         url = embedded_db.ensure_warehouse()
-        warehouse.bootstrap(url)
+        bootstrap(url)
     console.print(f"[green]warehouse ready[/green] {url}")
 
 
 @db_app.command("stop")
 def db_stop() -> None:
     """Stop the embedded PostgreSQL."""
-    from credit_dw import embedded_db
+    from credit_dw.db import embedded as embedded_db
 
     if not settings.is_embedded():
         console.print("WAREHOUSE_URL is set: that server is not managed here.")
@@ -68,7 +71,7 @@ def db_stop() -> None:
 @db_app.command("status")
 def db_status() -> None:
     """Say where the warehouse is and whether it runs."""
-    from credit_dw import embedded_db
+    from credit_dw.db import embedded as embedded_db
 
     if not settings.is_embedded():
         console.print(f"external warehouse: {settings.warehouse_url()}")
@@ -83,7 +86,7 @@ def db_status() -> None:
 @db_app.command("url")
 def db_url() -> None:
     """Print the warehouse URL (for psql: psql "$(credit-dw db url)")."""
-    from credit_dw import embedded_db
+    from credit_dw.db import embedded as embedded_db
 
     typer.echo(embedded_db.ensure_warehouse())
 
@@ -95,7 +98,7 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Random seed; same seed and date → same data.")] = 20261122,
 ) -> None:
     """Fill the simulated department systems with night D's records (deterministic, rerunnable)."""
-    from credit_dw import embedded_db
+    from credit_dw.db import embedded as embedded_db
     from credit_dw.simulate import simulation_order, simulator_for
 
     night = _parse_date(date_)
@@ -118,7 +121,7 @@ def simulate(
 @app.command()
 def run(date_: DateOption) -> None:
     """Run the nightly cycle for night D through Airflow: ingest → transform → export."""
-    from credit_dw import nightly
+    from credit_dw.orchestration import nightly
 
     night = _parse_date(date_)
     airflow_env.configure(os.environ)
@@ -134,7 +137,7 @@ def run(date_: DateOption) -> None:
 
 
 def _print_cycle(night: date, results) -> None:
-    from credit_dw.reporting import night_summary
+    from credit_dw.reports.summary import night_summary
 
     runs = Table(title=f"Airflow runs for night {night}")
     for col in ("DAG", "state", "failed tasks"):
@@ -172,8 +175,8 @@ def _print_cycle(night: date, results) -> None:
 @report_app.command("quality")
 def report_quality(date_: DateOption) -> None:
     """Write the daily quality report for night D (HTML + CSV) from what the warehouse holds."""
-    from credit_dw import embedded_db
-    from credit_dw.quality_report import write_quality_report
+    from credit_dw.db import embedded as embedded_db
+    from credit_dw.reports.quality.page import write_quality_report
 
     night = _parse_date(date_)
     with _progress() as progress:
@@ -183,10 +186,23 @@ def report_quality(date_: DateOption) -> None:
     console.print(f"quality report: {report.index_html}")
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                               "help_option_names": []}, add_help_option=False)
+def bench(ctx: typer.Context) -> None:
+    """Run the benchmarks (benchmarks/ in the checkout, outside the package); options: `credit-dw bench --help`."""
+    # The benchmarks are a top-level folder of the checkout, not part of the installed package.
+    sys.path.insert(0, str(settings.PROJECT_ROOT))
+    from benchmarks.bench import main
+
+    raise typer.Exit(main(ctx.args))
+
+
 @app.command()
 def docs() -> None:
     """Regenerate docs/data_dictionary.md and build the dbt docs site (one static HTML file)."""
-    from credit_dw import data_dictionary, embedded_db, transform
+    from credit_dw.db import embedded as embedded_db
+    from credit_dw.transform import data_dictionary
+    from credit_dw.transform import dbt as transform
 
     with _progress() as progress:
         progress.add_task("building the dbt docs site and the data dictionary", total=None)

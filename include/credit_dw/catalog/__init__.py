@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 
-from credit_dw import settings
+from credit_dw.config import settings
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ import importlib
 from collections.abc import Callable
 from datetime import date
 
-from credit_dw.simulate.market_registry import SimulationSummary, simulate_market_registry
+from credit_dw.simulate.common import SimulationSummary
+from credit_dw.simulate.market_registry import simulate_market_registry
 
 __all__ = ["SimulationSummary", "simulate_all", "simulate_market_registry", "simulation_order", "simulator_for"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from credit_dw.simulate.common import SimulationSummary
 from credit_dw.simulate.dual_publicity import PENALTY, write_day
-from credit_dw.simulate.market_registry import SimulationSummary
 
 SOURCE_ID = PENALTY
 

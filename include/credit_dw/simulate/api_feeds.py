@@ -27,10 +27,10 @@ from functools import cache
 
 from stdnum.cn import uscc as _uscc
 
-from credit_dw import settings
-from credit_dw.simulate import identities as ids
+import credit_dw.simulate.identities as ids
+from credit_dw.config import settings
 from credit_dw.simulate.api_server import write_day
-from credit_dw.simulate.market_registry import SimulationSummary, day_id_range
+from credit_dw.simulate.common import SimulationSummary, day_id_range
 
 log = logging.getLogger(__name__)
 

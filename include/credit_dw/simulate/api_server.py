@@ -5,7 +5,7 @@ Departments with a system connection publish their records through a paged JSON 
 `ThreadingHTTPServer` on 127.0.0.1 with an ephemeral port, run in a background thread, serving
 the files the API-feed simulators wrote to `$CREDIT_DW_HOME/simulated_api/<source_id>/<date>.json`.
 
-Interface (the contract `credit_dw.extract_http` reads):
+Interface (the contract `credit_dw.connectors.http` reads):
 
     GET /api/<source_id>?date=YYYY-MM-DD&page=N&page_size=M
     200 {"total": T, "page": N, "page_size": M, "records": [...]}
@@ -44,7 +44,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from credit_dw import settings
+from credit_dw.config import settings
 
 log = logging.getLogger(__name__)
 

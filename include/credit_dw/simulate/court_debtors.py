@@ -30,20 +30,21 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cache
 
 from stdnum.cn import uscc as _uscc
 
-from credit_dw import settings
-from credit_dw.simulate import identities as ids
-from credit_dw.simulate.market_registry import (
+import credit_dw.simulate.identities as ids
+from credit_dw.config import settings
+from credit_dw.simulate.common import (
+    ID_DAY_FACTOR,
     SimulationSummary,
-    _change_time,
+    change_time,
     day_bounds,
     day_id_range,
     ensure_database,
+    seeded_rng,
 )
-from credit_dw.simulate.social_insurance import Enterprise, enterprises_for, normalise_code
+from credit_dw.simulate.enterprises import Enterprise, enterprises_for, normalise_code
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,6 @@ TABLE = f"{SCHEMA}.t_sxbzxr"
 ROWS_PER_SCALE = 80
 PERSON_SHARE = 0.65
 REMOVAL_SHARE = 0.05
-ID_DAY_FACTOR = 10**8
 
 KIND_PERSON = "自然人"
 KIND_ORGANISATION = "法人或其他组织"
@@ -136,78 +136,6 @@ comment on column {TABLE}.ycrq is '移除日期';
 comment on column {TABLE}.gxsj is '更新时间';
 """
 
-#: First year of the division-code history in `seeds/hebei_divisions.csv`.
-CODE_HISTORY_STARTS = 1983
-CITIZEN_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-
-
-def citizen_id_check_character(first17: str) -> str:
-    """GB 11643-1999 check character: ISO 7064 MOD 11-2, 'X' for 10."""
-    total = sum(int(c) * w for c, w in zip(first17, CITIZEN_ID_WEIGHTS, strict=True))
-    value = (12 - total % 11) % 11
-    return "X" if value == 10 else str(value)
-
-
-def is_valid_citizen_id(code: str | None) -> bool:
-    """Form, birth date and check character (the warehouse's `credit.is_valid_citizen_id`, in Python)."""
-    if not code or len(code) != 18 or not code[:17].isdigit() or code[17] not in "0123456789X":
-        return False
-    try:
-        born = date(int(code[6:10]), int(code[10:12]), int(code[12:14]))
-    except ValueError:
-        return False
-    return born.year >= 1900 and citizen_id_check_character(code[:17]) == code[17]
-
-
-@dataclass(frozen=True)
-class IdDivision:
-    """A county-level code an ID can carry, and the years it was in force (None: open)."""
-
-    code: str
-    valid_from: int | None
-    valid_to: int | None
-    is_current: bool
-
-
-@cache
-def id_divisions() -> tuple[IdDivision, ...]:
-    """County-level Hebei codes, current and abolished (an ID keeps the code it was issued with)."""
-    out = []
-    for r in ids.read_seed_divisions():
-        if r["division_level"] != "county" or r["division_name"] == "市辖区":
-            continue
-        out.append(IdDivision(r["division_code"], int(r["valid_from_year"]) if r["valid_from_year"] else None,
-                              int(r["valid_to_year"]) if r["valid_to_year"] else None, r["is_current"] == "true"))
-    return tuple(sorted(out, key=lambda d: d.code))
-
-
-def make_citizen_id(rng: random.Random, logical_date: date) -> tuple[str, str]:
-    """(citizen ID, 性别) of an adult aged 20-70 on D, born where a Hebei code was in force that year."""
-    divisions = id_divisions()
-    current = [d for d in divisions if d.is_current]
-    abolished = [d for d in divisions if not d.is_current]
-    while True:
-        division = rng.choice(abolished if rng.random() < 0.1 else current)
-        low, high = logical_date.year - 70, logical_date.year - 21
-        # The seed's history starts in 1983 (python-stdnum's cn/loc): a code "from 1983" was
-        # already in force for people born earlier; later starts are real creations or renamings.
-        if division.valid_from and division.valid_from > CODE_HISTORY_STARTS:
-            low = max(low, division.valid_from)
-        if division.valid_to:
-            high = min(high, division.valid_to)
-        if low <= high:
-            break
-    born = date(rng.randint(low, high), 1, 1) + timedelta(days=rng.randint(0, 364))
-    male = rng.random() < 0.62  # most listed debtors are men
-    sequence = rng.randrange(0, 999) // 2 * 2 + (1 if male else 0)
-    first17 = f"{division.code}{born:%Y%m%d}{sequence:03d}"
-    return first17 + citizen_id_check_character(first17), "男" if male else "女"
-
-
-def wrong_citizen_id_check(rng: random.Random, code: str) -> str:
-    return code[:-1] + rng.choice([c for c in "0123456789X" if c != code[-1]])
-
-
 # --- courts --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -277,13 +205,13 @@ def _listing(rng: random.Random, logical_date: date, row_id: int, kind: str,
     obligation = rng.choice(OBLIGATIONS).format(amount=_amount(rng))
     performance = NOT_PERFORMED if rng.random() < 0.85 else PARTLY_PERFORMED
     if kind == KIND_PERSON:
-        citizen_id, sex = make_citizen_id(rng, logical_date)
+        citizen_id, sex = ids.make_citizen_id(rng, logical_date)
         name, id_number, representative = ids.person_name(rng), citizen_id, None
     else:
         assert enterprise is not None
         name, id_number, representative, sex = enterprise.name, enterprise.uscc, enterprise.legal_representative, None
     return [row_id, case, name, kind, sex, id_number, representative, court.name, filed, basis, basis_issuer,
-            obligation, performance, conduct, published, None, _change_time(rng, logical_date)]
+            obligation, performance, conduct, published, None, change_time(rng, logical_date)]
 
 
 def generate_listings(
@@ -334,7 +262,7 @@ def generate_listings(
         used.add(i)
         row = rows[i]
         if kind == "bad_citizen_id_check_character":
-            row[5] = wrong_citizen_id_check(rng, row[5])
+            row[5] = ids.wrong_citizen_id_check(rng, row[5])
         elif kind == "bad_uscc_check_character":
             row[5] = ids.wrong_check_character(rng, row[5])
         elif kind == "missing_case_number":
@@ -349,7 +277,7 @@ def generate_listings(
 
 
 def _rng(seed: int, logical_date: date, stream: str) -> random.Random:
-    return random.Random(f"{SOURCE_ID}:{seed}:{logical_date.isoformat()}:{stream}")
+    return seeded_rng(SOURCE_ID, seed, logical_date, stream)
 
 
 def _removals(conn, logical_date: date, *, seed: int, count: int) -> list[tuple[int, datetime]]:
@@ -370,12 +298,12 @@ def _removals(conn, logical_date: date, *, seed: int, count: int) -> list[tuple[
     picked = []
     for row_id, case, name, kind, code, court, filed, published in candidates:
         code = normalise_code(code)
-        valid_code = is_valid_citizen_id(code) if kind == KIND_PERSON else _uscc.is_valid(code)
+        valid_code = ids.is_valid_citizen_id(code) if kind == KIND_PERSON else _uscc.is_valid(code)
         if ((case or "").strip(" \u3000") and (name or "").strip(" \u3000") and valid_code and court in courts
                 and filed is not None and published is not None and filed <= published < logical_date):
             picked.append(row_id)
     rng = _rng(seed, logical_date, "removals")
-    return [(row_id, _change_time(rng, logical_date)) for row_id in sorted(picked[:count])]
+    return [(row_id, change_time(rng, logical_date)) for row_id in sorted(picked[:count])]
 
 
 def simulate_court_debtors(

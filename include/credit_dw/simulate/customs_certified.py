@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from credit_dw import settings
-from credit_dw.simulate import identities as ids
-from credit_dw.simulate.market_registry import SimulationSummary
+import credit_dw.simulate.identities as ids
+from credit_dw.config import settings
+from credit_dw.simulate.common import SimulationSummary
 
 log = logging.getLogger(__name__)
 

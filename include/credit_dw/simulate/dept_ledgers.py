@@ -54,10 +54,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from credit_dw import settings
-from credit_dw.simulate import dual_publicity as dp
-from credit_dw.simulate import identities as ids
-from credit_dw.simulate.market_registry import SimulationSummary
+import credit_dw.simulate.dual_publicity as dp
+import credit_dw.simulate.identities as ids
+from credit_dw.config import settings
+from credit_dw.simulate.common import SimulationSummary
 
 log = logging.getLogger(__name__)
 
@@ -402,7 +402,7 @@ def write_ledgers(logical_date: date, *, scale: int = 1, seed: int = 20261122, d
     if month is None:
         return LedgerNight(SimulationSummary(SOURCE_ID, logical_date, 0, dict.fromkeys(DEFECT_KINDS, 0)), None)
     from credit_dw.catalog import get_source
-    from credit_dw.extract_files import required_columns
+    from credit_dw.connectors.files.headers import required_columns
 
     spec = get_source(SOURCE_ID)
     inbox = inbox or settings.inbox_dir(SOURCE_ID, logical_date.isoformat())

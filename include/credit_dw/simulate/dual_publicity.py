@@ -41,9 +41,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from credit_dw import settings
-from credit_dw.simulate import identities as ids
-from credit_dw.simulate.market_registry import SimulationSummary, day_id_range
+import credit_dw.simulate.identities as ids
+from credit_dw.config import settings
+from credit_dw.simulate.common import SimulationSummary, day_id_range
 
 log = logging.getLogger(__name__)
 
@@ -375,7 +375,7 @@ def generate_records(kind: str, logical_date: date, *, scale: int = 1, seed: int
 def headers(kind: str, style: str) -> dict[str, str]:
     """Canonical field → the header a department of this style writes."""
     from credit_dw.catalog import get_source
-    from credit_dw.extract_files import aliases_path
+    from credit_dw.connectors.files.headers import aliases_path
 
     spec = get_source(kind)
     if style in ("template", "halfwidth"):

@@ -16,15 +16,17 @@ from __future__ import annotations
 import csv
 import random
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from functools import cache
 from pathlib import Path
 
 from stdnum.cn import uscc as _uscc
 
-from credit_dw import settings
+from credit_dw.config import settings
 
 #: The USCC character set: digits and capitals without I, O, Z, S, V.
-USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+#: GB 32100-2015's 31 characters, as python-stdnum spells them (its check character uses the same).
+USCC_ALPHABET = _uscc._alphabet
 _LETTERS = USCC_ALPHABET[10:]
 #: Date from which new subjects got "MA…" organisation codes (USCC reform, 2015).
 USCC_REFORM_DATE = date(2015, 10, 1)
@@ -129,7 +131,7 @@ def wrong_check_character(rng: random.Random, code: str) -> str:
     return code[:-1] + rng.choice([c for c in USCC_ALPHABET if c != code[-1]])
 
 
-_FULLWIDTH = {ord(c): chr(ord(c) + 0xFEE0) for c in "0123456789ABCDEFGHJKLMNPQRTUWXY"}
+_FULLWIDTH = {ord(c): chr(ord(c) + 0xFEE0) for c in USCC_ALPHABET}
 
 
 def to_fullwidth(text: str) -> str:
@@ -200,3 +202,77 @@ def individual_business_name(rng: random.Random, place: str, operator: str) -> s
     """An individual business (个体工商户) name like "正定县张三便利店" or "正定县鑫源超市"."""
     core = operator if rng.random() < 0.6 else trade_name(rng)
     return place + core + rng.choice(SHOP_KINDS)
+
+
+# --- citizen ID numbers (GB 11643-1999) ---------------------------------------------------
+
+#: First year of the division-code history in `seeds/hebei_divisions.csv`.
+CODE_HISTORY_STARTS = 1983
+CITIZEN_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def citizen_id_check_character(first17: str) -> str:
+    """GB 11643-1999 check character: ISO 7064 MOD 11-2, 'X' for 10."""
+    total = sum(int(c) * w for c, w in zip(first17, CITIZEN_ID_WEIGHTS, strict=True))
+    value = (12 - total % 11) % 11
+    return "X" if value == 10 else str(value)
+
+
+def is_valid_citizen_id(code: str | None) -> bool:
+    """Form, birth date and check character (the warehouse's `credit.is_valid_citizen_id`, in Python)."""
+    if not code or len(code) != 18 or not code[:17].isdigit() or code[17] not in "0123456789X":
+        return False
+    try:
+        born = date(int(code[6:10]), int(code[10:12]), int(code[12:14]))
+    except ValueError:
+        return False
+    return born.year >= 1900 and citizen_id_check_character(code[:17]) == code[17]
+
+
+@dataclass(frozen=True)
+class IdDivision:
+    """A county-level code an ID can carry, and the years it was in force (None: open)."""
+
+    code: str
+    valid_from: int | None
+    valid_to: int | None
+    is_current: bool
+
+
+@cache
+def id_divisions() -> tuple[IdDivision, ...]:
+    """County-level Hebei codes, current and abolished (an ID keeps the code it was issued with)."""
+    out = []
+    for r in read_seed_divisions():
+        if r["division_level"] != "county" or r["division_name"] == "市辖区":
+            continue
+        out.append(IdDivision(r["division_code"], int(r["valid_from_year"]) if r["valid_from_year"] else None,
+                              int(r["valid_to_year"]) if r["valid_to_year"] else None, r["is_current"] == "true"))
+    return tuple(sorted(out, key=lambda d: d.code))
+
+
+def make_citizen_id(rng: random.Random, logical_date: date) -> tuple[str, str]:
+    """(citizen ID, 性别) of an adult aged 20-70 on D, born where a Hebei code was in force that year."""
+    divisions = id_divisions()
+    current = [d for d in divisions if d.is_current]
+    abolished = [d for d in divisions if not d.is_current]
+    while True:
+        division = rng.choice(abolished if rng.random() < 0.1 else current)
+        low, high = logical_date.year - 70, logical_date.year - 21
+        # The seed's history starts in 1983 (python-stdnum's cn/loc): a code "from 1983" was
+        # already in force for people born earlier; later starts are real creations or renamings.
+        if division.valid_from and division.valid_from > CODE_HISTORY_STARTS:
+            low = max(low, division.valid_from)
+        if division.valid_to:
+            high = min(high, division.valid_to)
+        if low <= high:
+            break
+    born = date(rng.randint(low, high), 1, 1) + timedelta(days=rng.randint(0, 364))
+    male = rng.random() < 0.62  # most listed debtors are men
+    sequence = rng.randrange(0, 999) // 2 * 2 + (1 if male else 0)
+    first17 = f"{division.code}{born:%Y%m%d}{sequence:03d}"
+    return first17 + citizen_id_check_character(first17), "男" if male else "女"
+
+
+def wrong_citizen_id_check(rng: random.Random, code: str) -> str:
+    return code[:-1] + rng.choice([c for c in "0123456789X" if c != code[-1]])

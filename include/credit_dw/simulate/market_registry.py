@@ -28,24 +28,30 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from urllib.parse import unquote, urlsplit
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
-from credit_dw import settings
-from credit_dw.simulate import identities as ids
+import credit_dw.simulate.identities as ids
+from credit_dw.config import settings
+from credit_dw.simulate.common import (
+    ID_DAY_FACTOR,
+    SimulationSummary,
+    change_time,
+    day_bounds,
+    day_id_range,
+    ensure_database,
+    seeded_rng,
+)
+from credit_dw.simulate.enterprises import REGISTRY_SCHEMA, REGISTRY_TABLE
 
 log = logging.getLogger(__name__)
 
 SOURCE_ID = "market_registry"
-SCHEMA = "registry"
-TABLE = f"{SCHEMA}.t_sczt_djxx"
+SCHEMA = REGISTRY_SCHEMA
+TABLE = REGISTRY_TABLE
 ROWS_PER_SCALE = 200
 STATUS_CHANGE_SHARE = 0.02
 RESHAPED_SHARE = 0.01
 INDIVIDUAL_SHARE = 0.4
-ID_DAY_FACTOR = 10**8
 
 DEFECT_KINDS = (
     "bad_check_character",
@@ -97,42 +103,8 @@ comment on column {TABLE}.fddbr_zjhm is '法定代表人（负责人、经营者
 """
 
 
-@dataclass(frozen=True)
-class SimulationSummary:
-    source_id: str
-    logical_date: date
-    rows_written: int  # rows whose gxsj is now inside the logical date: inserted + status changes
-    defects: dict[str, int]  # defect kind -> rows (plus `fullwidth_or_spaces`, not a defect)
-    rows_inserted: int = 0
-    rows_updated: int = 0
-
-
-def day_id_range(logical_date: date) -> tuple[int, int]:
-    """Inclusive id range of the subjects created for a logical date."""
-    base = int(logical_date.strftime("%Y%m%d")) * ID_DAY_FACTOR
-    return base + 1, base + ID_DAY_FACTOR - 1
-
-
-def day_bounds(logical_date: date) -> tuple[datetime, datetime]:
-    """[start, end) of the logical date in Beijing time."""
-    tz = ZoneInfo(settings.TIMEZONE)
-    start = datetime.combine(logical_date, time(0), tzinfo=tz)
-    return start, start + timedelta(days=1)
-
-
 def _rng(seed: int, logical_date: date, stream: str) -> random.Random:
-    # String seeds are hashed with SHA-512: stable across processes and Python versions.
-    return random.Random(f"{SOURCE_ID}:{seed}:{logical_date.isoformat()}:{stream}")
-
-
-def _change_time(rng: random.Random, logical_date: date) -> datetime:
-    """A time inside D (Beijing), mostly office hours, whole seconds."""
-    start, _ = day_bounds(logical_date)
-    if rng.random() < 0.85:
-        second = rng.randint(8 * 3600 + 1800, 18 * 3600)
-    else:
-        second = rng.randint(0, 86399)
-    return start + timedelta(seconds=second)
+    return seeded_rng(SOURCE_ID, seed, logical_date, stream)
 
 
 def _registration_date(rng: random.Random, logical_date: date) -> date:
@@ -211,7 +183,7 @@ def generate_subjects(
         person = ids.person_name(rng)
         rows.append([
             first_id + seq, code, _name(rng, kind, division, person), kind, person, division.code,
-            registered, _initial_status(rng, kind, registered, logical_date), _change_time(rng, logical_date),
+            registered, _initial_status(rng, kind, registered, logical_date), change_time(rng, logical_date),
         ])
         row_divisions.append(division)
 
@@ -249,12 +221,9 @@ def generate_subjects(
                     break
         counts[kind] += 1
 
-    # Imported here: court_debtors imports this module at load time.
-    from credit_dw.simulate.court_debtors import make_citizen_id
-
     id_rng = _rng(seed, logical_date, "legal_representative_ids")
     for row in rows:
-        row.append(make_citizen_id(id_rng, logical_date)[0])
+        row.append(ids.make_citizen_id(id_rng, logical_date)[0])
 
     reshapable = [i for i in clean if i not in dup_sources]
     for i in rng.sample(reshapable, min(len(reshapable), round(RESHAPED_SHARE * len(clean)))):
@@ -281,27 +250,8 @@ def _status_changes(
     changes = []
     for (subject_id,) in picked:
         status = rng.choices(("注销", "吊销", "迁出", "在业"), weights=(55, 25, 10, 10))[0]
-        changes.append((subject_id, status, _change_time(rng, logical_date)))
+        changes.append((subject_id, status, change_time(rng, logical_date)))
     return changes
-
-
-def ensure_database(url: str) -> None:
-    """Create the database named in `url` if missing (via the server's `postgres` database)."""
-    import psycopg
-    from psycopg import errors, sql
-
-    url = settings.libpq_url(url)
-    name = unquote(urlsplit(url).path.lstrip("/"))
-    if not name:
-        raise ValueError(f"no database named in {url!r}")
-    with psycopg.connect(settings.with_database(url, "postgres"), autocommit=True) as admin:
-        if admin.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
-            return
-        try:
-            admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-            log.info("created database %s", name)
-        except errors.DuplicateDatabase:  # created concurrently
-            pass
 
 
 def simulate_market_registry(

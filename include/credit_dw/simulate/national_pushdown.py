@@ -42,12 +42,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from credit_dw import settings
-from credit_dw.simulate import dept_ledgers as ledgers
-from credit_dw.simulate import dual_publicity as dp
-from credit_dw.simulate import identities as ids
+import credit_dw.simulate.dept_ledgers as ledgers
+import credit_dw.simulate.dual_publicity as dp
+import credit_dw.simulate.identities as ids
+from credit_dw.config import settings
+from credit_dw.simulate.common import SimulationSummary
 from credit_dw.simulate.dept_ledgers import Decision
-from credit_dw.simulate.market_registry import SimulationSummary
 
 log = logging.getLogger(__name__)
 

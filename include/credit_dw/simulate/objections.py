@@ -52,9 +52,9 @@ import random
 from collections import Counter
 from datetime import date, timedelta
 
-from credit_dw.simulate import api_feeds as feeds
-from credit_dw.simulate import dual_publicity as dp
-from credit_dw.simulate.market_registry import SimulationSummary
+import credit_dw.simulate.api_feeds as feeds
+import credit_dw.simulate.dual_publicity as dp
+from credit_dw.simulate.common import SimulationSummary
 
 SOURCE_ID = "objections"
 ROWS_PER_SCALE = 60

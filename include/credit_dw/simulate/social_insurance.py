@@ -31,23 +31,23 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
-import unicodedata
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from stdnum.cn import uscc as _uscc
 
-from credit_dw import settings
-from credit_dw.simulate import identities as ids
-from credit_dw.simulate.market_registry import TABLE as REGISTRY_TABLE
-from credit_dw.simulate.market_registry import (
+import credit_dw.simulate.identities as ids
+from credit_dw.config import settings
+from credit_dw.simulate.common import (
+    ID_DAY_FACTOR,
     SimulationSummary,
-    _change_time,
+    change_time,
     day_bounds,
     day_id_range,
     ensure_database,
+    seeded_rng,
 )
+from credit_dw.simulate.enterprises import Enterprise, enterprises_for, normalise_code
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,6 @@ TABLE = f"{SCHEMA}.t_dwcbjf"
 EMPLOYERS_PER_SCALE = 50
 SETTLEMENT_SHARE = 0.03
 ARREARS_SHARE = 0.10
-FALLBACK_POOL_PER_SCALE = 400
-ID_DAY_FACTOR = 10**8
 
 #: The insurances 人社 collects, with the combined employer + employee rate on the base.
 #: 工伤 varies by industry risk class (0.2 %-1.9 %); one rate per employer, drawn from its code.
@@ -126,103 +124,8 @@ comment on column {TABLE}.gxsj is '更新时间';
 _CENT = Decimal("0.01")
 
 
-@dataclass(frozen=True)
-class Enterprise:
-    """An employer / debtor organisation as another department knows it."""
-
-    uscc: str
-    name: str
-    division_code: str
-    legal_representative: str | None
-
-
-def _rng(seed: int, logical_date: date | None, stream: str, source_id: str = SOURCE_ID) -> random.Random:
-    day = logical_date.isoformat() if logical_date else "-"
-    return random.Random(f"{source_id}:{seed}:{day}:{stream}")
-
-
-def normalise_code(code: str | None) -> str:
-    """NFKC (full-width → half-width), trimmed, upper case: how the registry's reshaped codes read."""
-    return unicodedata.normalize("NFKC", code or "").strip().upper()
-
-
-def current_county_codes() -> set[str]:
-    return {d.code for d in ids.registration_divisions()}
-
-
-def registry_enterprises(logical_date: date, *, seed: int, stream: str, count: int) -> list[Enterprise] | None:
-    """Up to `count` valid enterprises from the market-registry database, or None when it is absent.
-
-    Only subjects created on or before D (the registry's id encodes its creation date) and only
-    columns the registry never changes afterwards, so the draw does not depend on later nights.
-    Registry defects are left out: bad codes, blank names, unknown divisions, future dates, codes
-    under two names (重错码) — another department knows the enterprise by its correct code.
-    """
-    import psycopg
-    from psycopg import errors
-
-    _, last_id = day_id_range(logical_date)
-    url = settings.libpq_url(settings.source_url("market_registry"))
-    try:
-        conn = psycopg.connect(url, connect_timeout=10)
-    except psycopg.OperationalError as exc:
-        log.info("no market-registry database (%s); generating enterprises", str(exc).strip()[:200])
-        return None
-    with conn:
-        try:
-            rows = conn.execute(
-                f"""select tyshxydm, ztmc, djjg_xzqh, fddbr from {REGISTRY_TABLE} t
-                    where id <= %s and ztlx = '企业' and clrq <= %s
-                      and not exists (select 1 from {REGISTRY_TABLE} o
-                                      where o.tyshxydm = t.tyshxydm and o.id <> t.id)
-                    order by md5(%s || id::text), id
-                    limit %s""",
-                (last_id, logical_date, f"{stream}:{seed}:{logical_date.isoformat()}:", 2 * count + 20),
-            ).fetchall()
-        except errors.UndefinedTable:
-            return None
-    known = current_county_codes()
-    pool: list[Enterprise] = []
-    seen: set[str] = set()
-    for code, name, division, person in rows:
-        code = normalise_code(code)
-        name = (name or "").strip(" \u3000")
-        if not name or division not in known or code in seen or not _uscc.is_valid(code):
-            continue
-        seen.add(code)
-        pool.append(Enterprise(code, name, division, person))
-        if len(pool) == count:
-            break
-    return pool or None
-
-
-def generated_enterprises(seed: int, scale: int) -> list[Enterprise]:
-    """A fixed pool per (seed, scale), independent of the date: employers recur across nights."""
-    rng = _rng(seed, None, "enterprise-pool")
-    divisions = ids.registration_divisions()
-    weights = ids.division_weights(divisions)
-    pool, used = [], set()
-    for division in rng.choices(divisions, weights=weights, k=FALLBACK_POOL_PER_SCALE * scale):
-        registered = date(2000, 1, 1) + timedelta(days=rng.randint(0, 365 * 21))
-        code = ids.make_uscc(rng, division.code, kind="1", registered_on=registered)
-        if code in used:
-            continue
-        used.add(code)
-        pool.append(Enterprise(code, ids.enterprise_name(rng, division.place, division.city_name),
-                               division.code, ids.person_name(rng)))
-    return pool
-
-
-def enterprises_for(logical_date: date, *, seed: int, scale: int, stream: str, count: int) -> list[Enterprise]:
-    """`count` distinct enterprises: from the registry when it has enough, else the generated pool."""
-    found = registry_enterprises(logical_date, seed=seed, stream=stream, count=count)
-    if found is not None and len(found) == count:
-        return found
-    pool = generated_enterprises(seed, scale)
-    rng = _rng(seed, logical_date, f"{stream}:fallback")
-    extra = rng.sample(pool, min(len(pool), count - len(found or [])))
-    have = {e.uscc for e in found or []}
-    return (found or []) + [e for e in extra if e.uscc not in have]
+def _rng(seed: int, logical_date: date, stream: str) -> random.Random:
+    return seeded_rng(SOURCE_ID, seed, logical_date, stream)
 
 
 def _digest_int(text: str) -> int:
@@ -283,7 +186,7 @@ def generate_contributions(
         base = _money(average_wage * headcount)
         in_arrears = rng.random() < ARREARS_SHARE
         paid_share = Decimal(rng.choice((0, 0, 25, 50, 70))) / 100 if in_arrears else Decimal(1)
-        declared_at = _change_time(rng, logical_date)
+        declared_at = change_time(rng, logical_date)
         for kind in INSURANCE_TYPES:
             rate = RATES.get(kind) or _work_injury_rate(enterprise)
             due = _money(base * rate)
@@ -344,7 +247,7 @@ def _settlements(conn, logical_date: date, *, seed: int, count: int) -> list[tup
         and _valid_month(month, logical_date) and due is not None and due > 0
     ][:count]
     rng = _rng(seed, logical_date, "settlements")
-    return [(row_id, _change_time(rng, logical_date)) for row_id in sorted(picked)]
+    return [(row_id, change_time(rng, logical_date)) for row_id in sorted(picked)]
 
 
 def simulate_social_insurance(

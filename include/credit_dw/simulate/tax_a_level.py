@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from credit_dw.simulate import api_feeds as feeds
-from credit_dw.simulate.market_registry import SimulationSummary
+import credit_dw.simulate.api_feeds as feeds
+from credit_dw.simulate.common import SimulationSummary
 
 SOURCE_ID = "tax_a_level"
 ROWS_PER_SCALE = 120

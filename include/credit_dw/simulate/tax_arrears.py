@@ -28,8 +28,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from credit_dw.simulate import api_feeds as feeds
-from credit_dw.simulate.market_registry import SimulationSummary
+import credit_dw.simulate.api_feeds as feeds
+from credit_dw.simulate.common import SimulationSummary
 from credit_dw.simulate.tax_a_level import tax_authority
 
 SOURCE_ID = "tax_arrears"

@@ -48,9 +48,9 @@ from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
 
-from credit_dw import settings
-from credit_dw.simulate import identities as ids
-from credit_dw.simulate.market_registry import SimulationSummary
+import credit_dw.simulate.identities as ids
+from credit_dw.config import settings
+from credit_dw.simulate.common import SimulationSummary
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from credit_dw.simulate.market_registry import SimulationSummary
+from credit_dw.simulate.common import SimulationSummary
 from credit_dw.simulate.utilities import simulate_utility
 
 SOURCE_ID = "utility_water"

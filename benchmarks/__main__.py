@@ -1,0 +1,7 @@
+"""`python -m benchmarks …`: the same as `credit-dw bench …`."""
+
+import sys
+
+from benchmarks.bench import main
+
+sys.exit(main())

@@ -1,0 +1,177 @@
+"""Configuration, read from environment variables with documented defaults.
+
+Every knob of the warehouse is here and nowhere else; `.env.example` lists the same names.
+Reading settings never touches the network or the database, so DAG files may import this
+module at parse time.
+
+| variable | default | meaning |
+|---|---|---|
+| `CREDIT_DW_HOME` | `<checkout>/.local` | data directory: embedded PostgreSQL, inbox, outbox, reports, Airflow home |
+| `WAREHOUSE_URL` | unset → embedded PostgreSQL under `$CREDIT_DW_HOME/pg` | SQLAlchemy/libpq URL of the warehouse (PostgreSQL ≥ 14) |
+| `SOURCE_<SOURCE_ID>_URL` | `sql` feeds: database `src_<source_id>` on the warehouse server; `http_api` feeds: the simulated API server | a department's database or API base URL |
+| `CREDIT_DW_HTTP_TIMEOUT_SECONDS`, `CREDIT_DW_HTTP_BACKOFF_SECONDS` | catalog values (10 s, 2 s) | HTTP API feeds' timeout and first back-off |
+| `CREDIT_DW_ALERT_*`, `CREDIT_DW_SMTP_*` | log only | alert channels (see `credit_dw.reports.alerts`) |
+| `CREDIT_DW_REJECT_SHARE` | per catalog entry (0.2) | override of every feed's batch rejection threshold |
+| `AIRFLOW_HOME` | `$CREDIT_DW_HOME/airflow` | Airflow's home (SQLite metadata locally) |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+#: The repository checkout (…/include/credit_dw/config/settings.py → four levels up).
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+SEEDS_DIR = PROJECT_ROOT / "seeds"
+DAGS_DIR = PROJECT_ROOT / "dags"
+CATALOG_DIR = Path(__file__).resolve().parents[1] / "catalog"
+
+#: The province works on Beijing time; logical dates and deadlines are local dates.
+TIMEZONE = "Asia/Shanghai"
+
+WAREHOUSE_DB_NAME = "credit_warehouse"
+
+
+def home() -> Path:
+    """The data directory; created on first use."""
+    path = Path(os.environ.get("CREDIT_DW_HOME", PROJECT_ROOT / ".local")).expanduser().resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def embedded_pgdata() -> Path:
+    return home() / "pg"
+
+
+def inbox_dir(source_id: str, logical_date: str) -> Path:
+    return home() / "inbox" / source_id / logical_date
+
+
+def outbox_dir(target: str, logical_date: str) -> Path:
+    return home() / "outbox" / target / logical_date
+
+
+def landing_dir(source_id: str, logical_date: str) -> Path:
+    """Where extracted batches are written before COPY (kept as the batch's archive)."""
+    return home() / "landing" / source_id / logical_date
+
+
+def reports_dir() -> Path:
+    return home() / "reports"
+
+
+def airflow_home() -> Path:
+    return Path(os.environ.get("AIRFLOW_HOME", home() / "airflow")).expanduser().resolve()
+
+
+def _embedded_url_file() -> Path:
+    return home() / "warehouse.url"
+
+
+def warehouse_url() -> str:
+    """URL of the warehouse database.
+
+    `WAREHOUSE_URL` wins. Otherwise the URL the embedded server wrote when it last started
+    (`credit-dw db start`); if it never started, a clear error says how to start it.
+    """
+    url = os.environ.get("WAREHOUSE_URL")
+    if url:
+        return url
+    url_file = _embedded_url_file()
+    if url_file.exists():
+        return url_file.read_text().strip()
+    raise RuntimeError(
+        "No warehouse configured: set WAREHOUSE_URL to a PostgreSQL ≥ 14 database, "
+        "or start the embedded one with `credit-dw db start`."
+    )
+
+
+def is_embedded() -> bool:
+    return not os.environ.get("WAREHOUSE_URL")
+
+
+def sqlalchemy_url(url: str | None = None) -> str:
+    """The same URL with the psycopg 3 driver named, as SQLAlchemy wants it."""
+    url = url or warehouse_url()
+    scheme, rest = url.split("://", 1)
+    if scheme in ("postgresql", "postgres"):
+        scheme = "postgresql+psycopg"
+    return f"{scheme}://{rest}"
+
+
+def libpq_url(url: str | None = None) -> str:
+    """The URL without a SQLAlchemy driver suffix, as psycopg and psql want it."""
+    url = url or warehouse_url()
+    scheme, rest = url.split("://", 1)
+    return f"postgresql://{rest}" if scheme.startswith("postgres") else url
+
+
+def with_database(url: str, database: str) -> str:
+    """Same server and credentials, another database (used for the simulated source systems)."""
+    parts = urlsplit(url)
+    return parts._replace(path="/" + database).geturl()
+
+
+def source_url(source_id: str) -> str:
+    """Connection URL of a department database, `SOURCE_<ID>_URL` or a database beside the warehouse."""
+    env = os.environ.get(f"SOURCE_{source_id.upper()}_URL")
+    return env or with_database(libpq_url(), f"src_{source_id}")
+
+
+@dataclass(frozen=True)
+class PgParams:
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+
+
+def pg_params(url: str | None = None) -> PgParams:
+    """Split a libpq URL into the fields dbt's profile wants (a socket directory is a host)."""
+    parts = urlsplit(libpq_url(url))
+    query = parse_qs(parts.query)
+    host = query.get("host", [parts.hostname or "localhost"])[0]
+    port = int(query.get("port", [parts.port or 5432])[0])
+    return PgParams(
+        host=host,
+        port=port,
+        user=unquote(parts.username or "postgres"),
+        password=unquote(parts.password or ""),
+        dbname=(parts.path or "/postgres").lstrip("/") or "postgres",
+    )
+
+
+def dbt_env(url: str | None = None) -> dict[str, str]:
+    """Environment variables read by `dbt_project/profiles.yml`."""
+    p = pg_params(url)
+    return {
+        "CREDIT_DW_PGHOST": p.host,
+        "CREDIT_DW_PGPORT": str(p.port),
+        "CREDIT_DW_PGUSER": p.user,
+        "CREDIT_DW_PGPASSWORD": p.password,
+        "CREDIT_DW_PGDATABASE": p.dbname,
+        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
+    }
+
+
+def reject_share_override() -> float | None:
+    value = os.environ.get("CREDIT_DW_REJECT_SHARE")
+    return float(value) if value else None
+
+
+def dbt_env_if_configured() -> dict[str, str]:
+    """`dbt_env()` when a warehouse is known, else {} (DAG parsing must not fail or start a server)."""
+    try:
+        return dbt_env()
+    except RuntimeError:
+        return {}
+
+
+def retry_delay_seconds(default: int) -> int:
+    """`CREDIT_DW_RETRY_DELAY_SECONDS` overrides every DAG's retry delay (tests set it low)."""
+    return int(os.environ.get("CREDIT_DW_RETRY_DELAY_SECONDS", default))

@@ -1,0 +1,256 @@
+"""File-drop connector: a night's delivered CSV / XLSX files into the batch's landing file.
+
+Departments without a system connection deliver the national template as files [000 §2.3;
+domain §4]: `$CREDIT_DW_HOME/inbox/<source_id>/<YYYY-MM-DD>/<department_code>_<anything>.csv|xlsx`,
+several a day if they like. The night's batch is every file in that folder, in name order; the
+extraction window of the ledger does not apply (the folder *is* the night). The reporting date of
+every row is the batch's logical date: the day the file reached the platform.
+
+Contract, per file (outcomes in `meta.file_receipts`, one row per file and batch):
+- archived first: copied to `landing/<source_id>/<date>/delivered/<name>` while its sha256 is
+  computed; everything after reads the archived copy, so what was hashed is what was landed;
+- skipped as `duplicate` when the same bytes were already landed for this source by another
+  settled batch (`meta.delivered_files`, confirmed against the raw table's `_source_file`) or by
+  an earlier file of the same night; a rerun of the same night replaces its own entries, so it
+  never counts its own files as duplicates;
+- `rejected` (the file lands no rows; receipt names line, data row and reason, so the department
+  can correct and re-send it) when it cannot be decoded (CSV: BOM → UTF-8-SIG, else strict UTF-8,
+  else GB18030, the superset of GBK), is malformed or cut off (unterminated quoted field, a row
+  with fewer cells than the header), is not a readable XLSX workbook, has no header row, has two
+  columns meaning the same field, or has an unsupported type;
+- a file lacking a column of the catalog's `required_columns` fails the WHOLE batch (raised; the
+  ledger marks the batch failed and names file and columns), because landing the night without it
+  would make the department's records look omitted (漏报) [000 §2.2];
+- otherwise `landed`: every data row becomes one landed row with `source_file` (file name) and
+  `source_row` (1-based data row number after the header; blank rows keep their number but land
+  nothing), canonical fields in catalog order, unknown columns kept in `_extra`.
+
+Headers are mapped through `seeds/field_aliases.csv` (template headers, legacy CF_* / XK_* codes,
+canonical names) plus the catalog's own `fields`, after `normalize_header`. No files for the night
+is not an error: the batch lands zero rows (a missing feed is the quality report's business).
+
+Reading is streamed: the csv module line by line, openpyxl in `read_only` mode; each file is read
+twice (validate, then write), memory stays constant whatever the file size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from credit_dw.catalog import SourceSpec
+from credit_dw.config import settings
+from credit_dw.connectors.files.errors import FileRejected, MissingColumnsError
+from credit_dw.connectors.files.headers import aliases_path, header_aliases, map_header, required_columns
+from credit_dw.connectors.files.reading import CHUNK_BYTES, FORMATS, csv_records, detect_encoding, xlsx_records
+from credit_dw.connectors.files.receipts import FileReceipt, clear, earlier_delivery, ensure_tables, record
+from credit_dw.db.connect import connect
+from credit_dw.ingest.landing import LandingFile, LandingWriter
+from credit_dw.ingest.ledger import Window
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Scan:
+    """A validated file: how to read it and where each column goes."""
+
+    name: str
+    archived: Path
+    sha256: str
+    bytes: int
+    file_format: str
+    encoding: str | None
+    columns: list[tuple[str, str]] = field(default_factory=list)  # (field|extra|unnamed, name) per column
+    missing: list[str] = field(default_factory=list)
+    rows: int = 0
+
+
+def inbox_files(inbox: Path) -> list[Path]:
+    """The delivered files, in name order; hidden and temporary files (still being written) are not."""
+    if not inbox.is_dir():
+        return []
+    return sorted(
+        p for p in inbox.iterdir()
+        if p.is_file() and not p.name.startswith((".", "~$")) and not p.name.endswith((".part", ".tmp"))
+    )
+
+
+def _archive(path: Path, archive_dir: Path) -> tuple[Path, str, int]:
+    """Copy into the archive while hashing; returns (archived path, sha256, bytes)."""
+    archive_dir.mkdir(parents=True, exist_ok=True)
+    target = archive_dir / path.name
+    tmp = archive_dir / f".{path.name}.part"
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as src, open(tmp, "wb") as dst:
+        for chunk in iter(lambda: src.read(CHUNK_BYTES), b""):
+            digest.update(chunk)
+            size += len(chunk)
+            dst.write(chunk)
+    shutil.copystat(path, tmp)
+    os.replace(tmp, target)
+    return target, digest.hexdigest(), size
+
+
+def _records(scan: _Scan) -> Iterator[tuple[int, list[str | None]]]:
+    if scan.file_format == "xlsx":
+        return xlsx_records(scan.archived)
+    return csv_records(scan.archived, scan.encoding or "utf-8")
+
+
+def _blank(cell: str | None) -> bool:
+    return cell is None or not cell.strip()
+
+
+def _data_rows(scan: _Scan, records: Iterator[tuple[int, list[str | None]]], *, header_found=None
+               ) -> Iterator[tuple[int, int, list[str | None]]]:
+    """(data row number, line number, cells) after the header row (the first row with ≥ 2 cells;
+    a title row above it is skipped). Blank rows keep their number and are not yielded."""
+    header_cells = None
+    for _line, cells in records:
+        if sum(not _blank(c) for c in cells) >= 2:
+            header_cells = cells
+            break
+    if header_cells is None:
+        raise FileRejected("no header row (a row with the template's column headers) in the file")
+    if header_found is not None:
+        header_found(header_cells)
+    width = len(header_cells)
+    row_number = 0
+    while True:
+        try:
+            line, cells = next(records)
+        except StopIteration:
+            return
+        except FileRejected as bad:
+            bad.row = bad.row or row_number + 1  # the record being read when the file broke
+            raise
+        row_number += 1
+        if all(_blank(c) for c in cells):
+            continue
+        if len(cells) < width:
+            if scan.file_format == "csv":
+                raise FileRejected(
+                    f"data row {row_number} (line {line}) has {len(cells)} cells, the header has {width}: "
+                    "the file looks cut off or a row is broken", line=line, row=row_number)
+            cells = cells + [None] * (width - len(cells))
+        elif len(cells) > width and scan.file_format == "csv" and not all(_blank(c) for c in cells[width:]):
+            raise FileRejected(
+                f"data row {row_number} (line {line}) has {len(cells)} cells, more than the {width} "
+                "columns of the header (an unquoted comma?)", line=line, row=row_number)
+        yield row_number, line, cells
+
+
+def _scan(path: Path, archived: Path, sha256: str, size: int, aliases: dict[str, str], required: list[str]) -> _Scan:
+    """Validate a file end to end without landing it: FileRejected, or its column plan and row count."""
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise FileRejected(f"unsupported file type {path.suffix or '(none)'!r}: send CSV (UTF-8 or GBK) or XLSX")
+    scan = _Scan(path.name, archived, sha256, size, FORMATS[suffix], None)
+    if scan.file_format == "csv":
+        scan.encoding = detect_encoding(archived)
+
+    def on_header(cells: list[str | None]) -> None:
+        scan.columns, scan.missing = map_header(cells, aliases, required)
+
+    for _ in _data_rows(scan, _records(scan), header_found=on_header):
+        scan.rows += 1
+    return scan
+
+
+def _write(scan: _Scan, writer: LandingWriter, field_order: list[str]) -> int:
+    position = {name: i for i, name in enumerate(field_order)}
+    written = 0
+    for row_number, _line, cells in _data_rows(scan, _records(scan)):
+        values: list[str | None] = [None] * len(field_order)
+        extra: dict[str, str | None] = {}
+        for index, cell in enumerate(cells):
+            value = None if cell is None or cell == "" else cell
+            if index < len(scan.columns):
+                kind, name = scan.columns[index]
+                if kind == "field":
+                    values[position[name]] = value
+                elif kind == "extra" or value is not None:
+                    extra[name] = value
+            elif value is not None and value.strip():
+                extra[f"column_{index + 1}"] = value
+        writer.write_row(values, source_file=scan.name, source_row=row_number, extra=extra or None)
+        written += 1
+    return written
+
+
+def extract_files(spec: SourceSpec, batch_id: str, logical_date: date, window: Window | None = None) -> LandingFile:
+    """Land every file of the night's inbox (see the module doc); `window` is not used by file drops."""
+    ensure_tables()
+    night = logical_date.isoformat()
+    inbox = settings.inbox_dir(spec.source_id, night)
+    archive_dir = settings.landing_dir(spec.source_id, night) / "delivered"
+    aliases = header_aliases(spec)
+    required = required_columns(spec)
+
+    receipts: list[FileReceipt] = []
+    scans: list[_Scan] = []
+    incomplete: list[str] = []
+    seen: dict[str, str] = {}
+    with connect() as conn:
+        for path in inbox_files(inbox):
+            archived, sha256, size = _archive(path, archive_dir)
+            base = {"file_name": path.name, "sha256": sha256, "bytes": size, "archived_as": str(archived)}
+            if sha256 in seen:
+                earlier = (batch_id, seen[sha256])
+                reason = f"same content as {seen[sha256]!r} of the same night; skipped"
+            else:
+                earlier = earlier_delivery(conn, spec, batch_id, sha256)
+                reason = earlier and f"same content as {earlier[1]!r}, already landed in batch {earlier[0]}; skipped"
+            if earlier is not None:
+                receipts.append(FileReceipt(
+                    **base, outcome="duplicate", duplicate_of_batch_id=earlier[0], duplicate_of_file=earlier[1],
+                    reason=reason))
+                log.warning("%s: %s skipped, same bytes as %s in %s", batch_id, path.name, earlier[1], earlier[0])
+                continue
+            seen[sha256] = path.name
+            try:
+                scan = _scan(path, archived, sha256, size, aliases, required)
+            except FileRejected as bad:
+                receipts.append(FileReceipt(
+                    **base, outcome="rejected", file_format=FORMATS.get(path.suffix.lower()),
+                    line_number=bad.line, source_row=bad.row, reason=bad.reason))
+                log.warning("%s: file %s rejected: %s", batch_id, path.name, bad.reason)
+                continue
+            if scan.missing:
+                names = ", ".join(f"{spec.fields[c]} ({c})" for c in scan.missing)
+                incomplete.append(f"file {path.name!r} lacks required columns {names}")
+                continue
+            scans.append(scan)
+    if incomplete:
+        clear(batch_id)
+        raise MissingColumnsError(
+            f"{batch_id}: " + "; ".join(incomplete) + f". The whole night's delivery of {spec.source_id} is "
+            f"held back: ask {spec.department} to re-send with the template's headers (accepted spellings: "
+            f"{aliases_path().name})."
+        )
+
+    with LandingWriter(spec, batch_id, logical_date) as writer:
+        for scan in scans:
+            rows = _write(scan, writer, spec.canonical_fields)
+            if rows != scan.rows:  # the archived copy is read twice; both passes must agree
+                raise RuntimeError(f"{batch_id}: {scan.name} had {scan.rows} data rows when checked, "
+                                   f"{rows} when landed")
+            receipts.append(FileReceipt(
+                file_name=scan.name, sha256=scan.sha256, bytes=scan.bytes, outcome="landed",
+                archived_as=str(scan.archived), file_format=scan.file_format, encoding=scan.encoding, rows=rows))
+        landed = writer.finish()
+    receipts.sort(key=lambda r: r.file_name)
+    record(spec, batch_id, logical_date, receipts)
+    log.info("%s: %d files, %d rows landed, %d duplicates skipped, %d files rejected", batch_id,
+             len(receipts), landed.rows, sum(r.outcome == "duplicate" for r in receipts),
+             sum(r.outcome == "rejected" for r in receipts))
+    return landed
+

@@ -1,0 +1,1 @@
+"""Exports: one module per target of the warehouse's outbound files."""

@@ -1,0 +1,150 @@
+"""Return to sender (信息退回) and re-submissions (补报) [000 §2.3].
+
+Each night, for every feed whose batch held rows back, the department gets a return notice under
+`$CREDIT_DW_HOME/outbox/returns/<department>/<date>/<source_id>_returns.csv`: one line per
+returned row with where it stood in the delivery (file and row), which field failed and why, then
+the row's own values under the department's own headers (the catalog's `fields` mapping), so it
+can correct the row in its template and send it again. Written as UTF-8 with BOM (opens in Excel
+on a department's PC), sorted, atomically; a rerun rewrites the same bytes.
+
+A later accepted row of the same feed whose business key (catalog `business_key`, default
+`uscc`) matches a returned row is recorded in `meta.resubmissions` as its correction (补报).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from credit_dw.catalog import SourceSpec, get_source
+from credit_dw.config import settings
+from credit_dw.db.connect import connect
+from credit_dw.ingest import ledger
+
+NOTICE_HEADER = ("来源文件", "文件行号", "批次行号", "问题字段", "问题说明", "校验规则")
+
+
+@dataclass(frozen=True)
+class ReturnNotice:
+    department: str
+    path: Path
+    rows: int
+
+
+def business_key(spec: SourceSpec) -> list[str]:
+    """The catalog's `business_key`, else the subject's USCC when the feed has one, else none."""
+    key = spec.extra.get("business_key") or (["uscc"] if "uscc" in spec.fields else [])
+    return [key] if isinstance(key, str) else list(key)
+
+
+def _department_expr(spec: SourceSpec) -> str:
+    """Rows of multi-department feeds say who sent them (数据来源单位); else the catalog's department."""
+    if "source_department" in spec.fields:
+        return "coalesce(credit.clean_text(r.source_department), %(department)s)"
+    return "%(department)s"
+
+
+def _returned_rows(spec: SourceSpec, batch_id: str) -> list[tuple]:
+    fields = ", ".join(f'r."{f}"' for f in spec.canonical_fields)
+    with connect() as conn:
+        return conn.execute(
+            f"""
+            select {_department_expr(spec)} as department,
+                   coalesce(r._source_file, ''), r._source_row, i.row_number,
+                   i.field, i.reason, i.check_name, {fields}
+            from meta.row_issues i
+            join {spec.raw_relation} r on r._batch_id = i.batch_id and r._row_number = i.row_number
+            where i.batch_id = %(batch_id)s and i.severity = 'critical'
+            order by 1, i.row_number, i.check_name
+            """,
+            {"batch_id": batch_id, "department": spec.department},
+        ).fetchall()
+
+
+def _write_atomically(path: Path, payload: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(payload)
+    os.replace(tmp, path)
+
+
+def write_return_notices(source_id: str, logical_date: date) -> list[ReturnNotice]:
+    """Write (or rewrite, or remove when nothing was returned) the night's notices of one feed."""
+    spec = get_source(source_id)
+    batch_id = ledger.batch_id_for(source_id, logical_date)
+    rows = _returned_rows(spec, batch_id)
+    by_department: dict[str, list[tuple]] = {}
+    for row in rows:
+        by_department.setdefault(row[0], []).append(row[1:])
+
+    file_name = f"{source_id}_returns.csv"
+    returns_root = settings.home() / "outbox" / "returns"
+    # A rerun that returns nothing to a department removes that department's stale notice.
+    for stale in returns_root.glob(f"*/{logical_date.isoformat()}/{file_name}"):
+        if stale.parent.parent.name not in by_department:
+            stale.unlink()
+
+    template_headers = [spec.fields[f] for f in spec.canonical_fields]
+    notices = []
+    with connect() as conn:
+        conn.execute("delete from meta.return_notices where source_id = %s and logical_date = %s",
+                     (source_id, logical_date))
+        for department, dept_rows in sorted(by_department.items()):
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\r\n")
+            writer.writerow([*NOTICE_HEADER, *template_headers])
+            for source_file, source_row, row_number, field, reason, check, *values in dept_rows:
+                shown_field = spec.fields.get(field, field)
+                writer.writerow([source_file, source_row or "", row_number, shown_field, reason, check,
+                                 *("" if v is None else v for v in values)])
+            payload = buffer.getvalue().encode("utf-8-sig")
+            directory = settings.outbox_dir(f"returns/{department}", logical_date.isoformat())
+            directory.mkdir(parents=True, exist_ok=True)
+            path = directory / file_name
+            _write_atomically(path, payload)
+            returned = len({r[2] for r in dept_rows})
+            conn.execute(
+                """insert into meta.return_notices
+                   (source_id, department, logical_date, file_name, rows_returned, sha256)
+                   values (%s, %s, %s, %s, %s, %s)""",
+                (source_id, department, logical_date, str(path.relative_to(settings.home())), returned,
+                 hashlib.sha256(payload).hexdigest()),
+            )
+            notices.append(ReturnNotice(department, path, returned))
+    return notices
+
+
+def link_resubmissions(source_id: str, logical_date: date) -> int:
+    """Record which accepted rows of the night correct rows returned on earlier nights (补报)."""
+    spec = get_source(source_id)
+    batch_id = ledger.batch_id_for(source_id, logical_date)
+    if not business_key(spec):
+        return 0  # nothing identifies a row across deliveries; no link can be made
+    key_expr = " || '|' || ".join(f"coalesce(credit.normalize_code(r.\"{k}\"), '')" for k in business_key(spec))
+    old_key_expr = key_expr.replace("r.", "o.")
+    with connect() as conn:
+        conn.execute("delete from meta.resubmissions where resubmitted_batch_id = %s", (batch_id,))
+        cur = conn.execute(
+            f"""
+            insert into meta.resubmissions
+                (source_id, business_key, original_batch_id, original_row_number,
+                 resubmitted_batch_id, resubmitted_row_number)
+            select distinct %(source_id)s, {key_expr}, o._batch_id, o._row_number, r._batch_id, r._row_number
+            from {spec.raw_relation} r
+            join {spec.raw_relation} o on {old_key_expr} = {key_expr} and o._batch_id <> r._batch_id
+            join meta.load_batches ob on ob.batch_id = o._batch_id and ob.logical_date < %(night)s
+            where r._batch_id = %(batch_id)s
+              and {key_expr} <> ''
+              and exists (select 1 from meta.load_batches b where b.batch_id = r._batch_id and b.status = 'accepted')
+              and not exists (select 1 from meta.row_issues i where i.batch_id = r._batch_id
+                              and i.row_number = r._row_number and i.severity = 'critical')
+              and exists (select 1 from meta.row_issues i where i.batch_id = o._batch_id
+                          and i.row_number = o._row_number and i.severity = 'critical')
+            """,
+            {"source_id": source_id, "night": logical_date, "batch_id": batch_id},
+        )
+        return cur.rowcount

@@ -1,0 +1,1 @@
+"""Reports: the night summary, alerts, and the daily quality report."""

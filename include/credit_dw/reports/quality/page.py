@@ -1,0 +1,182 @@
+"""The daily data-quality report (数据质量日报) for the province credit office (省信用办).
+
+Each morning the office reads, per department and per city, what came in last night, what was
+held back and why, and how that trends, and chases the departments whose records are late,
+missing, wrong or duplicated [domain §1, §5; 000 §2.2-2.4]. `write_quality_report(D)` writes
+
+    $CREDIT_DW_HOME/reports/quality/<D>/index.html      the page (Chinese, English subtitles)
+    $CREDIT_DW_HOME/reports/quality/<D>/<table>.csv      one CSV per table of the page
+    $CREDIT_DW_HOME/reports/quality/<D>/fields/<source_id>__<field>.csv   drill-down of a worst field
+
+Contract:
+- Rebuilt from the warehouse for any past night: it reads only `meta` (through the views of
+  `sql/50_quality.sql`), the raw tables (row values and the row's department and division) and
+  `reference.hebei_divisions`. Rerunning a night rewrites the directory.
+- Every number on the page is a cell of one of the CSVs: each table is one query, written to its
+  CSV and rendered from the same rows (the headline is the sum of the feeds table).
+- CSVs are UTF-8 with BOM (Excel on an office PC), CRLF, header cells "中文 key": the last word
+  is a stable English key for scripts.
+- Charts are inline SVG drawn here: no JavaScript, no CDN, readable offline and in print.
+
+City attribution (per-source views `quality.row_attribution__<source_id>`, rebuilt from the
+catalog before every report): a row belongs to the division in its catalog field named by the
+entry's `division_field` key, else its `division_code` field, else characters 3-8 of its USCC
+(the registering authority's division [domain §2]); an empty division column falls back to the
+USCC. The division maps to its reporting unit (`reference.hebei_divisions.reporting_unit_code`:
+the 11 cities, 定州, 辛集, 雄安新区 [domain §3]); 130000 is 省本级, anything else 未能归属.
+The department of a row is its `source_department` (数据来源单位) when the feed has one, else the
+catalog's department, as in the return notices (credit_dw.ingest.returns).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from credit_dw.catalog import load_catalog
+from credit_dw.config import settings
+from credit_dw.db.connect import connect
+from credit_dw.reports.quality.charts import (
+    bar_chart_svg,
+    line_chart_svg,
+)
+from credit_dw.reports.quality.queries import (
+    TREND_NIGHTS,
+    cities_table,
+    code_errors_table,
+    csv_bytes,
+    departments_table,
+    display,
+    drilldown_name,
+    drilldown_rows,
+    ensure_attribution_views,
+    feed_trend_table,
+    feeds_table,
+    headline_table,
+    reasons_table,
+    table_csv,
+    timeliness_tables,
+    trend_table,
+    worst_fields_table,
+)
+
+log = logging.getLogger(__name__)
+
+TEMPLATE = Path(__file__).resolve().parent / "templates" / "quality_report.html"
+
+# ---------------------------------------------------------------------------------------------
+# The report
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    logical_date: date
+    directory: Path
+    index_html: Path
+    csv_files: dict[str, Path]  # table name -> CSV
+    drilldown_files: dict[tuple[str, str], Path]  # (source_id, field) -> CSV
+    headline: dict
+    timeliness_available: bool
+
+
+def report_dir(logical_date: date) -> Path:
+    return settings.reports_dir() / "quality" / logical_date.isoformat()
+
+
+def _render(context: dict) -> str:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATE.parent)),
+        autoescape=jinja2.select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["show"] = display
+    return env.get_template(TEMPLATE.name).render(**context)
+
+
+def _replace_directory(target: Path, staged: Path) -> None:
+    """Swap the staged report in; the old one is removed only after the new one is in place."""
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(staged, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def write_quality_report(logical_date: date) -> QualityReport:
+    """Write (or rewrite) the night's quality report from the warehouse; see the module docstring."""
+    specs = {s.source_id: s for s in load_catalog()}
+    with connect() as conn:
+        ensure_attribution_views(conn)
+        conn.commit()
+        feeds = feeds_table(conn, logical_date)
+        headline = headline_table(feeds, logical_date)
+        departments = departments_table(conn, logical_date)
+        reasons = reasons_table(conn, logical_date)
+        cities = cities_table(conn, logical_date)
+        code_errors = code_errors_table(conn, logical_date)
+        timeliness, timeliness_problem = timeliness_tables(conn, logical_date)
+        trend = trend_table(conn, logical_date)
+        feed_trend = feed_trend_table(conn, logical_date)
+        worst = worst_fields_table(conn, logical_date)
+        drilldowns = {
+            (row["source_id"], row["field"]): drilldown_rows(conn, specs[row["source_id"]], logical_date, row["field"])
+            for row in worst.rows
+        }
+
+    tables = [headline, feeds, departments, reasons, cities, code_errors, *timeliness, trend, feed_trend, worst]
+    target = report_dir(logical_date)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = target.with_name(f".{target.name}.new")
+    shutil.rmtree(staged, ignore_errors=True)
+    (staged / "fields").mkdir(parents=True)
+    csv_files = {}
+    for table in tables:
+        (staged / table.file_name).write_bytes(table_csv(table))
+        csv_files[table.name] = target / table.file_name
+    drilldown_files = {}
+    for (source_id, field_name), (headers, rows) in drilldowns.items():
+        name = drilldown_name(source_id, field_name)
+        (staged / name).write_bytes(csv_bytes(headers, rows))
+        drilldown_files[(source_id, field_name)] = target / name
+
+    generated = datetime.now(ZoneInfo(settings.TIMEZONE))
+    page = _render({
+        "night": logical_date,
+        "generated_at": f"{generated:%Y-%m-%d %H:%M} (北京时间 Beijing time)",
+        "headline": headline.rows[0],
+        "headline_table": headline,
+        "feeds": feeds,
+        "departments": departments,
+        "reasons": reasons,
+        "cities": cities,
+        "code_errors": code_errors,
+        "timeliness": timeliness,
+        "timeliness_problem": timeliness_problem,
+        "trend": trend,
+        "feed_trend": feed_trend,
+        "worst": worst,
+        "trend_nights": TREND_NIGHTS,
+        "received_chart": bar_chart_svg(trend),
+        "share_chart": line_chart_svg(trend, feed_trend),
+    })
+    (staged / "index.html").write_text(page, encoding="utf-8")
+    _replace_directory(target, staged)
+    log.info("quality report %s: %s", logical_date, target / "index.html")
+    return QualityReport(
+        logical_date=logical_date,
+        directory=target,
+        index_html=target / "index.html",
+        csv_files=csv_files,
+        drilldown_files=drilldown_files,
+        headline={k: v for k, v in headline.rows[0].items()},
+        timeliness_available=bool(timeliness),
+    )

@@ -1,0 +1,672 @@
+"""The quality report's queries: one table per question, from the warehouse's quality views and
+meta schema, each written once as CSV and once as HTML (docs/quality_report.md)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from credit_dw.catalog import SourceSpec, load_catalog
+
+log = logging.getLogger(__name__)
+
+TREND_NIGHTS = 30
+WORST_FIELDS = 10
+TIMELINESS_VIEW = "quality.dual_publicity_timeliness"
+ATTRIBUTION_VIEW = "quality.row_attribution"
+
+#: Gate outcome of a feed's night (meta.load_batches.status, or `missing` without a batch) as the
+#: page shows it; the CSVs keep the code.
+MISSING = "missing"
+STATUS_LABELS = {
+    "accepted": "已接收 accepted",
+    "rejected": "整批退回 rejected",
+    "failed": "失败 failed",
+    "extracting": "处理中 in progress",
+    "landed": "处理中 in progress",
+    "skipped": "未处理 skipped",
+    MISSING: "缺报 missing",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables: what a query returns, written once as CSV and once as HTML
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    zh: str
+    en: str
+    kind: str = "int"  # int | share | text | date | status
+    on_page: bool = True  # False: in the CSV only (long texts that would crowd the page)
+
+    @property
+    def header(self) -> str:
+        return f"{self.zh} {self.key}"
+
+
+@dataclass
+class Table:
+    name: str  # CSV file stem
+    zh: str
+    en: str
+    columns: list[Column]
+    rows: list[dict]
+    note: str = ""
+    links: dict[int, str] = field(default_factory=dict)  # row index -> relative href (drill-downs)
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.name}.csv"
+
+    def column(self, key: str) -> list:
+        return [row[key] for row in self.rows]
+
+
+def _csv_value(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (Decimal, float)):
+        return f"{float(value):.6f}".rstrip("0").rstrip(".") if value else "0"
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return "; ".join(str(v) for v in value)
+    return str(value)
+
+
+def csv_bytes(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(headers)
+    writer.writerows([_csv_value(v) for v in row] for row in rows)
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def table_csv(table: Table) -> bytes:
+    return csv_bytes([c.header for c in table.columns], [[r[c.key] for c in table.columns] for r in table.rows])
+
+
+def display(value: object, kind: str) -> str:
+    """A cell as the page shows it: thousands separators, shares as percentages, '—' for none."""
+    if kind == "status":
+        return STATUS_LABELS.get(value, str(value))
+    if value is None:
+        return "—"
+    if kind == "share":
+        return f"{float(value) * 100:.1f}%"
+    if kind == "int":
+        return f"{int(value):,}"
+    if isinstance(value, (list, tuple)):
+        return "、".join(str(v) for v in value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _fetch(conn, query, params: dict) -> list[dict]:
+    cur = conn.execute(query, params)
+    names = [c.name for c in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+# ---------------------------------------------------------------------------------------------
+# Row attribution (department, division) per source: views built from the catalog
+
+
+def division_field(spec: SourceSpec) -> str | None:
+    """The catalog field holding a row's division code, or None (the USCC decides)."""
+    explicit = spec.extra.get("division_field")
+    if explicit:
+        if explicit not in spec.fields:
+            raise ValueError(f"catalog entry {spec.source_id}: division_field {explicit!r} is not one of its fields")
+        return explicit
+    return "division_code" if "division_code" in spec.fields else None
+
+
+def attribution_query(spec: SourceSpec, raw_columns: set[str] | None = None):
+    """`select batch_id, source_id, row_number, department, division_code, division_basis` of one raw table.
+
+    `raw_columns`: the columns the raw table has now (a field added to the catalog appears there
+    only when the feed next lands); None means every catalog field.
+    """
+    from psycopg import sql
+
+    def has(name: str) -> bool:
+        return name in spec.fields and (raw_columns is None or name in raw_columns)
+
+    if has("source_department"):
+        department = sql.SQL("coalesce(credit.clean_text(r.source_department), {})").format(
+            sql.Literal(spec.department))
+    else:
+        department = sql.Literal(spec.department)
+    uscc = (sql.SQL("nullif(substr(credit.normalize_code(r.uscc), 3, 6), '')") if has("uscc")
+            else sql.SQL("null::text"))
+    column = division_field(spec)
+    if column and has(column):
+        own = sql.SQL("credit.normalize_code(credit.clean_text(r.{}))").format(sql.Identifier(column))
+        division = sql.SQL("coalesce({own}, {uscc})").format(own=own, uscc=uscc)
+        basis = sql.SQL("case when {own} is not null then {name} when {uscc} is not null then 'uscc' end").format(
+            own=own, uscc=uscc, name=sql.Literal(column))
+    else:
+        division = uscc
+        basis = sql.SQL("case when {uscc} is not null then 'uscc' end").format(uscc=uscc)
+    return sql.SQL(
+        "select r._batch_id as batch_id, r._source_id as source_id, r._row_number as row_number, "
+        "{department}::text as department, {division}::text as division_code, {basis}::text as division_basis "
+        "from {raw} r"
+    ).format(department=department, division=division, basis=basis, raw=sql.Identifier("raw", spec.raw_table))
+
+
+def ensure_attribution_views(conn) -> list[str]:
+    """(Re)create `quality.row_attribution__<source_id>` per landed feed and their union; returns the feeds."""
+    from psycopg import sql
+
+    conn.execute("select pg_advisory_xact_lock(hashtext('credit_dw.quality.attribution'))")
+    conn.execute("create schema if not exists quality")
+    parts, covered = [], []
+    for spec in load_catalog():
+        raw_columns = {r[0] for r in conn.execute(
+            "select column_name from information_schema.columns where table_schema = 'raw' and table_name = %s",
+            (spec.raw_table,)).fetchall()}
+        if not raw_columns:
+            continue  # never landed: nothing to attribute
+        view = sql.Identifier("quality", f"row_attribution__{spec.source_id}")
+        conn.execute(sql.SQL("create or replace view {} as {}").format(view, attribution_query(spec, raw_columns)))
+        conn.execute(sql.SQL("comment on view {} is {}").format(view, sql.Literal(
+            f"Department and division of every landed row of feed {spec.source_id} "
+            f"(division from {division_field(spec) or 'the USCC'}); built by credit_dw.reports.quality.page.")))
+        parts.append(sql.SQL("select * from {}").format(view))
+        covered.append(spec.source_id)
+    if not parts:
+        parts = [sql.SQL("select null::text as batch_id, null::text as source_id, null::bigint as row_number, "
+                         "null::text as department, null::text as division_code, null::text as division_basis "
+                         "where false")]
+    conn.execute(sql.SQL("create or replace view {} as {}").format(
+        sql.SQL(ATTRIBUTION_VIEW), sql.SQL(" union all ").join(parts)))
+    conn.execute(f"comment on view {ATTRIBUTION_VIEW} is 'One row per landed row of every catalog feed: its "
+                 "department and division (credit_dw.reports.quality.page, docs/quality_report.md).'")
+    return covered
+
+
+# ---------------------------------------------------------------------------------------------
+# The queries behind the tables
+
+
+def _catalog_params() -> dict:
+    specs = load_catalog()
+    return {
+        "ids": [s.source_id for s in specs],
+        "titles": [s.title for s in specs],
+        "departments": [s.department for s in specs],
+    }
+
+
+_CATALOG_CTE = """
+catalog as (
+    select c.source_id, c.title, c.department, c.ord
+    from unnest(%(ids)s::text[], %(titles)s::text[], %(departments)s::text[])
+         with ordinality as c(source_id, title, department, ord)
+)"""
+
+FEED_COLUMNS = [
+    Column("source_id", "数据源", "feed", "text"),
+    Column("name", "名称", "name", "text"),
+    Column("title", "全称", "title", "text", on_page=False),
+    # Department, returns and re-submissions are on the page in the per-department table.
+    Column("department", "报送部门", "department", "text", on_page=False),
+    Column("status", "状态", "status", "status"),
+    Column("rows_received", "接收行数", "rows received"),
+    Column("rows_accepted", "入库行数", "accepted"),
+    Column("rows_quarantined", "隔离行数", "quarantined"),
+    Column("rows_warned", "警示行数", "warned"),
+    Column("quarantine_share", "隔离占比", "quarantine share", "share"),
+    Column("code_error_rows", "重错码行数", "dup./wrong codes"),
+    Column("return_notices", "退回通知", "return notices", on_page=False),
+    Column("rows_returned", "退回行数", "rows returned", on_page=False),
+    Column("rows_resubmitted", "补报行数", "re-submitted rows", on_page=False),
+    Column("attempts", "运行次数", "attempts", on_page=False),
+    Column("message", "说明", "message", "text"),
+]
+
+
+def feeds_table(conn, night: date) -> Table:
+    """One row per catalog feed (every expected feed, received or not)."""
+    rows = _fetch(conn, f"""
+        with {_CATALOG_CTE}
+        select c.source_id, split_part(c.title, ' (', 1) as name, c.title, c.department,
+               coalesce(b.status, 'missing') as status,
+               b.rows_received, b.rows_accepted, b.rows_quarantined, b.rows_warned,
+               b.rows_quarantined::numeric / nullif(b.rows_received, 0) as quarantine_share,
+               b.code_error_rows, b.return_notices, b.rows_returned, b.rows_resubmitted,
+               b.attempts, b.message
+        from catalog c
+        left join quality.batch_outcomes b on b.source_id = c.source_id and b.logical_date = %(night)s
+        order by c.ord
+        """, {**_catalog_params(), "night": night})
+    for row in rows:
+        row["is_received"] = row["status"] in ("accepted", "rejected")
+    return Table("feeds", "各数据源接收情况", "Feeds expected and received", FEED_COLUMNS, rows)
+
+
+HEADLINE_COLUMNS = [
+    Column("logical_date", "数据日期", "night", "date"),
+    Column("feeds_expected", "应报数据源", "feeds expected"),
+    Column("feeds_received", "已报数据源", "feeds received"),
+    Column("feeds_missing", "缺报数据源", "feeds missing"),
+    Column("rows_received", "接收行数", "rows received"),
+    Column("rows_accepted", "入库行数", "rows accepted"),
+    Column("rows_quarantined", "隔离行数", "rows quarantined"),
+    Column("batches_rejected", "整批退回", "batches rejected"),
+    Column("code_error_rows", "重错码行数", "duplicate/wrong code rows"),
+    Column("missing_feeds", "缺报数据源清单", "missing feeds", "text"),
+]
+
+
+def headline_table(feeds: Table, night: date) -> Table:
+    """The headline is the feeds table summed, so page, headline.csv and feeds.csv always agree."""
+    received = [r for r in feeds.rows if r["is_received"]]
+    row = {
+        "logical_date": night,
+        "feeds_expected": len(feeds.rows),
+        "feeds_received": len(received),
+        "feeds_missing": len(feeds.rows) - len(received),
+        "rows_received": sum(r["rows_received"] or 0 for r in received),
+        "rows_accepted": sum(r["rows_accepted"] or 0 for r in received),
+        "rows_quarantined": sum(r["rows_quarantined"] or 0 for r in received),
+        "batches_rejected": sum(1 for r in received if r["status"] == "rejected"),
+        "code_error_rows": sum(r["code_error_rows"] or 0 for r in received),
+        "missing_feeds": [r["source_id"] for r in feeds.rows if not r["is_received"]],
+    }
+    return Table("headline", "总览", "Headline", HEADLINE_COLUMNS, [row])
+
+
+def _night_rows_cte(with_units: bool) -> str:
+    """Every row of the night's received batches with its department, unit and flags."""
+    unit = """,
+           coalesce(u.unit_code, '') as unit_code""" if with_units else ""
+    unit_join = """
+    left join reference.hebei_divisions d on d.division_code = a.division_code
+    left join units u on u.unit_code = d.reporting_unit_code""" if with_units else ""
+    return f"""
+night_rows as (
+    select a.source_id, a.department, a.batch_id, a.row_number,
+           coalesce(ir.is_quarantined, false) as is_quarantined,
+           coalesce(ir.is_code_error, false) as is_code_error,
+           coalesce(ir.is_quarantined, false) and exists (
+               select 1 from meta.return_notices n
+               where n.source_id = a.source_id and n.department = a.department
+                 and n.logical_date = %(night)s) as is_returned,
+           exists (select 1 from meta.resubmissions s
+                   where s.resubmitted_batch_id = a.batch_id
+                     and s.resubmitted_row_number = a.row_number) as is_resubmission{unit}
+    from quality.batch_outcomes b
+    join {ATTRIBUTION_VIEW} a on a.batch_id = b.batch_id
+    left join quality.issue_rows ir
+           on ir.batch_id = a.batch_id and ir.row_number = a.row_number and ir.logical_date = %(night)s{unit_join}
+    where b.logical_date = %(night)s and b.is_received
+)"""
+
+
+_ROW_COUNTS = """
+           count(*) as rows_received,
+           count(*) filter (where not is_quarantined) as rows_accepted,
+           count(*) filter (where is_quarantined) as rows_quarantined,
+           count(*) filter (where is_quarantined)::numeric / nullif(count(*), 0) as quarantine_share,
+           count(*) filter (where is_returned) as rows_returned,
+           count(*) filter (where is_resubmission) as rows_resubmitted,
+           count(*) filter (where is_code_error) as code_error_rows"""
+
+DEPARTMENT_COLUMNS = [
+    Column("source_id", "数据源", "feed", "text"),
+    Column("department", "报送部门", "department", "text"),
+    Column("status", "状态", "status", "status"),
+    Column("rows_received", "接收行数", "received"),
+    Column("rows_accepted", "入库行数", "accepted"),
+    Column("rows_quarantined", "隔离行数", "quarantined"),
+    Column("quarantine_share", "隔离占比", "quarantine share", "share"),
+    Column("code_error_rows", "重错码行数", "dup./wrong codes"),
+    Column("return_notices", "退回通知", "return notices"),
+    Column("rows_returned", "退回行数", "rows returned"),
+    Column("rows_resubmitted", "补报行数", "re-submitted rows"),
+]
+
+
+def departments_table(conn, night: date) -> Table:
+    """One row per feed and sending department; a feed with nothing received shows its catalog department."""
+    rows = _fetch(conn, f"""
+        with {_CATALOG_CTE}, {_night_rows_cte(False)},
+        counted as (
+            select source_id, department, {_ROW_COUNTS}
+            from night_rows group by source_id, department
+        ),
+        listed as (
+            select source_id, department, rows_received, rows_accepted, rows_quarantined, quarantine_share,
+                   rows_resubmitted, code_error_rows
+            from counted
+            union all
+            select c.source_id, c.department, 0, 0, 0, null, 0, 0
+            from catalog c where not exists (select 1 from counted k where k.source_id = c.source_id)
+        )
+        select l.source_id, l.department, coalesce(b.status, 'missing') as status,
+               l.rows_received, l.rows_accepted, l.rows_quarantined,
+               l.quarantine_share, l.code_error_rows,
+               count(n.file_name) as return_notices, coalesce(sum(n.rows_returned), 0) as rows_returned,
+               l.rows_resubmitted
+        from listed l
+        join catalog c on c.source_id = l.source_id
+        left join quality.batch_outcomes b on b.source_id = l.source_id and b.logical_date = %(night)s
+        left join meta.return_notices n
+               on n.source_id = l.source_id and n.department = l.department and n.logical_date = %(night)s
+        group by l.source_id, l.department, b.status, l.rows_received, l.rows_accepted, l.rows_quarantined,
+                 l.quarantine_share, l.code_error_rows, l.rows_resubmitted, c.ord
+        order by c.ord, l.rows_received desc, l.department
+        """, {**_catalog_params(), "night": night})
+    return Table("departments", "按数据源和部门", "Per feed and department", DEPARTMENT_COLUMNS, rows)
+
+
+REASON_COLUMNS = [
+    Column("source_id", "数据源", "feed", "text"),
+    Column("department", "报送部门", "department", "text"),
+    Column("check_name", "校验规则", "check", "text"),
+    Column("field", "字段", "field", "text"),
+    Column("reason", "原因", "reason", "text"),
+    Column("rows_quarantined", "隔离行数", "rows quarantined"),
+]
+
+
+def reasons_table(conn, night: date) -> Table:
+    """Quarantined rows by feed, department and failed check (a row failing two checks counts twice)."""
+    rows = _fetch(conn, f"""
+        with {_CATALOG_CTE}
+        select f.source_id, a.department, f.check_name, f.field, f.reason, count(*) as rows_quarantined
+        from quality.row_issue_facts f
+        join {ATTRIBUTION_VIEW} a on a.batch_id = f.batch_id and a.row_number = f.row_number
+        join catalog c on c.source_id = f.source_id
+        where f.logical_date = %(night)s and f.severity = 'critical'
+        group by f.source_id, a.department, f.check_name, f.field, f.reason, c.ord
+        order by c.ord, a.department, count(*) desc, f.check_name
+        """, {**_catalog_params(), "night": night})
+    return Table("quarantine_reasons", "隔离原因", "Quarantined rows by reason (check)", REASON_COLUMNS, rows,
+                 note="一行可能同时违反多条规则，分别计数。A row failing two checks counts under each.")
+
+
+CITY_COLUMNS = [
+    Column("unit_code", "代码", "code", "text"),
+    Column("unit_name", "地市", "city", "text"),
+    Column("rows_received", "接收行数", "received"),
+    Column("rows_accepted", "入库行数", "accepted"),
+    Column("rows_quarantined", "隔离行数", "quarantined"),
+    Column("quarantine_share", "隔离占比", "quarantine share", "share"),
+    Column("code_error_rows", "重错码行数", "dup./wrong codes"),
+    Column("rows_returned", "退回行数", "rows returned"),
+    Column("rows_resubmitted", "补报行数", "re-submitted rows"),
+]
+
+#: The reporting units [domain §3]: codes that are their own reporting unit and current — the 11
+#: cities, 雄安新区, 辛集, 定州 and the province itself (省本级) — plus '' for rows no unit claims.
+_UNITS_CTE = """
+units as (
+    select division_code as unit_code,
+           case when division_level = 'province' then '省本级 (' || division_name || ')' else division_name end
+               as unit_name,
+           case division_level when 'city' then 1 when 'county' then 2 else 3 end as unit_order
+    from reference.hebei_divisions
+    where division_code = reporting_unit_code and is_current
+    union all
+    select '', '未能归属 (unknown division)', 4
+)"""
+
+
+def _has_relation(conn, name: str) -> bool:
+    return conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0]
+
+
+def cities_table(conn, night: date) -> Table:
+    """One row per reporting unit (all of them, zero or not: a blank city is news too [002 #10])."""
+    if not _has_relation(conn, "reference.hebei_divisions"):
+        return Table("cities", "按地市", "Per city", CITY_COLUMNS, [],
+                     note="不可用：未加载 reference.hebei_divisions（运行 dbt seed）。"
+                          "Not available: reference.hebei_divisions is not loaded (run dbt seed).")
+    rows = _fetch(conn, f"""
+        with {_UNITS_CTE}, {_night_rows_cte(True)},
+        counted as (select unit_code, {_ROW_COUNTS} from night_rows group by unit_code)
+        select u.unit_code, u.unit_name,
+               coalesce(k.rows_received, 0) as rows_received, coalesce(k.rows_accepted, 0) as rows_accepted,
+               coalesce(k.rows_quarantined, 0) as rows_quarantined, k.quarantine_share,
+               coalesce(k.code_error_rows, 0) as code_error_rows, coalesce(k.rows_returned, 0) as rows_returned,
+               coalesce(k.rows_resubmitted, 0) as rows_resubmitted
+        from units u left join counted k on k.unit_code = u.unit_code
+        order by u.unit_order, u.unit_code
+        """, {"night": night})
+    return Table("cities", "按地市", "Per city (by the row's division, else its USCC characters 3-8)",
+                 CITY_COLUMNS, rows,
+                 note="地市按记录的行政区划代码归属，无该字段时按统一社会信用代码第3-8位。"
+                      "A row counts for the reporting unit of its division code, else of its USCC's characters 3-8.")
+
+
+CODE_ERROR_COLUMNS = [
+    Column("source_id", "数据源", "feed", "text"),
+    Column("check_name", "校验规则", "check", "text"),
+    Column("severity", "级别", "severity", "text"),
+    Column("reason", "原因", "reason", "text"),
+    Column("rows_failed", "行数", "rows"),
+]
+
+
+def code_errors_table(conn, night: date) -> Table:
+    rows = _fetch(conn, f"""
+        with {_CATALOG_CTE}
+        select f.source_id, f.check_name, f.severity, f.reason, f.rows_failed
+        from quality.check_failures f join catalog c on c.source_id = f.source_id
+        where f.logical_date = %(night)s and quality.is_code_error_check(f.check_name)
+        order by c.ord, f.rows_failed desc, f.check_name
+        """, {**_catalog_params(), "night": night})
+    return Table("code_errors", "重错码", "Duplicate or wrong codes (checks uscc_one_name, code_conflict*)",
+                 CODE_ERROR_COLUMNS, rows)
+
+
+TIMELINESS_COLUMNS = [
+    Column("decisions_reported", "报送决定数", "reported"),
+    Column("decisions_late", "迟报", "late"),
+    Column("decisions_omitted", "漏报", "omitted"),
+    Column("decisions_concealed", "瞒报", "concealed"),
+    Column("late_rate", "迟报率", "late rate", "share"),
+    Column("omission_rate", "漏报率", "omission rate", "share"),
+    Column("concealment_rate", "瞒报率", "concealment rate", "share"),
+    Column("late_rate_30", "迟报率(近30晚)", "late rate, 30 nights", "share"),
+    Column("omission_rate_30", "漏报率(近30晚)", "omission rate, 30 nights", "share"),
+    Column("concealment_rate_30", "瞒报率(近30晚)", "concealment rate, 30 nights", "share"),
+]
+
+
+def _rates(suffix: str, when: str) -> str:
+    """迟报率 = late / reported; 漏报率 = omitted / (reported + omitted); 瞒报率 = concealed /
+    (reported + omitted + concealed): the definitions of docs/quality_rates.md [000 §2.2]."""
+    reported = f"sum(decisions_reported) filter (where {when})"
+    omitted = f"sum(decisions_omitted) filter (where {when})"
+    concealed = f"sum(decisions_concealed) filter (where {when})"
+    return f"""
+           sum(decisions_late) filter (where {when})::numeric / nullif({reported}, 0) as late_rate{suffix},
+           {omitted}::numeric / nullif(coalesce({reported}, 0) + coalesce({omitted}, 0), 0) as omission_rate{suffix},
+           {concealed}::numeric
+               / nullif(coalesce({reported}, 0) + coalesce({omitted}, 0) + coalesce({concealed}, 0), 0)
+               as concealment_rate{suffix}"""
+
+
+def timeliness_tables(conn, night: date) -> tuple[list[Table], str]:
+    """Dual-publicity timeliness per department and per city, from the view the dual-publicity feeds own.
+
+    Contract of `quality.dual_publicity_timeliness`: columns source_id, department, city_code,
+    logical_date, decisions_reported, decisions_late, decisions_omitted, decisions_concealed
+    (one row per feed, department, city and night). Returns the tables and '' — or no tables and
+    why: the view does not exist yet, or it does not answer the contract (the rest of the report
+    is still written; the section names the error).
+    """
+    import psycopg
+
+    if not _has_relation(conn, TIMELINESS_VIEW):
+        return [], f"Not yet available: the view {TIMELINESS_VIEW} does not exist yet."
+    try:
+        with conn.transaction():  # a savepoint: a broken view must not abort the report's transaction
+            return _timeliness_tables(conn, night), ""
+    except psycopg.Error as exc:
+        log.warning("quality report %s: %s does not answer its contract: %s", night, TIMELINESS_VIEW, exc)
+        return [], (f"Not available: {TIMELINESS_VIEW} does not answer its contract (columns source_id, "
+                    f"department, city_code, logical_date, decisions_reported, decisions_late, "
+                    f"decisions_omitted, decisions_concealed): {str(exc).strip()}")
+
+
+def _timeliness_tables(conn, night: date) -> list[Table]:
+    today = "logical_date = %(night)s"
+    counts = f"""
+           coalesce(sum(decisions_reported) filter (where {today}), 0) as decisions_reported,
+           coalesce(sum(decisions_late) filter (where {today}), 0) as decisions_late,
+           coalesce(sum(decisions_omitted) filter (where {today}), 0) as decisions_omitted,
+           coalesce(sum(decisions_concealed) filter (where {today}), 0) as decisions_concealed,
+           {_rates('', today)},
+           {_rates('_30', 'true')}"""
+    window = {"night": night, "start": night - timedelta(days=TREND_NIGHTS - 1)}
+    by_department = _fetch(conn, f"""
+        select source_id, department, {counts}
+        from {TIMELINESS_VIEW} where logical_date between %(start)s and %(night)s
+        group by source_id, department order by source_id, department
+        """, window)
+    has_reference = _has_relation(conn, "reference.hebei_divisions")
+    name = ("(select d.division_name from reference.hebei_divisions d where d.division_code = t.city_code)"
+            if has_reference else "null::text")
+    by_city = _fetch(conn, f"""
+        select t.city_code, {name} as city_name, {counts}
+        from {TIMELINESS_VIEW} t where t.logical_date between %(start)s and %(night)s
+        group by t.city_code order by t.city_code
+        """, window)
+    return [
+        Table("timeliness_departments", "双公示时效：按部门", "Dual-publicity timeliness per department",
+              [Column("source_id", "数据源", "feed", "text"), Column("department", "部门", "department", "text"),
+               *TIMELINESS_COLUMNS], by_department),
+        Table("timeliness_cities", "双公示时效：按地市", "Dual-publicity timeliness per city",
+              [Column("city_code", "代码", "code", "text"), Column("city_name", "地市", "city", "text"),
+               *TIMELINESS_COLUMNS], by_city),
+    ]
+
+
+TREND_COLUMNS = [
+    Column("logical_date", "日期", "night", "date"),
+    Column("feeds_received", "已报数据源", "feeds received"),
+    Column("batches_rejected", "整批退回", "batches rejected"),
+    Column("rows_received", "接收行数", "rows received"),
+    Column("rows_quarantined", "隔离行数", "rows quarantined"),
+    Column("quarantine_share", "隔离占比", "quarantine share", "share"),
+]
+
+
+def trend_table(conn, night: date) -> Table:
+    rows = _fetch(conn, """
+        select n::date as logical_date, coalesce(t.feeds_received, 0) as feeds_received,
+               coalesce(t.batches_rejected, 0) as batches_rejected,
+               coalesce(t.rows_received, 0) as rows_received, coalesce(t.rows_quarantined, 0) as rows_quarantined,
+               t.quarantine_share
+        from generate_series(%(start)s::date, %(night)s::date, interval '1 day') as n
+        left join quality.nightly_totals t on t.logical_date = n::date
+        order by 1
+        """, {"night": night, "start": night - timedelta(days=TREND_NIGHTS - 1)})
+    return Table("trend_nights", "近30晚趋势", f"Last {TREND_NIGHTS} nights", TREND_COLUMNS, rows)
+
+
+FEED_TREND_COLUMNS = [
+    Column("logical_date", "日期", "night", "date"),
+    Column("source_id", "数据源", "feed", "text"),
+    Column("status", "状态", "status", "status"),
+    Column("rows_received", "接收行数", "rows received"),
+    Column("rows_quarantined", "隔离行数", "rows quarantined"),
+    Column("quarantine_share", "隔离占比", "quarantine share", "share"),
+]
+
+
+def feed_trend_table(conn, night: date) -> Table:
+    rows = _fetch(conn, f"""
+        with {_CATALOG_CTE}
+        select b.logical_date, b.source_id, b.status, b.rows_received, b.rows_quarantined,
+               b.rows_quarantined::numeric / nullif(b.rows_received, 0) as quarantine_share
+        from quality.batch_outcomes b join catalog c on c.source_id = b.source_id
+        where b.logical_date between %(start)s and %(night)s
+        order by b.logical_date, c.ord
+        """, {**_catalog_params(), "night": night, "start": night - timedelta(days=TREND_NIGHTS - 1)})
+    return Table("trend_feed_share", "各数据源隔离占比趋势", "Quarantine share per feed, last 30 nights",
+                 FEED_TREND_COLUMNS, rows)
+
+
+WORST_FIELD_COLUMNS = [
+    Column("rank", "排名", "rank"),
+    Column("source_id", "数据源", "feed", "text"),
+    Column("field", "字段", "field", "text"),
+    Column("source_column", "源字段名", "source column", "text"),
+    Column("rows_failed", "问题行数", "rows failed"),
+    Column("rows_quarantined", "其中隔离", "of which quarantined"),
+    Column("share_of_received", "占接收行数", "share of rows received", "share"),
+    Column("checks", "校验规则", "checks", "text"),
+    Column("drilldown_file", "明细文件", "drill-down file", "text"),
+]
+
+
+def drilldown_name(source_id: str, field_name: str) -> str:
+    safe = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in field_name)
+    return f"fields/{source_id}__{safe}.csv"
+
+
+def worst_fields_table(conn, night: date) -> Table:
+    rows = _fetch(conn, f"""
+        with {_CATALOG_CTE}
+        select f.source_id, f.field, f.rows_failed, f.rows_quarantined,
+               f.rows_failed::numeric / nullif(b.rows_received, 0) as share_of_received, f.checks
+        from quality.field_failures f
+        join catalog c on c.source_id = f.source_id
+        join quality.batch_outcomes b on b.source_id = f.source_id and b.logical_date = f.logical_date
+        where f.logical_date = %(night)s
+        order by f.rows_failed desc, c.ord, f.field
+        limit {WORST_FIELDS}
+        """, {**_catalog_params(), "night": night})
+    specs = {s.source_id: s for s in load_catalog()}
+    table = Table("worst_fields", "问题最多的字段", f"Worst fields (top {WORST_FIELDS} by failed rows)",
+                  WORST_FIELD_COLUMNS, [],
+                  note="点击明细文件查看每一行的原始值、规则和原因。The drill-down file lists every failed row "
+                       "with its raw values, check and reason.")
+    for rank, row in enumerate(rows, start=1):
+        row["rank"] = rank
+        row["source_column"] = specs[row["source_id"]].fields.get(row["field"], "")
+        row["drilldown_file"] = drilldown_name(row["source_id"], row["field"])
+        table.links[rank - 1] = row["drilldown_file"]
+        table.rows.append(row)
+    return table
+
+
+DRILLDOWN_HEADER = ["批次 batch_id", "批次行号 row_number", "来源文件 source_file", "文件行号 source_row",
+                    "校验规则 checks", "级别 severity", "问题说明 reasons"]
+
+
+def drilldown_rows(conn, spec: SourceSpec, night: date, field_name: str) -> tuple[list[str], list[tuple]]:
+    """Every row of the night failing a check on the field: where it stood, what failed, its raw values."""
+    from psycopg import sql
+
+    values = sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(f)) for f in spec.canonical_fields)
+    query = sql.SQL("""
+        select f.batch_id, f.row_number, r._source_file, r._source_row,
+               string_agg(f.check_name, '; ' order by f.check_name),
+               string_agg(f.severity, '; ' order by f.check_name),
+               string_agg(f.reason, '; ' order by f.check_name),
+               {values}
+        from quality.row_issue_facts f
+        join {raw} r on r._batch_id = f.batch_id and r._row_number = f.row_number
+        where f.source_id = %(source_id)s and f.logical_date = %(night)s and f.field = %(field)s
+        group by f.batch_id, f.row_number, r._batch_id, r._row_number
+        order by f.batch_id, f.row_number
+    """).format(values=values, raw=sql.Identifier("raw", spec.raw_table))
+    rows = conn.execute(query, {"source_id": spec.source_id, "night": night, "field": field_name}).fetchall()
+    headers = [*DRILLDOWN_HEADER, *(f"{spec.fields[f]} {f}" for f in spec.canonical_fields)]
+    return headers, rows

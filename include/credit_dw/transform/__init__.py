@@ -1,0 +1,1 @@
+"""Transformation: running dbt over the warehouse, and the data dictionary generated from its manifest."""

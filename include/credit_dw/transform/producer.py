@@ -1,0 +1,78 @@
+"""The night's one `dbt build` under Airflow, with one retry of a transient database error.
+
+`credit_transform` runs Cosmos's watcher mode: a producer task runs one `dbt build` of the project
+and every model task reads its model's result from it. Cosmos's producer never retries (an Airflow
+retry of it is skipped, so as not to build the project twice), and the staging views have no task
+of their own, so a deadlock or a dropped connection in one view would fail the night. This
+producer retries such a failure once, inside the same task: it rebuilds the failed nodes and
+everything downstream of them (the nodes dbt skipped because of them), with a log line naming
+each. Any other failure (a failed test, a bad cast, a contract) is left as it was. The DAG turns
+Cosmos's producer into this class (`use_for`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cosmos.operators.watcher import DbtProducerWatcherOperator
+
+from credit_dw.transform import dbt as transform
+
+#: dbt flags that choose nodes; the retry replaces them with the failed nodes and their descendants.
+_SELECTION_FLAGS = {"--select", "-s", "--models", "-m", "--exclude", "--selector"}
+
+
+class RetryingDbtProducer(DbtProducerWatcherOperator):
+    """Cosmos's watcher producer, retrying a build that failed only on transient database errors."""
+
+    def run_dbt_runner(self, command: list[str], env: dict[str, str], cwd: str, **kwargs: Any) -> Any:
+        callbacks = list(self._dbt_runner_callbacks or [])
+        result = super().run_dbt_runner(command, env, cwd, **kwargs)
+        if result.success:
+            return result
+        transient_nodes = transform.transient_failures(result)
+        if not transient_nodes:
+            return result
+        self.log.warning("%s; retrying once", transform.describe_transient(transient_nodes))
+        # The first run's callback stays registered by Cosmos; start the retry from the callbacks
+        # the first run started with, so every event is reported to the model tasks once.
+        self._dbt_runner_callbacks = callbacks
+        self._upstream_failure_skipped_ids.clear()
+        if transient_nodes[0][0] != "(connection)":
+            command = reselect(command, [unique_id for unique_id, _ in transient_nodes])
+        result = super().run_dbt_runner(command, env, cwd, **kwargs)
+        if result.success:
+            self.log.warning("The retry succeeded: %s", ", ".join(uid for uid, _ in transient_nodes))
+        else:
+            self.log.error("The retry failed too: %s", transform.describe_nodes(transform.failed_nodes(result)))
+        return result
+
+
+def reselect(command: list[str], unique_ids: list[str]) -> list[str]:
+    """The same dbt command selecting only the given nodes and their descendants."""
+    kept: list[str] = []
+    skipping = False
+    for token in command:
+        if token.split("=", 1)[0] in _SELECTION_FLAGS and "=" in token:
+            continue
+        if token in _SELECTION_FLAGS:
+            skipping = True
+            continue
+        if skipping and not token.startswith("-"):
+            continue
+        skipping = False
+        kept.append(token)
+    selectors = [f"{unique_id.rsplit('.', 1)[-1]}+" for unique_id in unique_ids]
+    return [*kept, "--select", *selectors]
+
+
+def use_for(producer: DbtProducerWatcherOperator) -> None:
+    """Make the producer Cosmos built for the task group run as `RetryingDbtProducer`.
+
+    Cosmos picks the producer's class from the execution mode and offers no setting for it; the
+    subclass adds no state, so changing the instance's class is safe, and the task's type in the
+    Airflow UI then says what runs. Its Airflow retries go to 0: the retry is inside, and Cosmos
+    turns any later attempt of a producer into "skipped", which would hide a failed night.
+    """
+    producer.__class__ = RetryingDbtProducer
+    producer.retries = 0
