@@ -16,11 +16,11 @@ variant, in this process through dbtRunner (no retry: a deadlock counts as one):
 
 Counts runs that failed with `deadlock detected` and runs that failed otherwise.
 
-Then the race itself, statement by statement (`--race N`): two connections replace two staging
-views that three downstream views read (`stg_admin_licence__licences`, `stg_admin_penalty__penalties`;
-both read by `int_subject_codes_unioned`, `int_subjects_resolved`, `dual_publicity_evidence`) with
-the statements each variant sends, released together by a barrier at the statement where they can
-collide, N times; the downstream views are put back between rounds. dbt only rarely starts two
+Then the race itself, statement by statement (`--race N`): two connections replace the two
+staging views the issue saw deadlock (`stg_admin_penalty__penalties`, `stg_objections__applications`;
+both read by `int_subject_codes_unioned`, which more views read) with the statements each variant
+sends, released together by a barrier at the statement where they can collide, N times; the
+downstream views (and a deadlock victim's leftover backup) are put back between rounds. dbt only rarely starts two
 cascades within the same millisecond, so the dbt-level loop alone can miss a race that the night
 still hits now and then; the barrier shows whether the statements can deadlock at all.
 
@@ -125,12 +125,15 @@ def measure(runs: int, thread_counts: list[int], variants: list[str], log, basel
                 if run % 25 == 0:
                     log(f"  {variant}, {threads} threads: {run}/{variant_runs} runs, {deadlocks} deadlocks, "
                         f"{other} other")
-            # The statement that can deadlock, counted in dbt's own SQL log of these runs.
-            sql_log = (logs / "dbt.log").read_text(encoding="utf-8", errors="replace")
+            # The statement that can deadlock, counted in dbt's own SQL log of these runs (per dbt
+            # invocation the log still holds: dbt rotates its log file).
+            sql_log = "\n".join(path.read_text(encoding="utf-8", errors="replace")
+                                for path in sorted(logs.glob("dbt.log*")))
             cascades = sum(1 for line in sql_log.splitlines()
                            if line.lstrip().startswith("drop view") and line.rstrip().endswith("cascade"))
+            logged_runs = max(1, sql_log.count("Running with dbt="))
             rows.append({"variant": variant, "threads": threads, "runs": variant_runs, "deadlocks": deadlocks,
-                         "cascading_drops_per_run": round(cascades / variant_runs, 1),
+                         "cascading_drops_per_run": round(cascades / logged_runs, 1),
                          "other_failures": other, "seconds": round(time.perf_counter() - started, 1),
                          "examples": examples})
             log(f"{variant}, {threads} threads: {deadlocks}/{variant_runs} deadlocked, {other} other failures")
@@ -163,14 +166,15 @@ def _replace(url: str, statements: tuple[list[str], list[str]], barrier: threadi
     before, after = statements
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("set deadlock_timeout = '100ms'")
-        for sql in before:
-            conn.execute(sql)
-        barrier.wait()
         try:
+            for sql in before:
+                conn.execute(sql)
+            barrier.wait(timeout=120)
             for sql in after:
                 conn.execute(sql)
-        except psycopg.Error as error:
-            errors.append(" ".join(str(error).split()))
+        except (psycopg.Error, threading.BrokenBarrierError) as error:
+            errors.append(" ".join(str(error).split()) or type(error).__name__)
+            barrier.abort()  # the other connection must not wait for this one
             conn.execute("rollback")
 
 
@@ -191,6 +195,10 @@ def race(rounds: int, variants: list[str], log) -> list[dict]:
                where c.relkind = 'v' and n.nspname in ('intermediate', 'quality') order by 1""").fetchall()
 
     def restore(conn) -> None:
+        # A round whose drop failed (the deadlock's victim rolls back) leaves its backup behind.
+        for view in RACE_VIEWS:
+            conn.execute(f"drop view if exists staging.{view}__dbt_tmp cascade")
+            conn.execute(f"drop view if exists staging.{view}__dbt_backup cascade")
         missing = [(name, sql) for name, sql in downstream
                    if conn.execute("select to_regclass(%s)", (name,)).fetchone()[0] is None]
         while missing:  # in dependency order: a view whose inputs are back yet is created first
@@ -254,7 +262,8 @@ def render(rows: list[dict], command: str, race_rows: list[dict] | None = None) 
         lines += [
             "",
             f"The race statement by statement (`--race`): two connections replace `{RACE_VIEWS[0]}` and",
-            f"`{RACE_VIEWS[1]}` (three downstream views read both) with each variant's statements, released",
+            f"`{RACE_VIEWS[1]}` (`int_subject_codes_unioned` reads both, and more views read it) with each",
+            "variant's statements, released",
             "together by a barrier at the statement that can collide (dbt-default: the two `drop … cascade`;",
             "in-place: the two `create or replace view`; swap: the advisory lock before the swap).",
             "",
