@@ -27,7 +27,7 @@ def defaults() -> dict[str, str]:
         # XCom it pushed so far on each push (quadratic in the night's ~700 dbt nodes); it still
         # saves them when the producer fails, which is when a retry needs them.
         "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",
-        # A government credit platform makes no outbound calls [domain §9]: Cosmos's usage metrics
+        # A government credit platform makes no outbound calls [001 2017 §5.2; 002 #11]: Cosmos's usage metrics
         # (tried on every task and DAG run) and Great Expectations' analytics off.
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "DO_NOT_TRACK": "1",
