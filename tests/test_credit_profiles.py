@@ -32,8 +32,8 @@ N1 = date(2026, 3, 10)
 N2 = date(2026, 3, 11)
 DOCUMENT_NUMBER = "冀市监罚〔2026〕档案001号"
 LIST_DOCUMENT_NUMBER = "冀发改信用〔2026〕黑001号"
-MY_MODELS = ("dim_subject", "int_legal_representatives", "subject_credit_profile", "subject_credit_grade",
-             "archive_publicity_records")
+MY_MODELS = ("dim_subject", "int_legal_representatives", "prf_subject_credit_profile", "prf_subject_credit_grade",
+             "arc_publicity_records")
 
 AS_OF = """select * from archive.credit_archive
            where subject_id = %s and dbt_valid_from <= %s and (dbt_valid_to > %s or dbt_valid_to is null)"""
@@ -45,7 +45,7 @@ def _vars(night: date) -> str:
 
 def _build(night: date) -> None:
     """What the nightly transform does for these marts: everything they read, their tests, the snapshot."""
-    transform.run_dbt(["run", "--select", "+subject_credit_grade", "+archive_publicity_records",
+    transform.run_dbt(["run", "--select", "+prf_subject_credit_grade", "+arc_publicity_records",
                        "--vars", _vars(night)])
     transform.run_dbt(["test", "--select", *MY_MODELS, "credit_grade_weights", "--indirect-selection", "cautious",
                        "--vars", _vars(night)])
@@ -106,9 +106,9 @@ def nights(warehouse_url):
             chosen = conn.execute(
                 """select d.subject_id, d.subject_name, d.legal_representative_subject_id
                    from marts.dim_subject d
-                   join marts.subject_credit_profile p on p.subject_id = d.subject_id
-                   join marts.subject_credit_grade g on g.subject_id = d.subject_id
-                   join marts.subject_credit_profile rep on rep.subject_id = d.legal_representative_subject_id
+                   join marts.prf_subject_credit_profile p on p.subject_id = d.subject_id
+                   join marts.prf_subject_credit_grade g on g.subject_id = d.subject_id
+                   join marts.prf_subject_credit_profile rep on rep.subject_id = d.legal_representative_subject_id
                    where d.last_batch_id = %s and d.subject_type = 'organisation' and not d.has_code_conflict
                      and d.subject_id like '91%%' and d.is_active
                      and p.penalty_count = 0 and p.current_list_membership_count = 0 and not p.is_court_debtor
@@ -119,9 +119,9 @@ def nights(warehouse_url):
             assert chosen is not None, "no clean registered enterprise on N1"
             uscc, name, person = chosen
             kept = {
-                "profile": _row(conn, "select * from marts.subject_credit_profile where subject_id = %s", (uscc,)),
-                "grade": _row(conn, "select * from marts.subject_credit_grade where subject_id = %s", (uscc,)),
-                "person_profile": _row(conn, "select * from marts.subject_credit_profile where subject_id = %s",
+                "profile": _row(conn, "select * from marts.prf_subject_credit_profile where subject_id = %s", (uscc,)),
+                "grade": _row(conn, "select * from marts.prf_subject_credit_grade where subject_id = %s", (uscc,)),
+                "person_profile": _row(conn, "select * from marts.prf_subject_credit_profile where subject_id = %s",
                                        (person,)),
             }
 
@@ -160,16 +160,16 @@ def nights(warehouse_url):
 def test_every_subject_has_one_profile_and_one_grade(nights, conn):
     counts = conn.execute(
         """select (select count(*) from marts.dim_subject),
-                  (select count(*) from marts.subject_credit_profile),
-                  (select count(*) from marts.subject_credit_grade),
-                  (select count(*) from marts.subject_credit_profile p
-                   join marts.subject_credit_grade g using (subject_id)),
+                  (select count(*) from marts.prf_subject_credit_profile),
+                  (select count(*) from marts.prf_subject_credit_grade),
+                  (select count(*) from marts.prf_subject_credit_profile p
+                   join marts.prf_subject_credit_grade g using (subject_id)),
                   (select count(*) from intermediate.int_subjects_resolved r
                    where not exists (select from marts.dim_subject d where d.subject_id = r.subject_id))""").fetchone()
     assert counts[0] > 0 and counts[0] == counts[1] == counts[2] == counts[3]
     assert counts[4] == 0, "a resolved subject is missing from dim_subject"
     assert conn.execute(
-        """select count(*) from marts.subject_credit_profile where as_of_on <> %s""", (N2,)).fetchone()[0] == 0
+        """select count(*) from marts.prf_subject_credit_profile where as_of_on <> %s""", (N2,)).fetchone()[0] == 0
     # Natural persons are in the dimension by hash and masked ID only.
     named = conn.execute(
         "select count(*) from marts.dim_subject where subject_type = 'natural_person' and subject_name is not null"
@@ -201,13 +201,13 @@ def test_the_registry_links_the_enterprise_to_its_legal_representative_by_keyed_
 
 def test_the_new_penalty_and_listing_change_the_profile_and_grade(nights, conn):
     before, after = nights["profile"], _row(
-        conn, "select * from marts.subject_credit_profile where subject_id = %s", (nights["uscc"],))
+        conn, "select * from marts.prf_subject_credit_profile where subject_id = %s", (nights["uscc"],))
     assert (before["penalty_count"], before["public_penalty_count"], before["is_on_black_list"]) == (0, 0, False)
     assert (after["penalty_count"], after["public_penalty_count"], after["is_on_black_list"]) == (1, 1, True)
     assert after["latest_penalty_on"] == N2 - timedelta(days=1)
     assert after["last_bad_record_on"] == N2 and after["has_dishonesty_in_force"] is True
     assert after["is_green_channel_eligible"] is False
-    grade = _row(conn, "select * from marts.subject_credit_grade where subject_id = %s", (nights["uscc"],))
+    grade = _row(conn, "select * from marts.prf_subject_credit_grade where subject_id = %s", (nights["uscc"],))
     assert grade["credit_grade"] == "D" and grade["inspection_frequency"] == "higher"
     assert grade["cap_rule_ids"] == "cap_black_list" and grade["top_negative_rule_id"] == "black_list"
     assert "black_list -60" in grade["score_factors"] and "public_penalty -10" in grade["score_factors"]
@@ -217,11 +217,11 @@ def test_the_new_penalty_and_listing_change_the_profile_and_grade(nights, conn):
 
 def test_the_legal_representative_carries_the_enterprises_serious_dishonesty(nights, conn):
     assert nights["person_profile"]["linked_serious_dishonesty"] is False
-    person = _row(conn, "select * from marts.subject_credit_profile where subject_id = %s", (nights["person"],))
+    person = _row(conn, "select * from marts.prf_subject_credit_profile where subject_id = %s", (nights["person"],))
     assert person["linked_serious_dishonesty"] is True
     assert person["linked_dishonest_enterprise_ids"] == nights["uscc"]
     assert person["is_green_channel_eligible"] is False
-    grade = _row(conn, "select * from marts.subject_credit_grade where subject_id = %s", (nights["person"],))
+    grade = _row(conn, "select * from marts.prf_subject_credit_grade where subject_id = %s", (nights["person"],))
     assert "linked_serious_dishonesty -30" in grade["score_factors"]
 
 
@@ -271,8 +271,8 @@ def test_rerunning_a_night_changes_nothing_in_the_archive(nights, conn):
 
 
 OBJECTION_ROWS_FROM = 900_101  # _row_number of the hand-made objection rows (removed again)
-LIFECYCLE_MODELS = ("fct_admin_penalty", "fct_list_membership", "fct_court_debtor", "subject_credit_profile",
-                    "subject_credit_grade")
+LIFECYCLE_MODELS = ("fct_admin_penalty", "fct_list_membership", "fct_court_debtor", "prf_subject_credit_profile",
+                    "prf_subject_credit_grade")
 
 
 def _object_to(conn, uscc: str, status: str, outcome: str | None) -> None:
@@ -306,8 +306,8 @@ def _state(conn, uscc: str) -> dict:
         "listing": conn.execute(
             """select is_current, punishment_state from marts.fct_list_membership
                where listing_document_number = %s""", (LIST_DOCUMENT_NUMBER,)).fetchone(),
-        "profile": _row(conn, "select * from marts.subject_credit_profile where subject_id = %s", (uscc,)),
-        "grade": _row(conn, "select * from marts.subject_credit_grade where subject_id = %s", (uscc,)),
+        "profile": _row(conn, "select * from marts.prf_subject_credit_profile where subject_id = %s", (uscc,)),
+        "grade": _row(conn, "select * from marts.prf_subject_credit_grade where subject_id = %s", (uscc,)),
     }
 
 

@@ -214,7 +214,7 @@ def test_transform_has_a_task_for_every_model_past_staging(dags, manifest):
     models = {n["name"] for n in nodes if n["resource_type"] == "model" and "staging" not in n["fqn"]}
     staging = {n["name"] for n in nodes if n["resource_type"] == "model" and "staging" in n["fqn"]}
     snapshots = {n["name"] for n in nodes if n["resource_type"] == "snapshot"}
-    assert {"dim_subject", "subject_credit_grade"} <= models and "stg_market_registry__subjects" in staging
+    assert {"dim_subject", "prf_subject_credit_grade"} <= models and "stg_market_registry__subjects" in staging
     dag = dags["credit_transform"]
     task_ids = set(dag.task_ids)
     # `dbt.<model>.run` (a task group per model and its tests) or `dbt.<model>_run` (tests after all).

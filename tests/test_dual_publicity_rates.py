@@ -137,7 +137,7 @@ def month(warehouse_url):
 
 def _decisions(conn) -> dict[tuple, dict]:
     cur = conn.execute(
-        "select * from quality.dual_publicity_decisions where decision_date >= %s and decision_date < %s", WINDOW)
+        "select * from quality.qa_dual_publicity_decisions where decision_date >= %s and decision_date < %s", WINDOW)
     names = [c.name for c in cur.description]
     rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     return {(r["source_id"], r["department"], r["document_key"]): r for r in rows}
@@ -194,7 +194,7 @@ def test_timeliness_counts_per_department_city_and_night(month, conn):
     rows = conn.execute(
         """select source_id, department, city_code, logical_date, decisions_reported, decisions_late,
                   decisions_omitted, decisions_concealed
-           from quality.dual_publicity_timeliness where logical_date between %s and %s""",
+           from quality.qa_dual_publicity_timeliness where logical_date between %s and %s""",
         (date(2019, 1, 1), HORIZON)).fetchall()
     got: Counter = Counter()
     for *where, night, reported, late, omitted, concealed in rows:
@@ -205,7 +205,7 @@ def test_timeliness_counts_per_department_city_and_night(month, conn):
     # module's nights: they count here too, as they would in production.
     for source_id, department, city_code, night, status, count in conn.execute(
         """select source_id, department, city_code, established_on, status, count(*)
-           from quality.dual_publicity_decisions
+           from quality.qa_dual_publicity_decisions
            where status in ('omitted', 'concealed') and established_on between %s and %s
              and not (decision_date >= %s and decision_date < %s)
            group by 1, 2, 3, 4, 5""", (date(2019, 1, 1), HORIZON, *WINDOW)).fetchall():
@@ -213,12 +213,12 @@ def test_timeliness_counts_per_department_city_and_night(month, conn):
     assert +got == +expected
     assert {r[2] for r in rows} >= {"130000", "130100"}  # province departments and 石家庄
     # The report's contract: exactly these columns, one row per feed, department, city and night.
-    cur = conn.execute("select * from quality.dual_publicity_timeliness limit 0")
+    cur = conn.execute("select * from quality.qa_dual_publicity_timeliness limit 0")
     assert [c.name for c in cur.description] == [
         "source_id", "department", "city_code", "logical_date", "decisions_reported", "decisions_late",
         "decisions_omitted", "decisions_concealed"]
     assert conn.execute(
-        """select count(*) from (select 1 from quality.dual_publicity_timeliness
+        """select count(*) from (select 1 from quality.qa_dual_publicity_timeliness
            group by source_id, department, city_code, logical_date having count(*) > 1) d""").fetchone()[0] == 0
 
 
@@ -228,13 +228,13 @@ def test_lateness_follows_the_official_calendar_not_monday_to_friday(month, conn
     truths, written, _ = month
     for kind in KINDS:
         late = conn.execute(
-            "select coalesce(sum(decisions_late), 0) from quality.dual_publicity_timeliness "
+            "select coalesce(sum(decisions_late), 0) from quality.qa_dual_publicity_timeliness "
             "where source_id = %s and logical_date = %s", (kind, date(2019, 2, 14))).fetchone()[0]
         official = sum(t.is_late for t in truths.values() if t.source_id == kind and t.reported_on == date(2019, 2, 14))
         assert late == official
         assert late < written[(kind, date(2019, 2, 14))].summary.defects[dp.LATE_KIND]
     row = conn.execute(
-        """select deadline_on, status from quality.dual_publicity_decisions
+        """select deadline_on, status from quality.qa_dual_publicity_decisions
            where decision_date = '2019-01-31' and first_reported_on = '2019-02-14' limit 1""").fetchone()
     assert row == (date(2019, 2, 14), "on_time")
 
@@ -242,7 +242,7 @@ def test_lateness_follows_the_official_calendar_not_monday_to_friday(month, conn
 def test_counts_are_conserved_for_every_batch(month, conn):
     _, written, outcomes = month
     reported = {(sid, night): n for sid, night, n in conn.execute(
-        "select source_id, logical_date, sum(decisions_reported) from quality.dual_publicity_timeliness "
+        "select source_id, logical_date, sum(decisions_reported) from quality.qa_dual_publicity_timeliness "
         "where logical_date between %s and %s group by 1, 2", (date(2019, 1, 1), HORIZON)).fetchall()}
     for (kind, night), outcome in ((k, o) for k, o in outcomes.items() if k[0] in KINDS):
         assert outcome.rows_received == written[(kind, night)].summary.rows_written \
@@ -253,7 +253,7 @@ def test_counts_are_conserved_for_every_batch(month, conn):
     assert ledger.rows_received == written["dept_ledgers"].summary.rows_written \
         == ledger.rows_accepted + ledger.rows_quarantined
     rows = conn.execute(
-        """select ledger_received_on, first_pushed_on, status, count(*) from quality.dual_publicity_decisions
+        """select ledger_received_on, first_pushed_on, status, count(*) from quality.qa_dual_publicity_decisions
            where decision_date >= %s and decision_date < %s group by 1, 2, 3""", WINDOW).fetchall()
     by_status = Counter()
     for ledger_on, _, status, n in rows:

@@ -191,14 +191,14 @@ def test_a_persistent_database_error_fails_the_night_naming_the_model(first_nigh
     # each would then try its model alone: minutes of fallback runs that prove nothing more here).
     # The model task's own Airflow retries rebuild it alone; not 120 s apart here.
     monkeypatch.setenv("CREDIT_DW_RETRY_DELAY_SECONDS", "1")
-    with failing_view_builds(conn, "dual_publicity_timeliness", times=1000, schema="quality"):
+    with failing_view_builds(conn, "qa_dual_publicity_timeliness", times=1000, schema="quality"):
         result = nightly.run_dag("credit_transform", NIGHT)
     log = caplog.text  # the task's log records (the producer logs through Airflow's task logger)
     assert result.state == "failed"
     assert {"dbt.dbt_producer_watcher", "dbt.dual_publicity_timeliness_run"} <= set(result.failed_tasks)
     # The night's build is retried once, not again and again.
-    assert log.count("transient database error in model dual_publicity_timeliness (deadlock detected") == 1
-    assert log.count("The retry failed too: model dual_publicity_timeliness (deadlock detected") == 1
+    assert log.count("transient database error in model qa_dual_publicity_timeliness (deadlock detected") == 1
+    assert log.count("The retry failed too: model qa_dual_publicity_timeliness (deadlock detected") == 1
     assert "publish_marts_built" in result.failed_tasks  # nothing announced: no export of this night
 
 

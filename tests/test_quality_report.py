@@ -295,7 +295,7 @@ def test_timeliness_section_waits_for_its_view_then_reads_the_contract(nights, c
 
     conn.execute("create schema if not exists quality_test")
     conn.execute("""
-        create or replace view quality_test.dual_publicity_timeliness as
+        create or replace view quality_test.qa_dual_publicity_timeliness as
         select * from (values
             ('admin_penalty', '石家庄市生态环境局', '130100', date '2020-06-03', 10, 2, 1, 0),
             ('admin_penalty', '石家庄市生态环境局', '130100', date '2020-06-02', 10, 0, 0, 1),
@@ -311,7 +311,7 @@ def test_timeliness_section_waits_for_its_view_then_reads_the_contract(nights, c
         assert not broken.timeliness_available and broken.headline["rows_received"] > 0
         assert "does not answer its contract" in broken.index_html.read_text(encoding="utf-8")
 
-        monkeypatch.setattr(quality_queries, "TIMELINESS_VIEW", "quality_test.dual_publicity_timeliness")
+        monkeypatch.setattr(quality_queries, "TIMELINESS_VIEW", "quality_test.qa_dual_publicity_timeliness")
         report = quality_report.write_quality_report(LAST)
     finally:
         conn.execute("drop schema quality_test cascade")

@@ -20,7 +20,7 @@
 
 {#- A decision document number compared white-space, full-width and bracket insensitively:
     〔2019〕, [2019], （2019） and 【2019】 are one number (national exports write half-width
-    brackets). Used by quality.dual_publicity_evidence and the licence facts. -#}
+    brackets). Used by quality.qa_dual_publicity_evidence and the licence facts. -#}
 {% macro document_key(column) -%}
     translate(
         regexp_replace(credit.normalize_code({{ column }}), '\s', '', 'g'),

@@ -21,11 +21,11 @@
 with
 
 profiles as (
-    select * from {{ ref('subject_credit_profile') }}
+    select * from {{ ref('prf_subject_credit_profile') }}
 ),
 
 grades as (
-    select * from {{ ref('subject_credit_grade') }}
+    select * from {{ ref('prf_subject_credit_grade') }}
 ),
 
 built as (

@@ -1,4 +1,3 @@
-{{ config(schema='intermediate', materialized='view') }}
 -- 重错码 across feeds [000 §2.4]: codes and names that do not pair one to one.
 --   one_code_several_names  one USCC reported under different subject names
 --   one_name_several_codes  one subject name reported under different USCCs

@@ -1,4 +1,3 @@
-{{ config(schema='intermediate', materialized='view') }}
 -- One row per administrative licence decision (行政许可决定文书号 + subject) the platform has seen
 -- through any channel, counted once [000 §2.2, §2.3]: the department's report (admin_licence), its
 -- monthly ledger (台账, dept_ledgers, kind licence) and the national push-down (national_pushdown,

@@ -1,4 +1,3 @@
-{{ config(schema='intermediate', materialized='view') }}
 -- Enterprise → natural person: who the registry names as an organisation's legal representative
 -- (法定代表人) or an individual business's operator (经营者), and over which nights. Serious
 -- dishonesty of an enterprise is also recorded against its legal representative [001 2017 §4.1;

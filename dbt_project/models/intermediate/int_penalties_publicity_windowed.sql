@@ -1,4 +1,3 @@
-{{ config(schema='intermediate', materialized='view') }}
 -- One row per administrative penalty decision (决定书文号 + subject) with its publicity window:
 -- public from the decision date for at least min_months and at most max_months, by the rule of
 -- the publicity_rules seed in force on the decision date [000 §2.12] (docs/record_lifecycle.md):

@@ -1,4 +1,3 @@
-{{ config(schema='intermediate', materialized='view') }}
 -- The subject of each administrative penalty decision, keyed like int_subjects_resolved: the USCC
 -- of an organisation or individual business, the keyed hash of a natural person's resident ID
 -- (never the ID itself [domain §9]), as int_penalties_publicity_windowed computes it; the profile

@@ -1,4 +1,3 @@
-{{ config(schema='intermediate', materialized='view') }}
 -- Every (USCC, subject name) pair an accepted row of any feed carries for an organisation or an
 -- individual business: the evidence subject resolution and the 重错码 check work on [000 §2.4].
 -- One row per accepted staging row that names an organisation. Natural persons (keyed by ID, not

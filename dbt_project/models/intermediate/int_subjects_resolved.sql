@@ -1,4 +1,3 @@
-{{ config(schema='intermediate', materialized='view') }}
 -- Every credit subject any feed reports, resolved to one key [001 2018 plan §2.1; 000 §2.4]:
 --   organisations and individual businesses by their USCC;
 --   natural persons by the keyed hash of their resident ID (never the ID itself [domain §9]).

@@ -108,12 +108,12 @@ def _late_rate_alerts(night: str) -> list[Alert]:
 
     threshold = float(os.environ.get("CREDIT_DW_ALERT_LATE_RATE", "0"))
     with connect() as conn:
-        exists = conn.execute("select to_regclass('quality.dual_publicity_timeliness') is not null").fetchone()[0]
+        exists = conn.execute("select to_regclass('quality.qa_dual_publicity_timeliness') is not null").fetchone()[0]
         if not exists:
             return []
         rows = conn.execute(
             """select source_id, department, sum(decisions_late), sum(decisions_reported)
-               from quality.dual_publicity_timeliness where logical_date = %s
+               from quality.qa_dual_publicity_timeliness where logical_date = %s
                group by source_id, department having sum(decisions_reported) > 0""",
             (night,),
         ).fetchall()

@@ -7,7 +7,7 @@
 --   * quality.row_attribution(__<source_id>): which department and division each landed row
 --     belongs to. It reads the raw tables, whose set and columns come from the catalog, so
 --     credit_dw.quality_report builds it from the catalog before every report.
---   * quality.dual_publicity_timeliness (late / omitted / concealed decisions per department and
+--   * quality.qa_dual_publicity_timeliness (late / omitted / concealed decisions per department and
 --     city, [000 §2.2]): owned by the dual-publicity feeds; the report shows its section only
 --     when that view exists.
 -- Grain and meaning of every view are in its comment. "Received" means the batch went through

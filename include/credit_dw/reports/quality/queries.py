@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 TREND_NIGHTS = 30
 WORST_FIELDS = 10
-TIMELINESS_VIEW = "quality.dual_publicity_timeliness"
+TIMELINESS_VIEW = "quality.qa_dual_publicity_timeliness"
 ATTRIBUTION_VIEW = "quality.row_attribution"
 
 #: Gate outcome of a feed's night (meta.load_batches.status, or `missing` without a batch) as the
@@ -503,7 +503,7 @@ def _rates(suffix: str, when: str) -> str:
 def timeliness_tables(conn, night: date) -> tuple[list[Table], str]:
     """Dual-publicity timeliness per department and per city, from the view the dual-publicity feeds own.
 
-    Contract of `quality.dual_publicity_timeliness`: columns source_id, department, city_code,
+    Contract of `quality.qa_dual_publicity_timeliness`: columns source_id, department, city_code,
     logical_date, decisions_reported, decisions_late, decisions_omitted, decisions_concealed
     (one row per feed, department, city and night). Returns the tables and '' — or no tables and
     why: the view does not exist yet, or it does not answer the contract (the rest of the report

@@ -1,13 +1,12 @@
-{{ config(schema='quality', materialized='view') }}
 -- Dual-publicity timeliness per feed, department, city and night [000 §2.2]: the counts behind
 -- 迟报率 (late / reported), 漏报率 and 瞒报率 (docs/quality_rates.md). Read by the daily quality
 -- report (credit_dw.quality_report) and the late-rate alert (credit_dw.alerts): its columns are a
 -- contract. A decision counts as reported (and late) on the night it first arrived, as omitted /
--- concealed on the night that was established (quality.dual_publicity_decisions.established_on).
+-- concealed on the night that was established (quality.qa_dual_publicity_decisions.established_on).
 with
 
 decisions as (
-    select * from {{ ref('dual_publicity_decisions') }}
+    select * from {{ ref('qa_dual_publicity_decisions') }}
 ),
 
 reported as (

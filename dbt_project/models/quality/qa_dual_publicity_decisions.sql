@@ -1,6 +1,5 @@
-{{ config(schema='quality', materialized='view') }}
 -- One row per dual-publicity decision (source_id, department, document_key) the platform has seen
--- through any channel (quality.dual_publicity_evidence), with its timeliness status [000 §2.2;
+-- through any channel (quality.qa_dual_publicity_evidence), with its timeliness status [000 §2.2;
 -- docs/quality_rates.md]:
 --   reported   first_reported_on = the first night it arrived in an accepted report row;
 --   late       reported after deadline_on = credit.add_working_days(decision_date, 7);
@@ -18,7 +17,7 @@
 with
 
 evidence as (
-    select * from {{ ref('dual_publicity_evidence') }}
+    select * from {{ ref('qa_dual_publicity_evidence') }}
 ),
 
 -- The first row of each channel per decision.

@@ -1,4 +1,3 @@
-{{ config(schema='quality', materialized='view') }}
 -- Where the platform has seen a dual-publicity decision (双公示, [000 §2.2]): one row per accepted
 -- row of any of three channels, normalised to one shape.
 --   report    an accepted 行政许可 / 行政处罚 row (admin_licence, admin_penalty): the department

@@ -12,11 +12,11 @@
 -- The seed's punitive rules read the punishment state (the *_punishment_in_force flags,
 -- penalty_in_force_count): while an objection against a listing or penalty is verified its
 -- points and cap are suspended (信息核实期间暂不执行联合惩戒措施 [001 2017 §5.3; 001 2018 plan §4.9]).
--- Grain: one row per subject (every row of subject_credit_profile), as of the profile's date.
+-- Grain: one row per subject (every row of prf_subject_credit_profile), as of the profile's date.
 with
 
 profiles as (
-    select * from {{ ref('subject_credit_profile') }}
+    select * from {{ ref('prf_subject_credit_profile') }}
 ),
 
 rules as (
