@@ -18,6 +18,11 @@ USER root
 RUN mkdir -p /opt/credit-dw /opt/airflow/credit-dw-home \
  && chown airflow:0 /opt/credit-dw /opt/airflow/credit-dw-home \
  && chmod 2775 /opt/credit-dw /opt/airflow/credit-dw-home
+# A CJK font for the quality report's charts: matplotlib measures the Chinese labels with it to lay
+# the chart out (the text itself stays SVG text, drawn by the reader's browser).
+RUN apt-get update -qq \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-wqy-microhei \
+ && rm -rf /var/lib/apt/lists/*
 USER airflow
 
 # 1. Third-party dependencies: exactly the versions locked in uv.lock, installed as the airflow

@@ -14,7 +14,9 @@ import io
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
+import xml.etree.ElementTree as ET
 from datetime import date, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -27,6 +29,7 @@ from credit_dw.catalog import get_source, source_ids
 from credit_dw.config import settings
 from credit_dw.ingest import pipeline as ingest
 from credit_dw.ingest import returns
+from credit_dw.reports.quality import charts as quality_charts
 from credit_dw.reports.quality import page as quality_report
 from credit_dw.reports.quality import queries as quality_queries
 from credit_dw.simulate import simulate_market_registry
@@ -329,6 +332,78 @@ def test_timeliness_section_waits_for_its_view_then_reads_the_contract(nights, c
 
 
 # ---------------------------------------------------------------------------------------------
+# The charts: matplotlib SVG, text kept as text, the same bytes on a rerun
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _page_charts(page: str) -> dict[str, ET.Element]:
+    svgs = [ET.fromstring(svg) for svg in re.findall(r"<svg\b.*?</svg>", page, flags=re.DOTALL)]
+    return {svg.get("id"): svg for svg in svgs}
+
+
+def test_charts_carry_their_chinese_labels_as_text_and_rerender_byte_identically(nights, conn):
+    report = quality_report.write_quality_report(LAST)
+    page = report.index_html.read_text(encoding="utf-8")
+    charts = _page_charts(page)
+    assert set(charts) == {"chart-received", "chart-share"}
+    titles = {"chart-received": "每晚接收与隔离行数 Rows received and quarantined per night",
+              "chart-share": "各数据源隔离占比 Quarantine share per feed"}
+    for name, svg in charts.items():
+        # Accessible: an image named by its <title> and described by its <desc>.
+        assert svg.get("role") == "img" and svg.get("class") == "chart"
+        assert svg.get("aria-labelledby") == f"{name}-title {name}-desc"
+        assert svg.find(f"{SVG}title").text == titles[name] and svg.find(f"{SVG}title").get("id") == f"{name}-title"
+        assert {"chart-received": "trend_nights.csv", "chart-share": "trend_feed_share.csv"}[name] in svg.find(
+            f"{SVG}desc").text
+        # Text is SVG text (svg.fonttype none), in the CJK font stack the page uses; no glyph paths.
+        texts = [t for t in svg.iter(f"{SVG}text")]
+        assert texts and all("'WenQuanYi Micro Hei'" in t.get("style") for t in texts)
+        assert not [e for e in svg.iter() if re.match(r".*(DejaVu|WenQuanYi)", e.get("id", ""))]
+    received_text = [t.text for t in charts["chart-received"].iter(f"{SVG}text")]
+    assert {"接收行数 rows received", "隔离行数 rows quarantined", f"{LAST:%m-%d}"} <= set(received_text)
+    share_text = [t.text for t in charts["chart-share"].iter(f"{SVG}text")]
+    assert SOURCE in share_text and f"{LAST:%m-%d}" in share_text
+    # Each bar and point names its night and value, as the CSVs give them.
+    trend = {r["logical_date"]: r for r in read_csv(report.csv_files["trend_nights"])}
+    tips = [t.text for t in charts["chart-received"].iter(f"{SVG}title")]
+    for night in NIGHTS:
+        row = trend[night.isoformat()]
+        assert f"{night} 接收 received: {num(row['rows_received']):,}" in tips
+        assert f"{night} 隔离 quarantined: {num(row['rows_quarantined']):,}" in tips
+    trend_table = quality_queries.trend_table(conn, LAST)
+    feed_trend = quality_queries.feed_trend_table(conn, LAST)
+    shares = [r for r in feed_trend.rows if r["source_id"] == SOURCE and r["quarantine_share"] is not None]
+    share_tips = [t.text for t in charts["chart-share"].iter(f"{SVG}title")]
+    assert len(shares) == 3 and [f"{SOURCE} {r['logical_date']}: {float(r['quarantine_share']) * 100:.1f}%"
+                                 for r in shares] == [t for t in share_tips if t.startswith(f"{SOURCE} ")]
+    # No id is shared between the two charts of the one page.
+    ids = [e.get("id") for svg in charts.values() for e in svg.iter() if e.get("id")]
+    assert len(ids) == len(set(ids))
+
+    # Two renders of the same rows are the same bytes, and the page's charts are those bytes.
+    bar = quality_charts.bar_chart_svg(trend_table)
+    line = quality_charts.line_chart_svg(trend_table, feed_trend)
+    assert bar == quality_charts.bar_chart_svg(trend_table) and line == quality_charts.line_chart_svg(
+        trend_table, feed_trend)
+    assert bar in page and line in page
+    # A rerun of the night writes the same page but for the line that says when it was generated.
+    again = quality_report.write_quality_report(LAST).index_html.read_text(encoding="utf-8")
+    generated = re.compile(r"生成时间 generated [^；]*；")
+    assert generated.search(page) and generated.sub("", again) == generated.sub("", page)
+
+
+def test_importing_the_report_does_not_import_matplotlib():
+    """DAG files import the report inside their tasks, but parsing must stay cheap either way."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, credit_dw.reports.quality.page, credit_dw.reports.quality.charts; "
+                               "print(sorted(m for m in ('matplotlib', 'numpy') if m in sys.modules))"],
+        capture_output=True, text=True, check=True, timeout=120,
+    )
+    assert done.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------------------------------------
 # As a person would: the page in a real browser
 
 
@@ -415,6 +490,8 @@ def test_the_page_shows_the_warehouse_numbers_in_a_browser(nights, conn, chromiu
     }
     assert page.text["night"].strip() == LAST.isoformat()
     assert "数据质量日报" in dom and page.svgs == 2
+    # The charts' labels reach the rendered page as text (matplotlib's svg.fonttype none).
+    assert "接收行数 rows received" in dom and "隔离行数 rows quarantined" in dom
     for feed in source_ids():
         assert feed in page.text["feeds"]
     drilldowns = [link for link in page.links if link.startswith("fields/")]

@@ -13,6 +13,7 @@ module at parse time.
 | `CREDIT_DW_ALERT_*`, `CREDIT_DW_SMTP_*` | log only | alert channels (see `credit_dw.reports.alerts`) |
 | `CREDIT_DW_REJECT_SHARE` | per catalog entry (0.2) | override of every feed's batch rejection threshold |
 | `AIRFLOW_HOME` | `$CREDIT_DW_HOME/airflow` | Airflow's home (SQLite metadata locally) |
+| `MPLCONFIGDIR` | `$CREDIT_DW_HOME/cache/matplotlib` | matplotlib's config and font cache (the quality report's charts), built on first use and kept |
 """
 
 from __future__ import annotations
@@ -66,6 +67,13 @@ def reports_dir() -> Path:
 
 def airflow_home() -> Path:
     return Path(os.environ.get("AIRFLOW_HOME", home() / "airflow")).expanduser().resolve()
+
+
+def matplotlib_dir() -> Path:
+    """matplotlib's config and font cache: writable and kept between tasks, so it is built once."""
+    path = Path(os.environ.get("MPLCONFIGDIR", home() / "cache" / "matplotlib")).expanduser().resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _embedded_url_file() -> Path:

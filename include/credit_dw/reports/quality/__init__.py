@@ -1,1 +1,1 @@
-"""The daily quality report: queries over the warehouse, SVG charts, and the page that puts them together."""
+"""The daily quality report: queries over the warehouse, matplotlib SVG charts, and the page that puts them together."""

@@ -16,7 +16,9 @@ Contract:
   CSV and rendered from the same rows (the headline is the sum of the feeds table).
 - CSVs are UTF-8 with BOM (Excel on an office PC), CRLF, header cells "中文 key": the last word
   is a stable English key for scripts.
-- Charts are inline SVG drawn here: no JavaScript, no CDN, readable offline and in print.
+- Charts are inline SVG drawn with matplotlib (`credit_dw.reports.quality.charts`): no
+  JavaScript, no CDN, readable offline and in print. The same rows give the same chart bytes; the
+  page differs between two writes of a night only in its generation time.
 
 City attribution (per-source views `quality.row_attribution__<source_id>`, rebuilt from the
 catalog before every report): a row belongs to the division in its catalog field named by the
