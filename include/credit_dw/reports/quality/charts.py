@@ -2,7 +2,7 @@
 
 No JavaScript and no CDN: the SVG is part of index.html, so the page reads offline and prints.
 
-- matplotlib is imported only when a chart is drawn (`_pyplot_free_matplotlib`), never when this
+- matplotlib is imported only when a chart is drawn (`_matplotlib`), never when this
   module is imported: the DAG files and the CLI import the report lazily, and parsing them stays
   cheap. Its config and font cache go to `settings.matplotlib_dir()` (MPLCONFIGDIR, default
   `$CREDIT_DW_HOME/cache/matplotlib`), written once and reused by every later task. No pyplot:
@@ -95,7 +95,7 @@ XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 
 
 @contextmanager
-def _pyplot_free_matplotlib() -> Iterator[object]:
+def _matplotlib() -> Iterator[object]:
     """matplotlib with the report's rc settings and the CJK fonts registered; no pyplot, no GUI."""
     os.environ.setdefault("MPLCONFIGDIR", str(settings.matplotlib_dir()))
     import matplotlib
@@ -231,7 +231,7 @@ def bar_chart_svg(trend: Table) -> str:
     received = [int(r["rows_received"]) for r in trend.rows]
     held = [int(r["rows_quarantined"]) for r in trend.rows]
     tooltips: dict[str, str] = {}
-    with _pyplot_free_matplotlib():
+    with _matplotlib():
         from matplotlib.patches import Patch
 
         fig = _figure()
@@ -270,7 +270,7 @@ def line_chart_svg(trend: Table, feed_trend: Table) -> str:
         if row["quarantine_share"] is not None:
             feeds.setdefault(row["source_id"], {})[row["logical_date"]] = float(row["quarantine_share"])
     tooltips: dict[str, str] = {}
-    with _pyplot_free_matplotlib():
+    with _matplotlib():
         fig = _figure()
         ax = fig.add_subplot()
         for k, (source_id, shares) in enumerate(feeds.items()):
