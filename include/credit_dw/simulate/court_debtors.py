@@ -35,6 +35,7 @@ from stdnum.cn import uscc as _uscc
 
 import credit_dw.simulate.identities as ids
 from credit_dw.config import settings
+from credit_dw.reference.identifiers import is_valid_citizen_id
 from credit_dw.simulate.common import (
     ID_DAY_FACTOR,
     SimulationSummary,
@@ -298,7 +299,7 @@ def _removals(conn, logical_date: date, *, seed: int, count: int) -> list[tuple[
     picked = []
     for row_id, case, name, kind, code, court, filed, published in candidates:
         code = normalise_code(code)
-        valid_code = ids.is_valid_citizen_id(code) if kind == KIND_PERSON else _uscc.is_valid(code)
+        valid_code = is_valid_citizen_id(code) if kind == KIND_PERSON else _uscc.is_valid(code)
         if ((case or "").strip(" \u3000") and (name or "").strip(" \u3000") and valid_code and court in courts
                 and filed is not None and published is not None and filed <= published < logical_date):
             picked.append(row_id)

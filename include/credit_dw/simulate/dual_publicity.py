@@ -184,11 +184,9 @@ def registry_subjects(logical_date: date, seed: int, count: int) -> list[Subject
 
 def citizen_id(rng: random.Random, divisions: list[ids.RegistrationDivision]) -> str:
     """A valid GB 11643-1999 resident ID issued in Hebei."""
-    from stdnum.cn import ric
-
     birth = date(1955, 1, 1) + timedelta(days=rng.randint(0, 365 * 48))
     body = rng.choice(divisions).code + birth.strftime("%Y%m%d") + f"{rng.randint(0, 999):03d}"
-    return body + ric.calc_check_digit(body + "0")  # stdnum expects a placeholder check digit
+    return body + ids.citizen_id_check_character(body)
 
 
 def generated_subject(rng: random.Random, divisions: list[ids.RegistrationDivision], weights: list[float]) -> Subject:
