@@ -206,6 +206,7 @@ def _generate(spec, sizes: list[int], source_url: str) -> dict[int, tuple[Path, 
     from credit_dw.ingest import ledger
     from credit_dw.ingest.landing import LandingWriter
     from credit_dw.simulate import market_registry as mr
+    from credit_dw.simulate.common import ensure_database
 
     order = [mr.COLUMNS.index(column) for column in spec.fields.values()]
     writers = {}
@@ -213,7 +214,7 @@ def _generate(spec, sizes: list[int], source_url: str) -> dict[int, tuple[Path, 
         night = LANDING_DAY0 + timedelta(days=i)
         writers[n] = LandingWriter(spec, ledger.batch_id_for(spec.source_id, night), night).__enter__()
     total = max(sizes)
-    mr.ensure_database(source_url)
+    ensure_database(source_url)
     written = 0
     day = FIRST_DAY
     with psycopg.connect(source_url) as conn:

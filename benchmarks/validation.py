@@ -290,10 +290,11 @@ def _land_batch(spec, rows: int, log) -> dict:
     from credit_dw.db.connect import connect
     from credit_dw.ingest import pipeline as ingest
     from credit_dw.simulate import market_registry as mr
+    from credit_dw.simulate.common import ensure_database
 
     scale = max(1, rows // mr.ROWS_PER_SCALE)
     source_url = settings.source_url(SOURCE_ID)
-    mr.ensure_database(source_url)
+    ensure_database(source_url)
     with psycopg.connect(settings.libpq_url(source_url), autocommit=True) as conn:
         conn.execute(mr.DDL)
         conn.execute(f"truncate {mr.TABLE}")
