@@ -105,7 +105,7 @@ def child(kind: str, path: str | None, relation: str | None, logical_date: str |
     if kind == "copy_into_raw":
         copied = landing.copy_into_raw(spec, Path(path))
     elif kind == "copy_variant":
-        copied = _copy_variant(spec, Path(path), chunk_bytes or landing.CHUNK_BYTES)
+        copied = landing.copy_into_raw(spec, Path(path), chunk_bytes=chunk_bytes or landing.CHUNK_BYTES)
     elif kind == "pandas_to_sql":
         # The tutorial's read_csv(dtype=str, keep_default_na=False) cannot load this table: SQLAlchemy
         # binds every str as ::VARCHAR, which PostgreSQL will not assign to the bigint and jsonb
@@ -138,23 +138,6 @@ def child(kind: str, path: str | None, relation: str | None, logical_date: str |
 
 def _to_sql_chunksize(columns: int) -> int:
     return PG_MAX_PARAMS // columns
-
-
-def _copy_variant(spec, path: Path, chunk_bytes: int) -> int:
-    """`landing.copy_into_raw` with another chunk size (to show what the chunk size buys)."""
-    import csv
-
-    from credit_dw.db.connect import connect
-
-    with open(path, encoding="utf-8", newline="") as fh:
-        header = next(csv.reader([fh.readline()]))
-    columns = ", ".join(f'"{c}"' for c in header)
-    with connect() as conn, conn.cursor() as cur:
-        with cur.copy(f"copy {spec.raw_relation} ({columns}) from stdin with (format csv, header true)") as copy:
-            with open(path, "rb") as fh:
-                for chunk in iter(lambda: fh.read(chunk_bytes), b""):
-                    copy.write(chunk)
-        return cur.rowcount
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,6 +206,7 @@ def _generate(spec, sizes: list[int], source_url: str) -> dict[int, tuple[Path, 
     from credit_dw.ingest import ledger
     from credit_dw.ingest.landing import LandingWriter
     from credit_dw.simulate import market_registry as mr
+    from credit_dw.simulate.common import ensure_database
 
     order = [mr.COLUMNS.index(column) for column in spec.fields.values()]
     writers = {}
@@ -230,7 +214,7 @@ def _generate(spec, sizes: list[int], source_url: str) -> dict[int, tuple[Path, 
         night = LANDING_DAY0 + timedelta(days=i)
         writers[n] = LandingWriter(spec, ledger.batch_id_for(spec.source_id, night), night).__enter__()
     total = max(sizes)
-    mr.ensure_database(source_url)
+    ensure_database(source_url)
     written = 0
     day = FIRST_DAY
     with psycopg.connect(source_url) as conn:

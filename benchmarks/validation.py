@@ -95,8 +95,6 @@ join jsonb_to_recordset(%(meta)s::jsonb) as m(check_name text, field text, sever
 where c.failed
 """
 
-#: The USCC shape of GB 32100-2015, as `credit.is_valid_uscc` checks it.
-USCC_SHAPE = r"^[1-9ANY][1-9][0-9]{6}[0-9A-HJ-NP-RTUW-Y]{10}$"
 _FULLWIDTH = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)},
                             **{chr(0xFF21 + i): chr(65 + i) for i in range(26)},
                             **{chr(0xFF41 + i): chr(97 + i) for i in range(26)}, "\u3000": " "})
@@ -107,13 +105,6 @@ def _issue_counts(conn, batch_id: str) -> dict[str, int]:
     rows = conn.execute("select check_name, count(*) from meta.row_issues where batch_id = %s "
                         "and check_name <> 'batch_rejected' group by check_name", (batch_id,)).fetchall()
     return {check: n for check, n in rows}
-
-
-def _uscc_check_ok(code: str) -> bool:
-    """The check character as python-stdnum computes it (the warehouse's is `credit.is_valid_uscc`)."""
-    from stdnum.cn import uscc
-
-    return uscc.calc_check_digit(code[:17]) == code[17]
 
 
 def _pandas_suite(frame, divisions: list[str]):
@@ -128,13 +119,16 @@ def _pandas_suite(frame, divisions: list[str]):
     import great_expectations.expectations as gxe
     import pandas as pd
 
+    # The USCC form `credit.is_valid_uscc` checks and the check character (python-stdnum's).
+    from credit_dw.reference.identifiers import USCC_FORM, has_uscc_check_character
+
     def clean(column):
         stripped = frame[column].str.strip(_BLANK)
         return stripped.where(stripped != "")
 
     uscc_clean = clean("uscc")
     code = frame["uscc"].str.translate(_FULLWIDTH).str.strip(" \t\r\n").str.upper().where(uscc_clean.notna())
-    shaped = code.str.fullmatch(USCC_SHAPE).fillna(False).astype(bool)
+    shaped = code.str.fullmatch(USCC_FORM).fillna(False).astype(bool)
     name_clean = clean("subject_name")
     text_date = frame["registered_on"].str.strip()
     iso = text_date.str.match(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T].*)?$").fillna(False).astype(bool)
@@ -147,7 +141,7 @@ def _pandas_suite(frame, divisions: list[str]):
     derived = frame.assign(
         uscc_clean=uscc_clean,
         uscc_code=code,
-        uscc_check_ok=code.where(shaped).map(_uscc_check_ok, na_action="ignore"),
+        uscc_check_ok=code.where(shaped).map(has_uscc_check_character, na_action="ignore"),
         name_clean=name_clean,
         division_or_empty=clean("division_code").fillna(""),
         registered=registered,
@@ -156,7 +150,7 @@ def _pandas_suite(frame, divisions: list[str]):
     )
     suite = [
         ("uscc_required", gxe.ExpectColumnValuesToNotBeNull(column="uscc_clean")),
-        ("uscc_check_character", gxe.ExpectColumnValuesToMatchRegex(column="uscc_code", regex=USCC_SHAPE)),
+        ("uscc_check_character", gxe.ExpectColumnValuesToMatchRegex(column="uscc_code", regex=USCC_FORM)),
         ("uscc_check_character", gxe.ExpectColumnValuesToBeInSet(column="uscc_check_ok", value_set=[True])),
         ("subject_name_required", gxe.ExpectColumnValuesToNotBeNull(column="name_clean")),
         ("division_code_known", gxe.ExpectColumnValuesToBeInSet(column="division_or_empty", value_set=divisions)),
@@ -296,10 +290,11 @@ def _land_batch(spec, rows: int, log) -> dict:
     from credit_dw.db.connect import connect
     from credit_dw.ingest import pipeline as ingest
     from credit_dw.simulate import market_registry as mr
+    from credit_dw.simulate.common import ensure_database
 
     scale = max(1, rows // mr.ROWS_PER_SCALE)
     source_url = settings.source_url(SOURCE_ID)
-    mr.ensure_database(source_url)
+    ensure_database(source_url)
     with psycopg.connect(settings.libpq_url(source_url), autocommit=True) as conn:
         conn.execute(mr.DDL)
         conn.execute(f"truncate {mr.TABLE}")

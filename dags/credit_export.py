@@ -15,29 +15,18 @@ Scheduled on the `credit_marts_built` Asset.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-import pendulum
 from airflow.sdk import dag, task
 
-from credit_dw.config import settings
 from credit_dw.orchestration.assets import MARTS_BUILT
-from credit_dw.reports.alerts import alert_on_task_failure
+from credit_dw.orchestration.dag_defaults import NIGHTLY, default_args
 
-DEFAULT_ARGS = {
-    "owner": "credit-data-engineering",
-    "retries": 2,
-    "on_failure_callback": alert_on_task_failure,
-    "retry_delay": timedelta(seconds=settings.retry_delay_seconds(120)),
-}
+DEFAULT_ARGS = default_args(retry_delay_seconds=120)
 
 
 @dag(
     dag_id="credit_export",
     schedule=[MARTS_BUILT],
-    start_date=pendulum.datetime(2014, 1, 1, tz="Asia/Shanghai"),  # any night may be backfilled
-    catchup=False,
-    max_active_runs=1,
+    **NIGHTLY,  # any night may be backfilled, no catchup, one run at a time
     default_args=DEFAULT_ARGS,
     tags=["credit", "export", "report"],
     doc_md=__doc__,

@@ -21,29 +21,19 @@ Runs at 01:30 Beijing time for the night before; `credit-dw run --date D` runs i
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-import pendulum
 from airflow.sdk import dag, task, task_group
 
-from credit_dw.config import settings
 from credit_dw.orchestration.assets import FEED_LANDED, RAW_LANDED, feed_asset
-from credit_dw.reports.alerts import alert_on_night, alert_on_task_failure
+from credit_dw.orchestration.dag_defaults import NIGHTLY, default_args
+from credit_dw.reports.alerts import alert_on_night
 
-DEFAULT_ARGS = {
-    "owner": "credit-data-engineering",
-    "retries": 2,
-    "on_failure_callback": alert_on_task_failure,
-    "retry_delay": timedelta(seconds=settings.retry_delay_seconds(300)),
-}
+DEFAULT_ARGS = default_args(retry_delay_seconds=300)
 
 
 @dag(
     dag_id="credit_ingest",
     schedule="30 1 * * *",
-    start_date=pendulum.datetime(2014, 1, 1, tz="Asia/Shanghai"),  # any night may be backfilled
-    catchup=False,
-    max_active_runs=1,
+    **NIGHTLY,  # any night may be backfilled, no catchup, one run at a time
     default_args=DEFAULT_ARGS,
     tags=["credit", "ingest"],
     doc_md=__doc__,

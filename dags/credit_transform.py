@@ -22,35 +22,25 @@ Scheduled on the `credit_raw_landed` Asset; emits `credit_marts_built` for `cred
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-import pendulum
 from airflow.sdk import dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
 from credit_dw.config import settings
 from credit_dw.orchestration.assets import MARTS_BUILT, RAW_LANDED
-from credit_dw.reports.alerts import alert_on_task_failure
+from credit_dw.orchestration.dag_defaults import NIGHTLY, default_args
 from credit_dw.transform.producer import use_for as retry_transient_errors_in
 
 #: Built and tested by the night's two dbt commands without an Airflow task each (dbt selectors).
 UNTASKED_NODES = ["path:models/staging", "resource_type:seed"]
 
-DEFAULT_ARGS = {
-    "owner": "credit-data-engineering",
-    "retries": 2,
-    "on_failure_callback": alert_on_task_failure,
-    "retry_delay": timedelta(seconds=settings.retry_delay_seconds(120)),
-}
+DEFAULT_ARGS = default_args(retry_delay_seconds=120)
 
 
 @dag(
     dag_id="credit_transform",
     schedule=[RAW_LANDED],
-    start_date=pendulum.datetime(2014, 1, 1, tz="Asia/Shanghai"),  # any night may be backfilled
-    catchup=False,
-    max_active_runs=1,
+    **NIGHTLY,  # any night may be backfilled, no catchup, one run at a time
     default_args=DEFAULT_ARGS,
     tags=["credit", "transform"],
     doc_md=__doc__,

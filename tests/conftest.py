@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -54,3 +56,54 @@ def conn(warehouse_url: str):
 
     with psycopg.connect(warehouse_url, autocommit=True) as connection:
         yield connection
+
+
+# --- helpers the test modules import (`from conftest import …`) ---------------------------------
+
+
+@contextmanager
+def subject_hash_key(key: str) -> Iterator[None]:
+    """The subject hash key variable set to `key` inside the block; its previous value (or none) after."""
+    from credit_dw.db import privacy
+
+    previous = os.environ.get(privacy.ENV_VAR)
+    os.environ[privacy.ENV_VAR] = key
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(privacy.ENV_VAR, None)
+        else:
+            os.environ[privacy.ENV_VAR] = previous
+
+
+def ensure_all_raw_tables() -> None:
+    """Every catalog feed's raw table: feeds a module does not simulate still need their (empty) ones."""
+    from credit_dw.catalog import get_source, source_ids
+    from credit_dw.ingest import landing
+
+    for source_id in source_ids():
+        landing.ensure_raw_table(get_source(source_id))
+
+
+def seed_reference_unless_seeded(warehouse_url: str, table: str) -> None:
+    """`dbt seed` the reference data unless reference.<table> and the working-day index are there
+    (an earlier module of the session may have seeded already: ~20 s)."""
+    import psycopg
+
+    from credit_dw.transform import dbt as transform
+
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        seeded = conn.execute(
+            f"""select to_regclass('reference.{table}') is not null
+                      and exists (select from credit.working_day_index)""").fetchone()[0]
+    if not seeded:
+        transform.seed_reference()
+
+
+def keep_marts_as(conn, schema: str, models: Iterable[str], label: str) -> None:
+    """Copy the marts' current state to <schema>.<model>_<label> (the next copy of the label replaces them)."""
+    conn.execute(f"create schema if not exists {schema}")
+    for model in models:
+        conn.execute(f"drop table if exists {schema}.{model}_{label}")
+        conn.execute(f"create table {schema}.{model}_{label} as select * from marts.{model}")

@@ -16,11 +16,10 @@ from decimal import Decimal
 
 import psycopg
 import pytest
+from conftest import ensure_all_raw_tables, keep_marts_as, seed_reference_unless_seeded
 
-from credit_dw.catalog import get_source, source_ids
 from credit_dw.connectors import http as extract_http
 from credit_dw.db import privacy
-from credit_dw.ingest import landing
 from credit_dw.ingest import pipeline as ingest
 from credit_dw.simulate import api_server, national_pushdown, simulator_for
 from credit_dw.simulate import objections as objections_sim
@@ -51,27 +50,14 @@ def _simulate_and_ingest(source_id: str, night: date):
     return written, outcome
 
 
-def _keep_as(conn: psycopg.Connection, label: str) -> None:
-    conn.execute("create schema if not exists facts_test")
-    for model in MARTS:
-        conn.execute(f"drop table if exists facts_test.{model}_{label}")
-        conn.execute(f"create table facts_test.{model}_{label} as select * from marts.{model}")
-
-
 @pytest.fixture(scope="module")
 def built(warehouse_url: str) -> dict:
     """Every night of this file ingested; the lineage built and tested (as of the run date), then
     the marts rebuilt as of AS_OF (facts_test.*_year_end) and as of the first debtor night
     (facts_test.*_debtors_first)."""
-    with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        seeded = conn.execute(
-            """select to_regclass('reference.departments') is not null
-                      and exists (select from credit.working_day_index)""").fetchone()[0]
-    if not seeded:
-        transform.seed_reference()
+    seed_reference_unless_seeded(warehouse_url, "departments")
     privacy.install_hash_key()  # the key this process hashes with, whatever an earlier module installed
-    for source_id in source_ids():  # feeds not simulated here still need their (empty) raw tables
-        landing.ensure_raw_table(get_source(source_id))
+    ensure_all_raw_tables()
     nights: dict = defaultdict(list)
     with pytest.MonkeyPatch.context() as mp:
         for source_id in API_FEEDS:
@@ -89,11 +75,11 @@ def built(warehouse_url: str) -> dict:
     transform.run_dbt(["build", "--select", *(f"+{m}" for m in MARTS), "+int_subjects_resolved",
                        "--indirect-selection", "cautious"])
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        _keep_as(conn, "today")
+        keep_marts_as(conn, "facts_test", MARTS, "today")
         for label, as_of in (("debtors_first", DEBTOR_NIGHTS[0]), ("year_end", AS_OF)):
             transform.run_dbt(["run", "--select", *MARTS, "fct_admin_penalty",
                                "--vars", f"{{as_of_date: '{as_of.isoformat()}'}}"])
-            _keep_as(conn, label)
+            keep_marts_as(conn, "facts_test", MARTS, label)
     return nights
 
 

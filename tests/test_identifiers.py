@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from stdnum.cn import ric, uscc
 
-ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100-2015: 0-9, A-Z without I, O, S, V, Z
+from credit_dw.reference.identifiers import USCC_ALPHABET as ALPHABET  # GB 32100-2015: 0-9, A-Z without I, O, S, V, Z
+
 DIGITS = "0123456789"
 ID_CHARS = DIGITS + "X"
 
@@ -41,6 +42,14 @@ def sql_map(conn, function: str, values: list[str | None]) -> dict[str | None, o
     return dict(rows)
 
 
+def single_character_corruptions(valid: list[str], chars: str) -> list[str]:
+    """Every 18-character code one character of `chars` away from a valid one (and not valid itself)."""
+    return sorted(
+        {code[:i] + ch + code[i + 1 :] for code in valid for i in range(18) for ch in chars if ch != code[i]}
+        - set(valid)
+    )
+
+
 def with_uscc_check(body: str) -> str:
     return body + uscc.calc_check_digit(body)
 
@@ -50,6 +59,15 @@ def with_ric_check(body: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- USCC
+
+
+def test_package_alphabet_is_stdnums():
+    """The package's USCC alphabet (credit_dw.reference.identifiers) is the one python-stdnum computes
+    check characters with: the first weight is 1, so a lone character's check is its value's complement."""
+    assert [uscc.calc_check_digit(c) for c in ALPHABET] == [ALPHABET[(31 - v) % 31] for v in range(31)]
+    for c in "IOSVZ":
+        with pytest.raises(ValueError):
+            uscc.calc_check_digit(c)
 
 uscc_body = st.builds(
     lambda a, b, div, org: a + b + div + org,
@@ -90,10 +108,7 @@ def test_amendment_authority_codes_accepted_though_stdnum_rejects_them(conn, pre
 @given(bodies=st.lists(uscc_body, min_size=3, max_size=3, unique=True))
 def test_every_single_character_corruption_of_a_uscc_is_rejected(conn, bodies):
     valid = [with_uscc_check(b) for b in bodies]
-    corrupted = sorted(
-        {code[:i] + ch + code[i + 1 :] for code in valid for i in range(18) for ch in ALPHABET if ch != code[i]}
-        - set(valid)
-    )
+    corrupted = single_character_corruptions(valid, ALPHABET)
     result = sql_map(conn, "is_valid_uscc", valid + corrupted)
     assert all(result[c] is True for c in valid)
     assert [c for c in corrupted if result[c] is not False] == []
@@ -238,10 +253,7 @@ def test_malformed_citizen_id_rejected(conn, code):
 @given(bodies=st.lists(id_body, min_size=4, max_size=4, unique=True))
 def test_every_single_character_corruption_of_a_citizen_id_is_rejected(conn, bodies):
     valid = [with_ric_check(b) for b in bodies]
-    corrupted = sorted(
-        {code[:i] + ch + code[i + 1 :] for code in valid for i in range(18) for ch in ID_CHARS if ch != code[i]}
-        - set(valid)
-    )
+    corrupted = single_character_corruptions(valid, ID_CHARS)
     result = sql_map(conn, "is_valid_citizen_id", valid + corrupted)
     assert all(result[c] is True for c in valid)
     assert [c for c in corrupted if result[c] is not False] == []

@@ -12,17 +12,15 @@ authorised ones appear under the real keyed hash (credit_dw.db.privacy) only.
 
 from __future__ import annotations
 
-import os
 from datetime import date
 
 import psycopg
 import pytest
+from conftest import ensure_all_raw_tables, subject_hash_key
 
-from credit_dw.catalog import get_source, source_ids
 from credit_dw.config import settings
 from credit_dw.connectors import http as extract_http
 from credit_dw.db import privacy
-from credit_dw.ingest import landing
 from credit_dw.ingest import pipeline as ingest
 from credit_dw.simulate import api_server, housing_fund, utility_gas, utility_power, utility_water
 from credit_dw.simulate import social_insurance as si
@@ -84,27 +82,21 @@ def _row_versions(conn, mart: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def nights(warehouse_url):
-    previous_key = os.environ.get(privacy.ENV_VAR)
-    os.environ[privacy.ENV_VAR] = TEST_KEY
-    privacy.install_hash_key(warehouse_url)
-    transform.seed_reference()
-    for source_id in source_ids():  # feeds not simulated here still need their (empty) raw tables
-        landing.ensure_raw_table(get_source(source_id))
-    with pytest.MonkeyPatch.context() as mp, psycopg.connect(warehouse_url, autocommit=True) as conn:
-        # The housing fund is read from the simulator's day files, not from a running interface.
-        mp.delenv(extract_http.env_name("housing_fund"), raising=False)
-        api_server.url_file().unlink(missing_ok=True)
-        _night(NIGHT_1)
-        transform.run_dbt(BUILD)
-        assert _table_count(conn) == 3, "the marts were not built"
-        after_first = {mart: _fingerprint(conn, mart) for mart in MARTS}
-        _night(NIGHT_2)
-        transform.run_dbt(BUILD_MARTS)
-        yield {"after_first": after_first}
-    if previous_key is None:
-        os.environ.pop(privacy.ENV_VAR, None)
-    else:
-        os.environ[privacy.ENV_VAR] = previous_key
+    with subject_hash_key(TEST_KEY):
+        privacy.install_hash_key(warehouse_url)
+        transform.seed_reference()
+        ensure_all_raw_tables()
+        with pytest.MonkeyPatch.context() as mp, psycopg.connect(warehouse_url, autocommit=True) as conn:
+            # The housing fund is read from the simulator's day files, not from a running interface.
+            mp.delenv(extract_http.env_name("housing_fund"), raising=False)
+            api_server.url_file().unlink(missing_ok=True)
+            _night(NIGHT_1)
+            transform.run_dbt(BUILD)
+            assert _table_count(conn) == 3, "the marts were not built"
+            after_first = {mart: _fingerprint(conn, mart) for mart in MARTS}
+            _night(NIGHT_2)
+            transform.run_dbt(BUILD_MARTS)
+            yield {"after_first": after_first}
 
 
 def test_late_settlements_land_in_their_month(nights, conn):

@@ -15,6 +15,7 @@ from datetime import date
 
 import psycopg
 import pytest
+from conftest import keep_marts_as, seed_reference_unless_seeded
 
 from credit_dw.catalog import get_source
 from credit_dw.connectors import http as extract_http
@@ -60,24 +61,11 @@ def _inject_applications(conn: psycopg.Connection, batch_id: str) -> dict[str, s
     return {"repaired": repair_doc, "suspended": obj_doc}
 
 
-def _keep_as(conn: psycopg.Connection, label: str) -> None:
-    """Copy the marts' current state to publicity_test.<model>_<label> (the next run replaces them)."""
-    conn.execute("create schema if not exists publicity_test")
-    for model in MODELS:
-        conn.execute(f"drop table if exists publicity_test.{model}_{label}")
-        conn.execute(f"create table publicity_test.{model}_{label} as select * from marts.{model}")
-
-
 @pytest.fixture(scope="module")
 def built(warehouse_url: str):
     """Two nights ingested; the marts built as of the run date (2026), then as of AS_OF_BOUNDARY and
     AS_OF_INSIDE with the hand-made applications; each state kept in publicity_test.*_<label>."""
-    with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        seeded = conn.execute(
-            """select to_regclass('reference.publicity_rules') is not null
-                      and exists (select from credit.working_day_index)""").fetchone()[0]
-    if not seeded:  # an earlier module of the session may have seeded already (~20 s)
-        transform.seed_reference()
+    seed_reference_unless_seeded(warehouse_url, "publicity_rules")
     # fct_admin_penalty also reads the national push-down's results: its (empty) raw table.
     ensure_raw_table(get_source("national_pushdown"))
     outcomes = {}
@@ -94,12 +82,12 @@ def built(warehouse_url: str):
     transform.run_dbt(["build", "--select", "+fct_admin_penalty", "+fct_objection", "+rpt_objection_handling",
                        "+rpt_repair_handling", "+rpt_national_results_unapplied"])
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        _keep_as(conn, "today")
+        keep_marts_as(conn, "publicity_test", MODELS, "today")
         injected = _inject_applications(conn, outcomes[NIGHTS[-1]][1].batch_id)
         try:
             for label, as_of in (("boundary", AS_OF_BOUNDARY), ("inside", AS_OF_INSIDE)):
                 transform.run_dbt(["run", "--select", *MODELS, "--vars", f"{{as_of_date: '{as_of.isoformat()}'}}"])
-                _keep_as(conn, label)
+                keep_marts_as(conn, "publicity_test", MODELS, label)
         finally:
             conn.execute("delete from raw.objections__applications where _row_number >= %s", (INJECTED_FROM,))
     return injected

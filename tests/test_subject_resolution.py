@@ -18,11 +18,11 @@ from datetime import date, timedelta
 
 import psycopg
 import pytest
+from conftest import ensure_all_raw_tables, subject_hash_key
 
-from credit_dw.catalog import get_source, source_ids
+from credit_dw.catalog import get_source
 from credit_dw.config import settings
 from credit_dw.db import privacy
-from credit_dw.ingest import landing
 from credit_dw.ingest import pipeline as ingest
 from credit_dw.simulate import admin_licence, admin_penalty, identities, simulate_market_registry
 from credit_dw.simulate import dual_publicity as dp
@@ -66,45 +66,39 @@ def _penalty_file(rows: list[dict]) -> bytes:
 @pytest.fixture(scope="module")
 def night(warehouse_url):
     """The night, ingested and built; returns what was injected."""
-    previous_key = os.environ.get(privacy.ENV_VAR)
-    os.environ[privacy.ENV_VAR] = TEST_KEY
-    privacy.install_hash_key(warehouse_url)
-    transform.run_dbt(["seed", "--select", "hebei_divisions"])  # the registry gate checks divisions
-    for source_id in source_ids():  # feeds not simulated here still need their (empty) raw tables
-        landing.ensure_raw_table(get_source(source_id))
+    with subject_hash_key(TEST_KEY):
+        privacy.install_hash_key(warehouse_url)
+        transform.run_dbt(["seed", "--select", "hebei_divisions"])  # the registry gate checks divisions
+        ensure_all_raw_tables()
 
-    simulate_market_registry(settings.source_url("market_registry"), NIGHT, scale=1)
-    registry = ingest.ingest("market_registry", NIGHT)
-    with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        (code_a, name_a), (code_b, name_b) = _registered(conn)
+        simulate_market_registry(settings.source_url("market_registry"), NIGHT, scale=1)
+        registry = ingest.ingest("market_registry", NIGHT)
+        with psycopg.connect(warehouse_url, autocommit=True) as conn:
+            (code_a, name_a), (code_b, name_b) = _registered(conn)
 
-    admin_penalty.simulate(NIGHT)
-    admin_licence.simulate(NIGHT)
-    rng = random.Random("subject-resolution")
-    stranger_code = identities.make_uscc(rng, "130402")  # 邯郸 邯山区: not in the registry
-    person_id = dp.citizen_id(rng, identities.registration_divisions())
-    inbox = settings.inbox_dir("admin_penalty", NIGHT.isoformat())
-    (inbox / "hbsthjt_conflicts.csv").write_bytes(_penalty_file([
-        {"subject_name": OTHER_NAME, "uscc": code_a},  # a registered code under another name
-        {"subject_name": name_b.replace("有限", " 有限"), "uscc": code_b},  # same name, typed with a space
-        {"subject_name": name_b, "uscc": stranger_code},  # a registered name under another code
-        {"subject_name": "王测试", "subject_category": "自然人", "id_type": "身份证",
-         "id_number": identities.to_fullwidth(person_id)},
-    ]))
-    outcomes = {s: ingest.ingest(s, NIGHT) for s in ("admin_penalty", "admin_licence")}
-    assert registry.status == "accepted" and all(o.status == "accepted" for o in outcomes.values()), outcomes
+        admin_penalty.simulate(NIGHT)
+        admin_licence.simulate(NIGHT)
+        rng = random.Random("subject-resolution")
+        stranger_code = identities.make_uscc(rng, "130402")  # 邯郸 邯山区: not in the registry
+        person_id = dp.citizen_id(rng, identities.registration_divisions())
+        inbox = settings.inbox_dir("admin_penalty", NIGHT.isoformat())
+        (inbox / "hbsthjt_conflicts.csv").write_bytes(_penalty_file([
+            {"subject_name": OTHER_NAME, "uscc": code_a},  # a registered code under another name
+            {"subject_name": name_b.replace("有限", " 有限"), "uscc": code_b},  # same name, typed with a space
+            {"subject_name": name_b, "uscc": stranger_code},  # a registered name under another code
+            {"subject_name": "王测试", "subject_category": "自然人", "id_type": "身份证",
+             "id_number": identities.to_fullwidth(person_id)},
+        ]))
+        outcomes = {s: ingest.ingest(s, NIGHT) for s in ("admin_penalty", "admin_licence")}
+        assert registry.status == "accepted" and all(o.status == "accepted" for o in outcomes.values()), outcomes
 
-    # Staging's own tests belong to the feeds' suites, so they are left out here; "cautious" keeps
-    # out tests of seeds this build does not load (departments -> hebei_divisions).
-    transform.run_dbt(["build", "--select", "+rpt_code_conflicts", "+dim_subject", "+dim_jurisdiction",
-                       "int_subjects_resolved", "--exclude", "path:models/staging,resource_type:test",
-                       "--indirect-selection", "cautious"])
-    yield {"code_a": code_a, "name_a": name_a, "code_b": code_b, "name_b": name_b,
-           "stranger_code": stranger_code, "person_id": person_id}
-    if previous_key is None:
-        os.environ.pop(privacy.ENV_VAR, None)
-    else:
-        os.environ[privacy.ENV_VAR] = previous_key
+        # Staging's own tests belong to the feeds' suites, so they are left out here; "cautious" keeps
+        # out tests of seeds this build does not load (departments -> hebei_divisions).
+        transform.run_dbt(["build", "--select", "+rpt_code_conflicts", "+dim_subject", "+dim_jurisdiction",
+                           "int_subjects_resolved", "--exclude", "path:models/staging,resource_type:test",
+                           "--indirect-selection", "cautious"])
+        yield {"code_a": code_a, "name_a": name_a, "code_b": code_b, "name_b": name_b,
+               "stranger_code": stranger_code, "person_id": person_id}
 
 
 def test_a_code_reported_under_another_name_is_listed_for_its_registering_department(night, conn):

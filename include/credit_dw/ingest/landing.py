@@ -118,14 +118,14 @@ def ensure_raw_table(spec: SourceSpec) -> None:
         conn.execute(f"comment on table {spec.raw_relation} is '{title}'")
 
 
-def copy_into_raw(spec: SourceSpec, landing: Path) -> int:
-    """COPY a landing file into the raw table; returns the rows copied."""
+def copy_into_raw(spec: SourceSpec, landing: Path, *, chunk_bytes: int = CHUNK_BYTES) -> int:
+    """COPY a landing file into the raw table, `chunk_bytes` at a time; returns the rows copied."""
     with open(landing, encoding="utf-8", newline="") as fh:
         header = next(csv.reader([fh.readline()]))
     columns = ", ".join(f'"{c}"' for c in header)
     with connect() as conn, conn.cursor() as cur:
         with cur.copy(f"copy {spec.raw_relation} ({columns}) from stdin with (format csv, header true)") as copy:
             with open(landing, "rb") as fh:
-                for chunk in iter(lambda: fh.read(CHUNK_BYTES), b""):
+                for chunk in iter(lambda: fh.read(chunk_bytes), b""):
                     copy.write(chunk)
         return cur.rowcount

@@ -213,8 +213,19 @@ def finish(source_id: str, logical_date: date, records: list[dict], defects: dic
     """Write the day file and summarise."""
     path = write_day(source_id, logical_date, records, {"seed": seed, "scale": scale})
     log.info("%s %s: %d records to %s, defects %s", source_id, logical_date, len(records), path, defects)
-    return SimulationSummary(source_id=source_id, logical_date=logical_date, rows_written=len(records),
-                             defects=defects, rows_inserted=len(records))
+    return SimulationSummary.of(source_id, logical_date, defects, inserted=len(records))
+
+
+def simulator(source_id: str, generate: Callable[..., tuple[list[dict], dict[str, int]]]
+              ) -> Callable[..., SimulationSummary]:
+    """A feed's `simulate` (the catalog convention): `generate`'s records of D into D's day file."""
+
+    def simulate(logical_date: date, *, scale: int = 1, seed: int = 20261122,
+                 defect_share: float = DEFAULT_DEFECT_SHARE) -> SimulationSummary:
+        records, defects = generate(logical_date, scale=scale, seed=seed, defect_share=defect_share)
+        return finish(source_id, logical_date, records, defects, seed=seed, scale=scale)
+
+    return simulate
 
 
 def check_scale(scale: int) -> None:

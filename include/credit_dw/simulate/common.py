@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from urllib.parse import unquote, urlsplit
@@ -20,6 +21,8 @@ log = logging.getLogger(__name__)
 
 #: Ids of rows created on a logical date are YYYYMMDD × ID_DAY_FACTOR + n (n < ID_DAY_FACTOR).
 ID_DAY_FACTOR = 10**8
+#: The largest `scale` a simulator takes unless its ids allow less.
+MAX_SCALE = 10_000
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,21 @@ class SimulationSummary:
     defects: dict[str, int]  # defect kind -> rows (plus `fullwidth_or_spaces`, not a defect)
     rows_inserted: int = 0
     rows_updated: int = 0
+
+    @classmethod
+    def of(cls, source_id: str, logical_date: date, defects: dict[str, int], *, inserted: int,
+           updated: int = 0) -> SimulationSummary:
+        """A night that inserted and updated rows (written: both)."""
+        return cls(source_id=source_id, logical_date=logical_date, rows_written=inserted + updated,
+                   defects=defects, rows_inserted=inserted, rows_updated=updated)
+
+
+def check_run(scale: int, defect_share: float, *, max_scale: int = MAX_SCALE) -> None:
+    """ValueError unless 1 <= scale <= max_scale and 0 <= defect_share <= 0.5."""
+    if not 1 <= scale <= max_scale:
+        raise ValueError(f"scale must be between 1 and {max_scale}: {scale}")
+    if not 0 <= defect_share <= 0.5:
+        raise ValueError(f"defect_share must be between 0 and 0.5: {defect_share}")
 
 
 def day_id_range(logical_date: date) -> tuple[int, int]:
@@ -80,3 +98,36 @@ def ensure_database(url: str) -> None:
             log.info("created database %s", name)
         except errors.DuplicateDatabase:  # created concurrently
             pass
+
+
+def write_day_rows(
+    source_id: str,
+    source_url: str,
+    logical_date: date,
+    *,
+    table: str,
+    ddl: str,
+    columns: Sequence[str],
+    rows: Sequence[tuple],
+    then: Callable[..., int] | None = None,
+) -> int:
+    """The write harness of the department-database simulators: D's rows replace D's id range.
+
+    Creates the database if missing, then in one transaction (committed on exit), under the feed's
+    advisory lock (concurrent runs of one feed queue up): applies `ddl`, deletes the
+    rows of D's ids (`day_id_range`), COPYs `rows` (tuples in `columns` order) and calls
+    `then(conn)`, the feed's changes to earlier rows, whose count it returns (0 without).
+    """
+    import psycopg
+
+    url = settings.libpq_url(source_url)
+    ensure_database(url)
+    first_id, last_id = day_id_range(logical_date)
+    with psycopg.connect(url) as conn:  # one transaction, committed on exit
+        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"credit_dw.simulate.{source_id}",))
+        conn.execute(ddl)
+        conn.execute(f"delete from {table} where id between %s and %s", (first_id, last_id))
+        with conn.cursor() as cur, cur.copy(f"copy {table} ({', '.join(columns)}) from stdin") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return then(conn) if then is not None else 0

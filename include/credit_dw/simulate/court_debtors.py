@@ -35,14 +35,16 @@ from stdnum.cn import uscc as _uscc
 
 import credit_dw.simulate.identities as ids
 from credit_dw.config import settings
+from credit_dw.reference.identifiers import is_valid_citizen_id
 from credit_dw.simulate.common import (
     ID_DAY_FACTOR,
     SimulationSummary,
     change_time,
+    check_run,
     day_bounds,
     day_id_range,
-    ensure_database,
     seeded_rng,
+    write_day_rows,
 )
 from credit_dw.simulate.enterprises import Enterprise, enterprises_for, normalise_code
 
@@ -223,10 +225,7 @@ def generate_listings(
     `enterprises` defaults to `enterprises_for(...)` (which reads the registry database); pass a
     list to generate without any database.
     """
-    if not 1 <= scale < ID_DAY_FACTOR // ROWS_PER_SCALE:
-        raise ValueError(f"scale must be between 1 and {ID_DAY_FACTOR // ROWS_PER_SCALE - 1}: {scale}")
-    if not 0 <= defect_share <= 0.5:
-        raise ValueError(f"defect_share must be between 0 and 0.5: {defect_share}")
+    check_run(scale, defect_share, max_scale=ID_DAY_FACTOR // ROWS_PER_SCALE - 1)
     rng = _rng(seed, logical_date, "listings")
     n = ROWS_PER_SCALE * scale
     kinds = [KIND_PERSON if rng.random() < PERSON_SHARE else KIND_ORGANISATION for _ in range(n)]
@@ -298,7 +297,7 @@ def _removals(conn, logical_date: date, *, seed: int, count: int) -> list[tuple[
     picked = []
     for row_id, case, name, kind, code, court, filed, published in candidates:
         code = normalise_code(code)
-        valid_code = ids.is_valid_citizen_id(code) if kind == KIND_PERSON else _uscc.is_valid(code)
+        valid_code = is_valid_citizen_id(code) if kind == KIND_PERSON else _uscc.is_valid(code)
         if ((case or "").strip(" \u3000") and (name or "").strip(" \u3000") and valid_code and court in courts
                 and filed is not None and published is not None and filed <= published < logical_date):
             picked.append(row_id)
@@ -315,42 +314,26 @@ def simulate_court_debtors(
     defect_share: float = 0.05,
 ) -> SimulationSummary:
     """Write D's new listings and removals into the court database; see the module doc."""
-    import psycopg
-
     rows, counts = generate_listings(logical_date, scale=scale, seed=seed, defect_share=defect_share)
-    url = settings.libpq_url(source_url)
-    ensure_database(url)
-    first_id, last_id = day_id_range(logical_date)
     day_start, next_day = day_bounds(logical_date)
-    with psycopg.connect(url) as conn:  # one transaction, committed on exit
-        conn.execute("select pg_advisory_xact_lock(hashtext('credit_dw.simulate.court_debtors'))")
-        conn.execute(DDL)
-        conn.execute(f"delete from {TABLE} where id between %s and %s", (first_id, last_id))
-        with conn.cursor() as cur, cur.copy(f"copy {TABLE} ({', '.join(COLUMNS)}) from stdin") as copy:
-            for row in rows:
-                copy.write_row(row)
+
+    def remove(conn) -> int:
         removals = _removals(conn, logical_date, seed=seed, count=round(REMOVAL_SHARE * len(rows)))
-        updated = 0
-        if removals:
-            # A listing removed on a later date keeps that removal; one removed by an earlier run
-            # of D qualifies again, so a rerun sets the same values.
-            cur = conn.execute(
-                f"""update {TABLE} t set ycrq = %s, lxqk = %s, gxsj = u.gxsj
-                    from unnest(%s::bigint[], %s::timestamptz[]) as u(id, gxsj)
-                    where t.id = u.id and t.gxsj < %s and (t.gxsj >= %s or t.ycrq is null)""",
-                (logical_date, PERFORMED, [r[0] for r in removals], [r[1] for r in removals], next_day, day_start),
-            )
-            updated = cur.rowcount
-    summary = SimulationSummary(
-        source_id=SOURCE_ID,
-        logical_date=logical_date,
-        rows_written=len(rows) + updated,
-        defects=counts,
-        rows_inserted=len(rows),
-        rows_updated=updated,
-    )
+        if not removals:
+            return 0
+        # A listing removed on a later date keeps that removal; one removed by an earlier run
+        # of D qualifies again, so a rerun sets the same values.
+        return conn.execute(
+            f"""update {TABLE} t set ycrq = %s, lxqk = %s, gxsj = u.gxsj
+                from unnest(%s::bigint[], %s::timestamptz[]) as u(id, gxsj)
+                where t.id = u.id and t.gxsj < %s and (t.gxsj >= %s or t.ycrq is null)""",
+            (logical_date, PERFORMED, [r[0] for r in removals], [r[1] for r in removals], next_day, day_start),
+        ).rowcount
+
+    updated = write_day_rows(SOURCE_ID, source_url, logical_date, table=TABLE, ddl=DDL, columns=COLUMNS, rows=rows,
+                             then=remove)
     log.info("court_debtors %s: %d listed, %d removed, defects %s", logical_date, len(rows), updated, counts)
-    return summary
+    return SimulationSummary.of(SOURCE_ID, logical_date, counts, inserted=len(rows), updated=updated)
 
 
 def simulate(logical_date: date, *, scale: int = 1, seed: int = 20261122) -> SimulationSummary:

@@ -35,7 +35,8 @@ import credit_dw.simulate.dept_ledgers as ledgers
 import credit_dw.simulate.dual_publicity as dp
 import credit_dw.simulate.identities as ids
 from credit_dw.config import settings
-from credit_dw.simulate.common import SimulationSummary
+from credit_dw.simulate.common import SimulationSummary, check_run
+from credit_dw.simulate.files import table_bytes, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -227,10 +228,7 @@ def _inject_defects(rng: random.Random, rows: list[ListRow], share: float) -> tu
 def write_lists(logical_date: date, *, scale: int = 1, seed: int = 20261122, defect_share: float = 0.05,
                 inbox: Path | None = None) -> ListNight:
     """Write the night's list files (see the module doc); returns what was written."""
-    if not 1 <= scale <= 10_000:
-        raise ValueError(f"scale must be between 1 and 10000: {scale}")
-    if not 0 <= defect_share <= 0.5:
-        raise ValueError(f"defect_share must be between 0 and 0.5: {defect_share}")
+    check_run(scale, defect_share)
     from credit_dw.catalog import get_source
 
     spec = get_source(SOURCE_ID)
@@ -258,14 +256,13 @@ def write_lists(logical_date: date, *, scale: int = 1, seed: int = 20261122, def
         if not mine:
             continue
         path = inbox / file_name(dept, logical_date)
-        data = ledgers.table_bytes(dept.file_format, [spec.fields[f] for f in fields],
+        data = table_bytes(dept.file_format, [spec.fields[f] for f in fields],
                                    [[r.values.get(f) for f in fields] for r in mine],
                                    stamp=stamp, creator=dept.name, sheet="名单")
-        ledgers.write_atomically(path, data)
+        write_atomically(path, data)
         files.append(path)
-    summary = SimulationSummary(SOURCE_ID, logical_date, rows_written=len(rows), defects=counts,
-                                rows_inserted=sum(r.event == "entry" for r in rows),
-                                rows_updated=sum(r.event == "exit" for r in rows))
+    summary = SimulationSummary.of(SOURCE_ID, logical_date, counts, inserted=sum(r.event == "entry" for r in rows),
+                                   updated=sum(r.event == "exit" for r in rows))
     log.info("%s %s: %d rows (%d exits) in %d files, defects %s", SOURCE_ID, logical_date, len(rows),
              summary.rows_updated, len(files), counts)
     return ListNight(summary, sorted(files), rows)

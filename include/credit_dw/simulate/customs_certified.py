@@ -27,19 +27,15 @@ file of D and writes it again, so rerunning D gives the same bytes.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
-import os
 import random
-import re
-import zipfile
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import credit_dw.simulate.identities as ids
 from credit_dw.config import settings
-from credit_dw.simulate.common import SimulationSummary
+from credit_dw.simulate.common import SimulationSummary, check_run
+from credit_dw.simulate.files import Delivery, write_atomically, xlsx_bytes
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +63,6 @@ HEADERS = {
 }
 DEFECT_KINDS = ("bad_check_character", "bad_customs_code", "revoked_without_date",
                 "revocation_before_certification", "not_advanced_certification")
-
-
-@dataclass
-class Delivery:
-    """What a run wrote: the summary, the file, and every record (canonical field → value)."""
-
-    summary: SimulationSummary
-    files: list[Path] = field(default_factory=list)
-    records: list[dict] = field(default_factory=list)
 
 
 def is_delivery_day(day: date) -> bool:
@@ -162,10 +149,7 @@ def _inject(rng: random.Random, kind: str, record: dict) -> None:
 def generate_records(logical_date: date, *, scale: int = 1, seed: int = 20261122,
                      defect_share: float = 0.05) -> tuple[list[dict], dict[str, int]]:
     """The records of D's delivery and the defect counts (D need not be a delivery day here)."""
-    if not 1 <= scale <= 10_000:
-        raise ValueError(f"scale must be between 1 and 10000: {scale}")
-    if not 0 <= defect_share <= 0.5:
-        raise ValueError(f"defect_share must be between 0 and 0.5: {defect_share}")
+    check_run(scale, defect_share)
     revoked = revocations(logical_date, scale=scale, seed=seed)
     taken = {r["uscc"] for r in revoked}
     records = [r for r in new_certifications(logical_date, scale=scale, seed=seed) if r["uscc"] not in taken]
@@ -182,36 +166,12 @@ def generate_records(logical_date: date, *, scale: int = 1, seed: int = 20261122
 
 # --- the workbook -----------------------------------------------------------------------------
 
-def _reproducible(data: bytes, stamp: datetime) -> bytes:
-    """The XLSX again with fixed zip entry times and document dates (openpyxl stamps 'now')."""
-    iso = stamp.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            content = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                content = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*", rb"\g<1>" + iso, content)
-            entry = zipfile.ZipInfo(info.filename, date_time=stamp.timetuple()[:6])
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = info.external_attr
-            dst.writestr(entry, content)
-    return out.getvalue()
-
-
 def workbook_bytes(records: list[dict], logical_date: date) -> bytes:
-    import openpyxl
-
     from credit_dw.simulate.utilities import departments
 
-    workbook = openpyxl.Workbook(write_only=True)
-    workbook.properties.creator = departments()[DEPARTMENT_CODE]["department_name"]
-    sheet = workbook.create_sheet("高级认证企业名单")
-    sheet.append(list(HEADERS.values()))
-    for record in records:
-        sheet.append([record[f] for f in HEADERS])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return _reproducible(buffer.getvalue(), datetime.combine(logical_date, time(17, 0)))
+    return xlsx_bytes(list(HEADERS.values()), ([record[f] for f in HEADERS] for record in records),
+                      stamp=datetime.combine(logical_date, time(17, 0)),
+                      creator=departments()[DEPARTMENT_CODE]["department_name"], sheet="高级认证企业名单")
 
 
 def file_name(logical_date: date) -> str:
@@ -225,11 +185,8 @@ def write_delivery(logical_date: date, *, scale: int = 1, seed: int = 20261122, 
     inbox = inbox or settings.inbox_dir(SOURCE_ID, logical_date.isoformat())
     inbox.mkdir(parents=True, exist_ok=True)
     path = inbox / file_name(logical_date)
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_bytes(workbook_bytes(records, logical_date))
-    os.replace(tmp, path)
-    summary = SimulationSummary(source_id=SOURCE_ID, logical_date=logical_date, rows_written=len(records),
-                                defects=counts, rows_inserted=len(records))
+    write_atomically(path, workbook_bytes(records, logical_date))
+    summary = SimulationSummary.of(SOURCE_ID, logical_date, counts, inserted=len(records))
     log.info("%s %s: %d decisions, defects %s", SOURCE_ID, logical_date, len(records), counts)
     return Delivery(summary, [path], records)
 
@@ -237,6 +194,5 @@ def write_delivery(logical_date: date, *, scale: int = 1, seed: int = 20261122, 
 def simulate(logical_date: date, *, scale: int = 1, seed: int = 20261122) -> SimulationSummary:
     """The catalog convention (`credit_dw.simulate.simulate_all`): on the 1st and 15th, the workbook."""
     if not is_delivery_day(logical_date):
-        return SimulationSummary(source_id=SOURCE_ID, logical_date=logical_date, rows_written=0,
-                                 defects=dict.fromkeys(DEFECT_KINDS, 0))
+        return SimulationSummary.of(SOURCE_ID, logical_date, dict.fromkeys(DEFECT_KINDS, 0), inserted=0)
     return write_delivery(logical_date, scale=scale, seed=seed).summary

@@ -42,13 +42,8 @@ between D and N. Matching is by department, kind and document number, which stay
 from __future__ import annotations
 
 import calendar
-import csv
-import io
 import logging
-import os
 import random
-import re
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -57,7 +52,8 @@ from pathlib import Path
 import credit_dw.simulate.dual_publicity as dp
 import credit_dw.simulate.identities as ids
 from credit_dw.config import settings
-from credit_dw.simulate.common import SimulationSummary
+from credit_dw.simulate.common import SimulationSummary, check_run
+from credit_dw.simulate.files import table_bytes, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -327,65 +323,6 @@ def _header(spec_fields: dict[str, str], required: Sequence[str], style: FileSty
     return dict(spec_fields)
 
 
-def cell_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float):
-        return f"{value:.4f}".rstrip("0").rstrip(".")
-    return str(value)
-
-
-def _reproducible_xlsx(data: bytes, stamp: datetime) -> bytes:
-    """The workbook again with fixed zip timestamps and document dates (openpyxl stamps 'now')."""
-    iso = stamp.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            content = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                content = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*", rb"\g<1>" + iso, content)
-            entry = zipfile.ZipInfo(info.filename, date_time=stamp.timetuple()[:6])
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = info.external_attr
-            dst.writestr(entry, content)
-    return out.getvalue()
-
-
-def table_bytes(file_format: str, header: list[str], rows: list[list], *, stamp: datetime,
-                creator: str, sheet: str, title: str | None = None) -> bytes:
-    """A delivered table as CSV (GBK, UTF-8, UTF-8 with BOM) or XLSX, reproducibly; `title` is a
-    one-cell row above the header (XLSX), as ledgers printed for signature have."""
-    if file_format == "xlsx":
-        import openpyxl
-
-        workbook = openpyxl.Workbook(write_only=True)
-        workbook.properties.creator = creator
-        worksheet = workbook.create_sheet(sheet)
-        if title:
-            worksheet.append([title])
-        worksheet.append(header)
-        for row in rows:
-            # Dates as date cells (what Excel / WPS save); everything else as text.
-            worksheet.append([v if isinstance(v, date) else (cell_text(v) or None) for v in row])
-        buffer = io.BytesIO()
-        workbook.save(buffer)
-        return _reproducible_xlsx(buffer.getvalue(), stamp)
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\r\n" if file_format == "csv_gbk" else "\n")
-    writer.writerow(header)
-    writer.writerows([cell_text(v) for v in row] for row in rows)
-    encoding = {"csv_gbk": "gbk", "csv_utf8": "utf-8", "csv_utf8_bom": "utf-8-sig"}[file_format]
-    return text.getvalue().encode(encoding)
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def file_name(dept: dp.Department, month: tuple[int, int]) -> str:
     ext = "xlsx" if STYLES.get(dept.code, DEFAULT_STYLE).file_format == "xlsx" else "csv"
     return f"{dept.code}_tz_{month[0]:04d}{month[1]:02d}.{ext}"
@@ -394,10 +331,7 @@ def file_name(dept: dp.Department, month: tuple[int, int]) -> str:
 def write_ledgers(logical_date: date, *, scale: int = 1, seed: int = 20261122, defect_share: float = 0.05,
                   inbox: Path | None = None) -> LedgerNight:
     """Write the ledgers delivered on `logical_date` (see the module doc); returns what was written."""
-    if not 1 <= scale <= 10_000:
-        raise ValueError(f"scale must be between 1 and 10000: {scale}")
-    if not 0 <= defect_share <= 0.5:
-        raise ValueError(f"defect_share must be between 0 and 0.5: {defect_share}")
+    check_run(scale, defect_share)
     month = ledger_month(logical_date)
     if month is None:
         return LedgerNight(SimulationSummary(SOURCE_ID, logical_date, 0, dict.fromkeys(DEFECT_KINDS, 0)), None)
@@ -438,8 +372,7 @@ def write_ledgers(logical_date: date, *, scale: int = 1, seed: int = 20261122, d
         write_atomically(path, table_bytes(style.file_format, header, table, stamp=stamp, creator=dept.name,
                                            sheet="台账", title=title))
         files.append(path)
-    summary = SimulationSummary(SOURCE_ID, logical_date, rows_written=len(rows), defects=counts,
-                                rows_inserted=len(rows))
+    summary = SimulationSummary.of(SOURCE_ID, logical_date, counts, inserted=len(rows))
     log.info("%s %s: ledgers of %04d-%02d, %d rows in %d files, defects %s", SOURCE_ID, logical_date,
              *month, len(rows), len(files), counts)
     return LedgerNight(summary, month, sorted(files), rows)

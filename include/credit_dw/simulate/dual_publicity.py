@@ -31,19 +31,16 @@ them again (via a hidden temporary name, then rename), so rerunning D gives byte
 from __future__ import annotations
 
 import csv
-import io
 import logging
-import os
 import random
-import re
-import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import credit_dw.simulate.identities as ids
 from credit_dw.config import settings
-from credit_dw.simulate.common import SimulationSummary, day_id_range
+from credit_dw.simulate.common import SimulationSummary, check_run, day_id_range
+from credit_dw.simulate.files import CSV_ENCODINGS, Delivery, cell_text, csv_bytes, write_atomically, xlsx_bytes
 
 log = logging.getLogger(__name__)
 
@@ -136,13 +133,8 @@ class Subject:
     id_number: str | None = None
 
 
-@dataclass
-class DayFiles:
-    """What a run wrote: the summary, the files, and every record (canonical field → value)."""
-
-    summary: SimulationSummary
-    files: list[Path] = field(default_factory=list)
-    records: list[dict] = field(default_factory=list)
+#: What a run wrote: the summary, the files, and every record (canonical field → value).
+DayFiles = Delivery
 
 
 # --- subjects ---------------------------------------------------------------------------------
@@ -184,11 +176,9 @@ def registry_subjects(logical_date: date, seed: int, count: int) -> list[Subject
 
 def citizen_id(rng: random.Random, divisions: list[ids.RegistrationDivision]) -> str:
     """A valid GB 11643-1999 resident ID issued in Hebei."""
-    from stdnum.cn import ric
-
     birth = date(1955, 1, 1) + timedelta(days=rng.randint(0, 365 * 48))
     body = rng.choice(divisions).code + birth.strftime("%Y%m%d") + f"{rng.randint(0, 999):03d}"
-    return body + ric.calc_check_digit(body + "0")  # stdnum expects a placeholder check digit
+    return body + ids.citizen_id_check_character(body)
 
 
 def generated_subject(rng: random.Random, divisions: list[ids.RegistrationDivision], weights: list[float]) -> Subject:
@@ -268,10 +258,6 @@ def _licence(rng: random.Random, dept: Department, subject: Subject, decided: da
     }
 
 
-def _amount(value: float) -> str:
-    return f"{value:.4f}".rstrip("0").rstrip(".")
-
-
 def _penalty(rng: random.Random, dept: Department, subject: Subject, decided: date, number: str) -> dict:
     violation, basis = rng.choice(dept.violations)
     category = rng.choices(*zip(*PENALTY_CATEGORIES, strict=True))[0]
@@ -315,10 +301,7 @@ def generate_records(kind: str, logical_date: date, *, scale: int = 1, seed: int
     given → no database access."""
     if kind not in TAGS:
         raise ValueError(f"kind must be one of {sorted(TAGS)}: {kind!r}")
-    if not 1 <= scale <= 10_000:
-        raise ValueError(f"scale must be between 1 and 10000: {scale}")
-    if not 0 <= defect_share <= 0.5:
-        raise ValueError(f"defect_share must be between 0 and 0.5: {defect_share}")
+    check_run(scale, defect_share)
     rng = random.Random(f"{kind}:{seed}:{logical_date.isoformat()}")
     n = ROWS_PER_SCALE[kind] * scale
     if subjects is None:
@@ -398,57 +381,11 @@ def headers(kind: str, style: str) -> dict[str, str]:
     return table
 
 
-def _csv_cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float):
-        return _amount(value)
-    return str(value)
-
-
-def _reproducible_zip(data: bytes, stamp: datetime) -> bytes:
-    """The XLSX again with fixed entry timestamps and document dates (openpyxl stamps 'now')."""
-    iso = stamp.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            content = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                content = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*", rb"\g<1>" + iso, content)
-            entry = zipfile.ZipInfo(info.filename, date_time=stamp.timetuple()[:6])
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = info.external_attr
-            dst.writestr(entry, content)
-    return out.getvalue()
-
-
 def _file_bytes(dept: Department, kind: str, header: list[str], rows: list[list], logical_date: date) -> bytes:
     if dept.file_format == "xlsx":
-        import openpyxl
-
-        workbook = openpyxl.Workbook(write_only=True)
-        workbook.properties.creator = dept.name
-        sheet = workbook.create_sheet("行政许可" if kind == LICENCE else "行政处罚")
-        sheet.append(header)
-        for row in rows:
-            sheet.append(row)
-        buffer = io.BytesIO()
-        workbook.save(buffer)
-        return _reproducible_zip(buffer.getvalue(), datetime.combine(logical_date, time(18, 0)))
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\r\n" if dept.file_format == "csv_gbk" else "\n")
-    writer.writerow(header)
-    writer.writerows([_csv_cell(v) for v in row] for row in rows)
-    encoding = {"csv_gbk": "gbk", "csv_utf8": "utf-8", "csv_utf8_bom": "utf-8-sig"}[dept.file_format]
-    return text.getvalue().encode(encoding)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+        return xlsx_bytes(header, rows, stamp=datetime.combine(logical_date, time(18, 0)), creator=dept.name,
+                          sheet="行政许可" if kind == LICENCE else "行政处罚")
+    return csv_bytes([header, *([cell_text(v) for v in row] for row in rows)], CSV_ENCODINGS[dept.file_format])
 
 
 def file_names(dept: Department, kind: str, logical_date: date) -> list[str]:
@@ -488,9 +425,8 @@ def write_day(kind: str, logical_date: date, *, scale: int = 1, seed: int = 2026
             if not chunk:
                 continue
             path = inbox / name
-            _write_atomically(path, _file_bytes(dept, kind, header, chunk, logical_date))
+            write_atomically(path, _file_bytes(dept, kind, header, chunk, logical_date))
             written.append(path)
-    summary = SimulationSummary(source_id=kind, logical_date=logical_date, rows_written=len(records),
-                                defects=counts, rows_inserted=len(records))
+    summary = SimulationSummary.of(kind, logical_date, counts, inserted=len(records))
     log.info("%s %s: %d records in %d files, defects %s", kind, logical_date, len(records), len(written), counts)
     return DayFiles(summary, sorted(written), [r for _, r in records])

@@ -6,7 +6,8 @@ date) produces the same subjects on every run. Nothing here touches a database.
 USCC layout (GB 32100-2015) [domain §2]: char 1 registering-department code (9 = market
 regulation), char 2 subject kind (1 enterprise, 2 individual business), chars 3-8 the division
 code of the registering authority, chars 9-17 the organisation code (GB 11714, its own check
-character last), char 18 the mod-31 check character (`stdnum.cn.uscc.calc_check_digit`).
+character last), char 18 the mod-31 check character. The alphabet and both check characters
+come from `credit_dw.reference.identifiers` (python-stdnum underneath).
 Organisations coded since the 2015 reform get organisation codes beginning with "MA"; older
 ones keep their 8-digit organisation code.
 """
@@ -20,13 +21,15 @@ from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
 
-from stdnum.cn import uscc as _uscc
-
 from credit_dw.config import settings
+from credit_dw.reference.identifiers import (
+    CITIZEN_ID_CHECK_CHARACTERS,
+    USCC_ALPHABET,
+    citizen_id_check_character,
+    organisation_code_check,
+    with_uscc_check_character,
+)
 
-#: The USCC character set: digits and capitals without I, O, Z, S, V.
-#: GB 32100-2015's 31 characters, as python-stdnum spells them (its check character uses the same).
-USCC_ALPHABET = _uscc._alphabet
 _LETTERS = USCC_ALPHABET[10:]
 #: Date from which new subjects got "MA…" organisation codes (USCC reform, 2015).
 USCC_REFORM_DATE = date(2015, 10, 1)
@@ -95,14 +98,6 @@ def unknown_division_code(rng: random.Random, known: set[str]) -> str:
 
 # --- codes ---------------------------------------------------------------------------------
 
-def organisation_code_check(body8: str) -> str:
-    """GB 11714 check character of an 8-character organisation code body."""
-    weights = (3, 7, 9, 10, 5, 8, 4, 2)
-    total = sum((int(c) if c.isdigit() else ord(c) - 55) * w for c, w in zip(body8, weights, strict=True))
-    value = 11 - total % 11
-    return "X" if value == 10 else "0" if value == 11 else str(value)
-
-
 def organisation_code(rng: random.Random, *, modern: bool = True) -> str:
     """A 9-character organisation code: "MA" + 6 alphanumerics (post-2015) or 8 digits, + check."""
     if modern:
@@ -114,7 +109,7 @@ def organisation_code(rng: random.Random, *, modern: bool = True) -> str:
 
 def with_check_character(first17: str) -> str:
     """Append the GB 32100 mod-31 check character."""
-    return first17 + _uscc.calc_check_digit(first17)
+    return with_uscc_check_character(first17)
 
 
 def make_uscc(rng: random.Random, division_code: str, *, kind: str = "1",
@@ -208,25 +203,6 @@ def individual_business_name(rng: random.Random, place: str, operator: str) -> s
 
 #: First year of the division-code history in `seeds/hebei_divisions.csv`.
 CODE_HISTORY_STARTS = 1983
-CITIZEN_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-
-
-def citizen_id_check_character(first17: str) -> str:
-    """GB 11643-1999 check character: ISO 7064 MOD 11-2, 'X' for 10."""
-    total = sum(int(c) * w for c, w in zip(first17, CITIZEN_ID_WEIGHTS, strict=True))
-    value = (12 - total % 11) % 11
-    return "X" if value == 10 else str(value)
-
-
-def is_valid_citizen_id(code: str | None) -> bool:
-    """Form, birth date and check character (the warehouse's `credit.is_valid_citizen_id`, in Python)."""
-    if not code or len(code) != 18 or not code[:17].isdigit() or code[17] not in "0123456789X":
-        return False
-    try:
-        born = date(int(code[6:10]), int(code[10:12]), int(code[12:14]))
-    except ValueError:
-        return False
-    return born.year >= 1900 and citizen_id_check_character(code[:17]) == code[17]
 
 
 @dataclass(frozen=True)
@@ -275,4 +251,4 @@ def make_citizen_id(rng: random.Random, logical_date: date) -> tuple[str, str]:
 
 
 def wrong_citizen_id_check(rng: random.Random, code: str) -> str:
-    return code[:-1] + rng.choice([c for c in "0123456789X" if c != code[-1]])
+    return code[:-1] + rng.choice([c for c in CITIZEN_ID_CHECK_CHARACTERS if c != code[-1]])

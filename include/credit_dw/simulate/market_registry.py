@@ -36,10 +36,11 @@ from credit_dw.simulate.common import (
     ID_DAY_FACTOR,
     SimulationSummary,
     change_time,
+    check_run,
     day_bounds,
     day_id_range,
-    ensure_database,
     seeded_rng,
+    write_day_rows,
 )
 from credit_dw.simulate.enterprises import REGISTRY_SCHEMA, REGISTRY_TABLE
 
@@ -156,10 +157,7 @@ def generate_subjects(
     logical_date: date, *, scale: int = 1, seed: int = 20261122, defect_share: float = 0.05
 ) -> tuple[list[tuple], dict[str, int]]:
     """The new rows of D (tuples in `COLUMNS` order) and the defect counts; no database access."""
-    if not 1 <= scale < ID_DAY_FACTOR // ROWS_PER_SCALE:
-        raise ValueError(f"scale must be between 1 and {ID_DAY_FACTOR // ROWS_PER_SCALE - 1}: {scale}")
-    if not 0 <= defect_share <= 0.5:
-        raise ValueError(f"defect_share must be between 0 and 0.5: {defect_share}")
+    check_run(scale, defect_share, max_scale=ID_DAY_FACTOR // ROWS_PER_SCALE - 1)
     rng = _rng(seed, logical_date, "subjects")
     divisions = ids.registration_divisions()
     weights = ids.division_weights(divisions)
@@ -263,48 +261,32 @@ def simulate_market_registry(
     defect_share: float = 0.05,
 ) -> SimulationSummary:
     """Write D's new subjects and status changes into the registry database; see the module doc."""
-    import psycopg
-
     rows, counts = generate_subjects(logical_date, scale=scale, seed=seed, defect_share=defect_share)
-    url = settings.libpq_url(source_url)
-    ensure_database(url)
-    first_id, last_id = day_id_range(logical_date)
     day_start, next_day = day_bounds(logical_date)
-    with psycopg.connect(url) as conn:  # one transaction, committed on exit
-        conn.execute("select pg_advisory_xact_lock(hashtext('credit_dw.simulate.market_registry'))")
-        conn.execute(DDL)
-        conn.execute(f"delete from {TABLE} where id between %s and %s", (first_id, last_id))
-        with conn.cursor() as cur, cur.copy(f"copy {TABLE} ({', '.join(COLUMNS)}) from stdin") as copy:
-            for row in rows:
-                copy.write_row(row)
+
+    def change_status(conn) -> int:
         changes = _status_changes(conn, logical_date, seed=seed, count=round(STATUS_CHANGE_SHARE * len(rows)))
-        updated = 0
-        if changes:
-            # A subject changed on a later date keeps that change; a closed subject is not reopened
-            # (吊销 may still become 注销). Rows changed by an earlier run of D qualify again, so a
-            # rerun sets the same values.
-            cur = conn.execute(
-                f"""update {TABLE} t set djzt = u.djzt, gxsj = u.gxsj
-                    from unnest(%s::bigint[], %s::text[], %s::timestamptz[]) as u(id, djzt, gxsj)
-                    where t.id = u.id and t.gxsj < %s
-                      and (t.gxsj >= %s
-                           or (t.djzt in ('存续', '在业') and t.djzt <> u.djzt)
-                           or (t.djzt = '吊销' and u.djzt = '注销'))""",
-                ([c[0] for c in changes], [c[1] for c in changes], [c[2] for c in changes],
-                 next_day, day_start),
-            )
-            updated = cur.rowcount
-    summary = SimulationSummary(
-        source_id=SOURCE_ID,
-        logical_date=logical_date,
-        rows_written=len(rows) + updated,
-        defects=counts,
-        rows_inserted=len(rows),
-        rows_updated=updated,
-    )
+        if not changes:
+            return 0
+        # A subject changed on a later date keeps that change; a closed subject is not reopened
+        # (吊销 may still become 注销). Rows changed by an earlier run of D qualify again, so a
+        # rerun sets the same values.
+        return conn.execute(
+            f"""update {TABLE} t set djzt = u.djzt, gxsj = u.gxsj
+                from unnest(%s::bigint[], %s::text[], %s::timestamptz[]) as u(id, djzt, gxsj)
+                where t.id = u.id and t.gxsj < %s
+                  and (t.gxsj >= %s
+                       or (t.djzt in ('存续', '在业') and t.djzt <> u.djzt)
+                       or (t.djzt = '吊销' and u.djzt = '注销'))""",
+            ([c[0] for c in changes], [c[1] for c in changes], [c[2] for c in changes],
+             next_day, day_start),
+        ).rowcount
+
+    updated = write_day_rows(SOURCE_ID, source_url, logical_date, table=TABLE, ddl=DDL, columns=COLUMNS, rows=rows,
+                             then=change_status)
     log.info("market_registry %s: %d inserted, %d status changes, defects %s",
              logical_date, len(rows), updated, counts)
-    return summary
+    return SimulationSummary.of(SOURCE_ID, logical_date, counts, inserted=len(rows), updated=updated)
 
 
 def simulate(logical_date: date, *, scale: int = 1, seed: int = 20261122) -> SimulationSummary:

@@ -46,8 +46,9 @@ import credit_dw.simulate.dept_ledgers as ledgers
 import credit_dw.simulate.dual_publicity as dp
 import credit_dw.simulate.identities as ids
 from credit_dw.config import settings
-from credit_dw.simulate.common import SimulationSummary
+from credit_dw.simulate.common import SimulationSummary, check_run
 from credit_dw.simulate.dept_ledgers import Decision
+from credit_dw.simulate.files import table_bytes, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -205,10 +206,7 @@ def file_name(logical_date: date) -> str:
 def write_pushdown(logical_date: date, *, scale: int = 1, seed: int = 20261122, defect_share: float = 0.05,
                    inbox: Path | None = None) -> PushdownNight:
     """Write the night's push-down file (see the module doc); returns what was written."""
-    if not 1 <= scale <= 10_000:
-        raise ValueError(f"scale must be between 1 and 10000: {scale}")
-    if not 0 <= defect_share <= 0.5:
-        raise ValueError(f"defect_share must be between 0 and 0.5: {defect_share}")
+    check_run(scale, defect_share)
     from credit_dw.catalog import get_source
 
     spec = get_source(SOURCE_ID)
@@ -229,13 +227,12 @@ def write_pushdown(logical_date: date, *, scale: int = 1, seed: int = 20261122, 
     inbox.mkdir(parents=True, exist_ok=True)
     path = inbox / file_name(logical_date)
     fields = spec.canonical_fields
-    data = ledgers.table_bytes("csv_utf8", [spec.fields[f] for f in fields],
+    data = table_bytes("csv_utf8", [spec.fields[f] for f in fields],
                                [[r.values.get(f) for f in fields] for r in rows],
                                stamp=datetime.combine(logical_date, time(2, 0)), creator="全国信用信息共享平台",
                                sheet="推送")
-    ledgers.write_atomically(path, data)
-    summary = SimulationSummary(SOURCE_ID, logical_date, rows_written=len(rows), defects=counts,
-                                rows_inserted=len(rows))
+    write_atomically(path, data)
+    summary = SimulationSummary.of(SOURCE_ID, logical_date, counts, inserted=len(rows))
     log.info("%s %s: %d rows (%s), defects %s", SOURCE_ID, logical_date, len(rows),
              {o: sum(r.origin == o for r in rows) for o in ORIGINS}, counts)
     return PushdownNight(summary, [path], rows)

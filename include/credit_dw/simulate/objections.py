@@ -54,7 +54,6 @@ from datetime import date, timedelta
 
 import credit_dw.simulate.api_feeds as feeds
 import credit_dw.simulate.dual_publicity as dp
-from credit_dw.simulate.common import SimulationSummary
 
 SOURCE_ID = "objections"
 ROWS_PER_SCALE = 60
@@ -210,7 +209,4 @@ def generate(logical_date: date, *, scale: int = 1, seed: int = 20261122,
     return records, defects
 
 
-def simulate(logical_date: date, *, scale: int = 1, seed: int = 20261122,
-             defect_share: float = feeds.DEFAULT_DEFECT_SHARE) -> SimulationSummary:
-    records, defects = generate(logical_date, scale=scale, seed=seed, defect_share=defect_share)
-    return feeds.finish(SOURCE_ID, logical_date, records, defects, seed=seed, scale=scale)
+simulate = feeds.simulator(SOURCE_ID, generate)

@@ -42,10 +42,11 @@ from credit_dw.simulate.common import (
     ID_DAY_FACTOR,
     SimulationSummary,
     change_time,
+    check_run,
     day_bounds,
     day_id_range,
-    ensure_database,
     seeded_rng,
+    write_day_rows,
 )
 from credit_dw.simulate.enterprises import Enterprise, enterprises_for, normalise_code
 
@@ -168,10 +169,7 @@ def generate_contributions(
     `enterprises` defaults to `enterprises_for(...)` (which reads the registry database); pass a
     list to generate without any database.
     """
-    if not 1 <= scale < ID_DAY_FACTOR // (EMPLOYERS_PER_SCALE * len(INSURANCE_TYPES)):
-        raise ValueError(f"scale must be a positive integer below {ID_DAY_FACTOR // 150}: {scale}")
-    if not 0 <= defect_share <= 0.5:
-        raise ValueError(f"defect_share must be between 0 and 0.5: {defect_share}")
+    check_run(scale, defect_share, max_scale=ID_DAY_FACTOR // (EMPLOYERS_PER_SCALE * len(INSURANCE_TYPES)) - 1)
     n_employers = EMPLOYERS_PER_SCALE * scale
     if enterprises is None:
         enterprises = enterprises_for(logical_date, seed=seed, scale=scale, stream="employers", count=n_employers)
@@ -259,43 +257,27 @@ def simulate_social_insurance(
     defect_share: float = 0.05,
 ) -> SimulationSummary:
     """Write D's declarations and settlements into the contributions database; see the module doc."""
-    import psycopg
-
     rows, counts = generate_contributions(logical_date, scale=scale, seed=seed, defect_share=defect_share)
-    url = settings.libpq_url(source_url)
-    ensure_database(url)
-    first_id, last_id = day_id_range(logical_date)
     day_start, next_day = day_bounds(logical_date)
-    with psycopg.connect(url) as conn:  # one transaction, committed on exit
-        conn.execute("select pg_advisory_xact_lock(hashtext('credit_dw.simulate.social_insurance'))")
-        conn.execute(DDL)
-        conn.execute(f"delete from {TABLE} where id between %s and %s", (first_id, last_id))
-        with conn.cursor() as cur, cur.copy(f"copy {TABLE} ({', '.join(COLUMNS)}) from stdin") as copy:
-            for row in rows:
-                copy.write_row(row)
+
+    def settle(conn) -> int:
         settlements = _settlements(conn, logical_date, seed=seed, count=round(SETTLEMENT_SHARE * len(rows)))
-        updated = 0
-        if settlements:
-            # A row settled on a later date keeps that change; rows settled by an earlier run of D
-            # qualify again, so a rerun sets the same values.
-            cur = conn.execute(
-                f"""update {TABLE} t set sjje = t.yjje, qjje = 0, jfzt = %s, gxsj = u.gxsj
-                    from unnest(%s::bigint[], %s::timestamptz[]) as u(id, gxsj)
-                    where t.id = u.id and t.gxsj < %s and (t.gxsj >= %s or t.jfzt = %s)""",
-                (STATUS_SETTLED, [s[0] for s in settlements], [s[1] for s in settlements],
-                 next_day, day_start, STATUS_ARREARS),
-            )
-            updated = cur.rowcount
-    summary = SimulationSummary(
-        source_id=SOURCE_ID,
-        logical_date=logical_date,
-        rows_written=len(rows) + updated,
-        defects=counts,
-        rows_inserted=len(rows),
-        rows_updated=updated,
-    )
+        if not settlements:
+            return 0
+        # A row settled on a later date keeps that change; rows settled by an earlier run of D
+        # qualify again, so a rerun sets the same values.
+        return conn.execute(
+            f"""update {TABLE} t set sjje = t.yjje, qjje = 0, jfzt = %s, gxsj = u.gxsj
+                from unnest(%s::bigint[], %s::timestamptz[]) as u(id, gxsj)
+                where t.id = u.id and t.gxsj < %s and (t.gxsj >= %s or t.jfzt = %s)""",
+            (STATUS_SETTLED, [s[0] for s in settlements], [s[1] for s in settlements],
+             next_day, day_start, STATUS_ARREARS),
+        ).rowcount
+
+    updated = write_day_rows(SOURCE_ID, source_url, logical_date, table=TABLE, ddl=DDL, columns=COLUMNS, rows=rows,
+                             then=settle)
     log.info("social_insurance %s: %d inserted, %d settlements, defects %s", logical_date, len(rows), updated, counts)
-    return summary
+    return SimulationSummary.of(SOURCE_ID, logical_date, counts, inserted=len(rows), updated=updated)
 
 
 def simulate(logical_date: date, *, scale: int = 1, seed: int = 20261122) -> SimulationSummary:

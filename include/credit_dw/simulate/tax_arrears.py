@@ -29,7 +29,6 @@ from __future__ import annotations
 from datetime import date
 
 import credit_dw.simulate.api_feeds as feeds
-from credit_dw.simulate.common import SimulationSummary
 from credit_dw.simulate.tax_a_level import tax_authority
 
 SOURCE_ID = "tax_arrears"
@@ -81,7 +80,4 @@ def generate(logical_date: date, *, scale: int = 1, seed: int = 20261122,
     return records, defects
 
 
-def simulate(logical_date: date, *, scale: int = 1, seed: int = 20261122,
-             defect_share: float = feeds.DEFAULT_DEFECT_SHARE) -> SimulationSummary:
-    records, defects = generate(logical_date, scale=scale, seed=seed, defect_share=defect_share)
-    return feeds.finish(SOURCE_ID, logical_date, records, defects, seed=seed, scale=scale)
+simulate = feeds.simulator(SOURCE_ID, generate)

@@ -39,18 +39,17 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import logging
-import os
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
 
 import credit_dw.simulate.identities as ids
 from credit_dw.config import settings
-from credit_dw.simulate.common import SimulationSummary
+from credit_dw.simulate.common import SimulationSummary, check_run
+from credit_dw.simulate.files import Delivery, csv_bytes, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -112,15 +111,6 @@ def departments() -> dict[str, dict[str, str]]:
     """`seeds/departments.csv` by department code."""
     with (settings.SEEDS_DIR / "departments.csv").open(encoding="utf-8", newline="") as fh:
         return {r["department_code"]: r for r in csv.DictReader(fh)}
-
-
-@dataclass
-class Delivery:
-    """What a run wrote: the summary, the files, and every record (canonical field → value)."""
-
-    summary: SimulationSummary
-    files: list[Path] = field(default_factory=list)
-    records: list[dict] = field(default_factory=list)
 
 
 def billing_period(logical_date: date) -> date:
@@ -258,10 +248,7 @@ def generate_records(source_id: str, logical_date: date, *, scale: int = 1, seed
     (D need not be the 5th here); `billed` given → no database access."""
     if source_id not in TAGS:
         raise ValueError(f"source_id must be one of {sorted(TAGS)}: {source_id!r}")
-    if not 1 <= scale <= 10_000:
-        raise ValueError(f"scale must be between 1 and 10000: {scale}")
-    if not 0 <= defect_share <= 0.5:
-        raise ValueError(f"defect_share must be between 0 and 0.5: {defect_share}")
+    check_run(scale, defect_share)
     rng = random.Random(f"{source_id}:{seed}:{logical_date.isoformat()}")
     period = billing_period(logical_date)
     billed = billed if billed is not None else customers(source_id, logical_date, scale=scale, seed=seed)
@@ -305,23 +292,14 @@ def _file_bytes(source_id: str, company: Company, rows: list[dict], logical_date
 
     fields = get_source(source_id).canonical_fields
     period = billing_period(logical_date)
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\r\n" if company.encoding == "gbk" else "\n")
-    if company.title_row:
-        writer.writerow([f"{company.name}{period.year}年{period.month:02d}月缴费及欠费明细"])
-    writer.writerow(headers(source_id, company))
+    lines = [[f"{company.name}{period.year}年{period.month:02d}月缴费及欠费明细"]] if company.title_row else []
+    lines.append(headers(source_id, company))
     for k, row in enumerate(rows):
         cells = ["" if row.get(f) is None else row[f] for f in fields]
         if company.extra_column:
             cells.append(f"{company.city_code[2:4]}{k % 40 + 1:03d}")
-        writer.writerow(cells)
-    return text.getvalue().encode(company.encoding)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+        lines.append(cells)
+    return csv_bytes(lines, company.encoding)
 
 
 def write_delivery(source_id: str, logical_date: date, *, scale: int = 1, seed: int = 20261122,
@@ -340,10 +318,9 @@ def write_delivery(source_id: str, logical_date: date, *, scale: int = 1, seed: 
         if not mine:
             continue
         path = inbox / file_name(source_id, company, logical_date)
-        _write_atomically(path, _file_bytes(source_id, company, mine, logical_date))
+        write_atomically(path, _file_bytes(source_id, company, mine, logical_date))
         written.append(path)
-    summary = SimulationSummary(source_id=source_id, logical_date=logical_date, rows_written=len(records),
-                                defects=counts, rows_inserted=len(records))
+    summary = SimulationSummary.of(source_id, logical_date, counts, inserted=len(records))
     log.info("%s %s: %d bills in %d files, defects %s", source_id, logical_date, len(records), len(written), counts)
     return Delivery(summary, sorted(written), [r for _, r in records])
 
@@ -351,6 +328,5 @@ def write_delivery(source_id: str, logical_date: date, *, scale: int = 1, seed: 
 def simulate_utility(source_id: str, logical_date: date, *, scale: int = 1, seed: int = 20261122) -> SimulationSummary:
     """The catalog convention: on the 5th, the previous month's files; other nights nothing."""
     if logical_date.day != DELIVERY_DAY:
-        return SimulationSummary(source_id=source_id, logical_date=logical_date, rows_written=0,
-                                 defects=dict.fromkeys(DEFECT_KINDS, 0))
+        return SimulationSummary.of(source_id, logical_date, dict.fromkeys(DEFECT_KINDS, 0), inserted=0)
     return write_delivery(source_id, logical_date, scale=scale, seed=seed).summary
