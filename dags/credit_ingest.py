@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import dag, task, task_group
 
 from credit_dw.config import settings
@@ -41,7 +40,10 @@ DEFAULT_ARGS = {
 @dag(
     dag_id="credit_ingest",
     schedule="30 1 * * *",
-    start_date=pendulum.datetime(2014, 1, 1, tz="Asia/Shanghai"),  # any night may be backfilled
+    # No start_date: with one (and catchup off), Airflow's CronTriggerTimetable runs the most
+    # recent 01:30 at once when the scheduler first sees the DAG or it is unpaused, a night nobody
+    # asked for; without one the first scheduled run is the next 01:30 (run_immediately=False).
+    # Any night can still be run on demand (conf {"logical_date": …}, `credit-dw run`).
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
