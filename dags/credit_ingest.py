@@ -53,11 +53,14 @@ DEFAULT_ARGS = {
 def credit_ingest():
     @task
     def prepare_warehouse(**context) -> str:
-        """Schemas, functions, ledger and reference seeds in place (idempotent); returns the night."""
+        """Once no earlier night is being transformed or exported (`one_night`): schemas,
+        functions, ledger and reference seeds in place (idempotent); returns the night."""
         from credit_dw.db.bootstrap import bootstrap
         from credit_dw.orchestration import nights
+        from credit_dw.orchestration.one_night import wait_for_nights_in_flight
         from credit_dw.transform.dbt import seed_reference
 
+        wait_for_nights_in_flight(context)
         bootstrap()
         seed_reference()
         return nights.night_of(context).isoformat()

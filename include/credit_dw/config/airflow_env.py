@@ -7,12 +7,14 @@ first. Values already in the environment win, so a deployment (docker compose) k
 from __future__ import annotations
 
 from collections.abc import MutableMapping
+from pathlib import Path
 
 from credit_dw.config import settings
 
 
-def defaults() -> dict[str, str]:
-    home = settings.airflow_home()
+def defaults(home: Path | None = None) -> dict[str, str]:
+    """The project's Airflow settings for an Airflow home (`settings.airflow_home()` by default)."""
+    home = home or settings.airflow_home()
     return {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(settings.DAGS_DIR),
