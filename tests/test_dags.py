@@ -201,7 +201,7 @@ def test_ingest_runs_nightly_at_0130_beijing(dags):
 def test_ingest_schedules_no_night_when_first_seen(dags):
     """A scheduler that sees the DAG for the first time (or after it is unpaused) waits for the next
     01:30; it does not run the most recent one at once, a night nobody asked for (issue 15)."""
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
     from airflow.serialization.serialized_objects import DagSerialization
 
@@ -209,7 +209,7 @@ def test_ingest_schedules_no_night_when_first_seen(dags):
     assert dag.start_date is None, "a start_date makes catchup=False still run the latest 01:30 at once"
     serialized = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
     first = serialized.next_dagrun_info(last_automated_run_info=None)
-    assert first is not None and first.run_after > datetime.now(timezone.utc), first
+    assert first is not None and first.run_after > datetime.now(UTC), first
 
 
 # --- credit_transform -------------------------------------------------------------------------
