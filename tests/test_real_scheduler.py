@@ -47,7 +47,7 @@ METADATA_DB = "airflow_metadata"
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 #: A night through the three DAGs; a cycle taking longer fails with the logs. About 100 task
 #: processes a night, each starting an interpreter and parsing its DAG file: minutes on 2 cores.
-CYCLE_TIMEOUT_SECONDS = int(os.environ.get("CREDIT_DW_NIGHT_TIMEOUT_SECONDS", 1200))
+CYCLE_TIMEOUT_SECONDS = int(os.environ.get("CREDIT_DW_NIGHT_TIMEOUT_SECONDS", 1800))
 STARTUP_TIMEOUT_SECONDS = 180
 TERMINAL = {"success", "failed"}
 
