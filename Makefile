@@ -28,10 +28,13 @@ $(BIN)/credit-dw: $(UV) pyproject.toml uv.lock
 	UV_PYTHON=$(PYTHON) $(UV) sync --frozen --quiet
 	@touch $@
 
+# Setup also builds the dbt manifest Cosmos renders `credit_transform` from (`dbt parse`: no
+# database needed; rebuilt only when the dbt sources changed), so the DAGs load under a real
+# dag-processor on a fresh checkout.
 setup: $(BIN)/credit-dw
+	@$(BIN)/python -c "from credit_dw.transform.dbt import ensure_manifest; ensure_manifest()"
 
 manifest: setup
-	$(BIN)/python -c "from credit_dw.transform.dbt import ensure_manifest; ensure_manifest()"
 
 demo: setup
 	$(BIN)/credit-dw db start

@@ -24,7 +24,7 @@ from __future__ import annotations
 from airflow.sdk import dag, task, task_group
 
 from credit_dw.orchestration.assets import FEED_LANDED, RAW_LANDED, feed_asset
-from credit_dw.orchestration.dag_defaults import NIGHTLY, default_args
+from credit_dw.orchestration.dag_defaults import ON_DEMAND_OR_NIGHTLY, default_args
 from credit_dw.reports.alerts import alert_on_night
 
 DEFAULT_ARGS = default_args(retry_delay_seconds=300)
@@ -33,7 +33,11 @@ DEFAULT_ARGS = default_args(retry_delay_seconds=300)
 @dag(
     dag_id="credit_ingest",
     schedule="30 1 * * *",
-    **NIGHTLY,  # any night may be backfilled, no catchup, one run at a time
+    # No start_date: with one (and catchup off), Airflow's CronTriggerTimetable runs the most
+    # recent 01:30 at once when the scheduler first sees the DAG or it is unpaused, a night nobody
+    # asked for; without one the first scheduled run is the next 01:30 (run_immediately=False).
+    # Any night can still be run on demand (conf {"logical_date": …}, `credit-dw run`).
+    **ON_DEMAND_OR_NIGHTLY,  # no catchup, one run at a time
     default_args=DEFAULT_ARGS,
     tags=["credit", "ingest"],
     doc_md=__doc__,
@@ -41,11 +45,14 @@ DEFAULT_ARGS = default_args(retry_delay_seconds=300)
 def credit_ingest():
     @task
     def prepare_warehouse(**context) -> str:
-        """Schemas, functions, ledger and reference seeds in place (idempotent); returns the night."""
+        """Once no earlier night is being transformed or exported (`one_night`): schemas,
+        functions, ledger and reference seeds in place (idempotent); returns the night."""
         from credit_dw.db.bootstrap import bootstrap
         from credit_dw.orchestration import nights
+        from credit_dw.orchestration.one_night import wait_for_nights_in_flight
         from credit_dw.transform.dbt import seed_reference
 
+        wait_for_nights_in_flight(context)
         bootstrap()
         seed_reference()
         return nights.night_of(context).isoformat()

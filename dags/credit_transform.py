@@ -18,6 +18,10 @@ in local mode; the watcher streams every node's events to the model tasks throug
 `CREDIT_DW_AS_OF_DATE` (macro `as_of_on`).
 
 Scheduled on the `credit_raw_landed` Asset; emits `credit_marts_built` for `credit_export`.
+
+Without the manifest (a checkout where `make setup` / `make manifest` has not run) this file still
+loads: `credit_transform` is then one task, `manifest_missing`, that fails the night with the
+command to run, instead of an import error that hides the DAG and breaks the Asset chain.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavi
 from credit_dw.config import settings
 from credit_dw.orchestration.assets import MARTS_BUILT, RAW_LANDED
 from credit_dw.orchestration.dag_defaults import NIGHTLY, default_args
+from credit_dw.transform import dbt as transform_dbt
 from credit_dw.transform.producer import use_for as retry_transient_errors_in
 
 #: Built and tested by the night's two dbt commands without an Airflow task each (dbt selectors).
@@ -56,7 +61,7 @@ def credit_transform():
         group_id="dbt",
         project_config=ProjectConfig(
             dbt_project_path=settings.DBT_PROJECT_DIR,
-            manifest_path=settings.DBT_PROJECT_DIR / "target" / "manifest.json",
+            manifest_path=transform_dbt.MANIFEST,
         ),
         profile_config=ProfileConfig(
             profile_name="credit_warehouse",
@@ -124,4 +129,42 @@ def credit_transform():
     producer >> published
 
 
-credit_transform()
+MANIFEST_MISSING = f"""# credit_transform: the dbt manifest is missing
+
+`{transform_dbt.MANIFEST}` does not exist, so Cosmos cannot render the night's dbt task group
+and this DAG is a stand-in whose one task fails the night with this message. Build the manifest
+(`dbt parse`, no database needed) from the checkout:
+
+    make manifest
+
+(`make setup` does it too; the image build does it in the Dockerfile). The dag-processor parses
+this file again within `[dag_processor] min_file_process_interval` (30 s by default) and the real
+DAG replaces this one; then clear the failed `credit_transform` run or trigger the night again.
+"""
+
+
+@dag(
+    dag_id="credit_transform",
+    schedule=[RAW_LANDED],
+    **NIGHTLY,
+    default_args={**DEFAULT_ARGS, "retries": 0},
+    tags=["credit", "transform"],
+    doc_md=MANIFEST_MISSING,
+)
+def credit_transform_without_manifest():
+    @task
+    def manifest_missing() -> None:
+        raise RuntimeError(
+            f"dbt manifest not found at {transform_dbt.MANIFEST}: run `make manifest` in the checkout "
+            "(dbt parse, no database needed), then rerun the night"
+        )
+
+    manifest_missing()
+
+
+# Cosmos raises CosmosValueError at parse time when the manifest is missing (before any load mode
+# is considered): Airflow would record an import error and hide the DAG.
+if transform_dbt.MANIFEST.exists():
+    credit_transform()
+else:
+    credit_transform_without_manifest()

@@ -198,7 +198,41 @@ def test_ingest_runs_nightly_at_0130_beijing(dags):
     assert dag.timezone.name == settings.TIMEZONE
 
 
+def test_ingest_schedules_no_night_when_first_seen(dags):
+    """A scheduler that sees the DAG for the first time (or after it is unpaused) waits for the next
+    01:30; it does not run the most recent one at once, a night nobody asked for (issue 15)."""
+    from datetime import UTC, datetime
+
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = dags["credit_ingest"]
+    assert dag.start_date is None, "a start_date makes catchup=False still run the latest 01:30 at once"
+    serialized = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+    first = serialized.next_dagrun_info(last_automated_run_info=None)
+    assert first is not None and first.run_after > datetime.now(UTC), first
+
+
 # --- credit_transform -------------------------------------------------------------------------
+
+
+def test_transform_without_a_manifest_is_a_stand_in_saying_what_to_run(monkeypatch, tmp_path):
+    """No manifest (a checkout before `make setup`): the file still loads, as a one-task DAG whose
+    doc and task failure name `make manifest`, not Cosmos's CosmosValueError as an import error."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from credit_dw.transform import dbt as transform
+
+    monkeypatch.setattr(transform, "MANIFEST", tmp_path / "target" / "manifest.json")
+    bag = DagBag(dag_folder=str(settings.DAGS_DIR / "credit_transform.py"))
+    assert not bag.import_errors, _import_errors(bag.import_errors)
+    dag = bag.dags["credit_transform"]
+    assert dag.task_ids == ["manifest_missing"]
+    assert "make manifest" in dag.doc_md and str(tmp_path) in dag.doc_md
+    assert _asset_schedule(dag) == {_key(RAW_LANDED)}
+    assert not dag.task_dict["manifest_missing"].outlets, "a missing manifest must not announce marts"
+    with pytest.raises(RuntimeError, match="run `make manifest`"):
+        dag.task_dict["manifest_missing"].python_callable()
+
 
 
 def test_transform_is_scheduled_on_raw_landed(dags):

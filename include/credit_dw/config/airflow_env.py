@@ -7,12 +7,14 @@ first. Values already in the environment win, so a deployment (docker compose) k
 from __future__ import annotations
 
 from collections.abc import MutableMapping
+from pathlib import Path
 
 from credit_dw.config import settings
 
 
-def defaults() -> dict[str, str]:
-    home = settings.airflow_home()
+def defaults(home: Path | None = None) -> dict[str, str]:
+    """The project's Airflow settings for an Airflow home (`settings.airflow_home()` by default)."""
+    home = home or settings.airflow_home()
     return {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(settings.DAGS_DIR),
@@ -21,6 +23,12 @@ def defaults() -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        # Parsing credit_transform.py (Airflow, Cosmos and the 3 MB dbt manifest) takes 3-4 s on a
+        # quiet machine but passed Airflow's 30 s `dagbag_import_timeout` on a loaded 2-core one:
+        # every task runner parses its DAG file at start, and a timeout there reschedules the task
+        # ("Dag not found during start up"; 30 of them in one transform, issue 15). Room for load.
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
+        "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "180",
         # The DAGs import cosmos; keep its cache inside the data directory.
         "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos-cache"),
         # Cosmos's watcher producer would otherwise rewrite one Airflow Variable holding every

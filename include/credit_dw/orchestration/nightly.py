@@ -16,6 +16,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from credit_dw.config import airflow_env, settings
+from credit_dw.orchestration import one_night
 
 CYCLE = ("credit_ingest", "credit_transform", "credit_export")
 
@@ -72,7 +73,10 @@ def run_dag(dag_id: str, night: date) -> DagRunResult:
     # every task (including asset-scheduled DAGs run here directly) agrees on it.
     logical = datetime.combine(night, time(1, 30), tzinfo=ZoneInfo(settings.TIMEZONE))
     _forget_previous_run(dag_id, logical)
-    dag_run = dag.test(logical_date=logical, run_conf={"logical_date": night.isoformat()})
+    # The cycle is chained here, one DAG after another: credit_ingest has no earlier night in
+    # flight to wait for (one_night).
+    dag_run = dag.test(logical_date=logical,
+                       run_conf={"logical_date": night.isoformat(), one_night.CHAINED_IN_PROCESS: True})
     instances = dag_run.get_task_instances()
     failed = sorted(
         ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else "")
