@@ -45,12 +45,12 @@ DEFAULT_ARGS = {
 def credit_export():
     @task
     def export_national(**context) -> dict:
-        from credit_dw.exports.national import export_national as write_national
+        from credit_dw.exports.run import export
         from credit_dw.orchestration import nights
 
-        result = write_national(nights.night_of(context))
-        return {"file": str(result.data_file), "manifest": str(result.manifest_file),
-                "rows": result.row_count, "sha256": result.sha256}
+        delivery = export("national", nights.night_of(context))
+        return {"directory": str(delivery.directory), "rows": delivery.row_count,
+                "files": {f.path: f.sha256 for f in delivery.files}, "newly_recorded": delivery.newly_recorded}
 
     @task
     def write_quality_report(**context) -> str:
