@@ -10,7 +10,8 @@ import csv
 import hashlib
 import io
 import json
-from datetime import date
+import re
+from datetime import date, timedelta
 
 import pytest
 
@@ -154,3 +155,214 @@ def test_success_is_written_last_and_a_killed_run_delivers_once(warehouse_url, c
     assert not list(directory.glob(".*.tmp"))
     expected = {f.file_name(night.isoformat()): writer.csv_bytes(f.headers, ROWS[f.name]) for f in SPEC.files}
     assert {name: data for name, data in _snapshot(night).items() if name.endswith(".csv")} == expected
+
+
+# --- the real targets, cut from a simulated warehouse ------------------------------------------
+
+NIGHTS = (date(2022, 5, 10), date(2022, 5, 11))  # simulated and ingested; the year 2022's May belongs to this file
+FEEDS = ("market_registry", "admin_licence", "admin_penalty", "objections", "credit_lists")
+FACTS = ("fct_admin_penalty", "fct_admin_licence", "fct_list_membership")
+INJECTED_FROM = 910_001  # _row_number of the hand-made applications
+
+
+def _build_as_of(night: date, *, parents: bool = False) -> None:
+    from credit_dw.transform import dbt as transform
+
+    select = [f"+{m}" for m in (*FACTS, "dim_subject")] if parents else list(FACTS)
+    transform.run_dbt(["run", "--select", *select, "--vars", f"{{as_of_date: '{night.isoformat()}'}}"])
+
+
+def _inject(conn, batch_id: str, first_row: int, rows: list[tuple]) -> None:
+    """Objection / repair applications about chosen penalties (columns as test_publicity_lifecycle)."""
+    conn.cursor().executemany(
+        """insert into raw.objections__applications
+               (_batch_id, _source_id, _row_number, _source_file, _source_row, application_id,
+                application_type_code, uscc, subject_name, applied_on, record_category, record_id,
+                status_code, closed_on, notified_on, outcome, updated_at)
+           values (%s, 'objections', %s, 'test_exports', 1, %s, %s, %s, %s, %s, '行政处罚', %s, %s, %s, %s, %s,
+                   %s)""",
+        [(batch_id, first_row + k, *row) for k, row in enumerate(rows)])
+
+
+def _read(path) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+
+
+@pytest.fixture(scope="module")
+def exported(warehouse_url: str) -> dict:
+    """Two nights of the feeds ingested; national and publicity exported for the second night;
+    then the marts rebuilt as of the last public day of the earliest-ending public penalty P (the
+    day before its window closes) and as of the closing day itself, with an objection open on
+    penalty O, a repair of R and a revocation of V, both closed on the closing day; publicity
+    exported for both days."""
+    import psycopg
+
+    from credit_dw.catalog import get_source, source_ids
+    from credit_dw.connectors import http as extract_http
+    from credit_dw.db import privacy
+    from credit_dw.exports.run import export
+    from credit_dw.ingest import landing
+    from credit_dw.ingest import pipeline as ingest
+    from credit_dw.simulate import api_server, simulator_for
+    from credit_dw.transform import dbt as transform
+
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        seeded = conn.execute("""select to_regclass('reference.publicity_rules') is not null
+                                        and exists (select from credit.working_day_index)""").fetchone()[0]
+    if not seeded:
+        transform.seed_reference()
+    privacy.install_hash_key()
+    for source_id in source_ids():
+        landing.ensure_raw_table(get_source(source_id))
+    batches = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(extract_http.env_name("objections"), raising=False)
+        api_server.url_file().unlink(missing_ok=True)
+        for night in NIGHTS:
+            for source_id in FEEDS:
+                simulator_for(source_id)(night, scale=1)
+                outcome = ingest.ingest(source_id, night)
+                assert outcome.status == "accepted", (source_id, night, outcome)
+                batches[source_id] = outcome.batch_id
+    night = NIGHTS[-1]
+    _build_as_of(night, parents=True)
+    deliveries = {("national", night): export("national", night), ("publicity", night): export("publicity", night)}
+
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        p_id, p_doc, closing = conn.execute(
+            """select penalty_id, decision_document_number, latest_end_on from marts.fct_admin_penalty
+               where is_public order by latest_end_on, penalty_id limit 1""").fetchone()
+        picked = conn.execute(
+            """select penalty_id, decision_document_number, uscc, subject_name, publicity_start_on
+               from marts.fct_admin_penalty
+               where is_public and uscc is not null and latest_end_on > %s + 1 and earliest_end_on < %s
+                 and penalty_id <> %s
+               order by penalty_id limit 3""", (closing, closing, p_id)).fetchall()
+        assert len(picked) == 3, "not enough public penalties of organisations to drive the cases"
+        (o_id, o_doc, o_uscc, o_name, _), (r_id, r_doc, r_uscc, r_name, _), (v_id, v_doc, v_uscc, v_name, _) = picked
+        applied = closing - timedelta(days=20)
+        opened, closed = f"{applied.isoformat()}T12:00:00+08:00", f"{closing.isoformat()}T12:00:00+08:00"
+        # The feed's batch is an early night's: the closed applications are landed only before the
+        # closing day's build, as if that night had delivered them.
+        _inject(conn, batches["objections"], INJECTED_FROM, [
+            ("YY-EXPORT-O", "1", o_uscc, o_name, applied, o_doc, "03", None, applied + timedelta(days=2), None,
+             opened)])
+        try:
+            _build_as_of(closing - timedelta(days=1))
+            deliveries[("publicity", closing - timedelta(days=1))] = export("publicity", closing - timedelta(days=1))
+            _inject(conn, batches["objections"], INJECTED_FROM + 1, [
+                ("XF-EXPORT-R", "2", r_uscc, r_name, applied, r_doc, "04", closing, None, "修复成功", closed),
+                ("YY-EXPORT-V", "1", v_uscc, v_name, applied, v_doc, "04", closing, applied + timedelta(days=2),
+                 "撤销", closed)])
+            _build_as_of(closing)
+            deliveries[("publicity", closing)] = export("publicity", closing)
+        finally:
+            conn.execute("delete from raw.objections__applications where _row_number >= %s", (INJECTED_FROM,))
+    return {"deliveries": deliveries, "closing": closing, "night": night,
+            "P": (p_id, p_doc), "O": (o_id, o_doc), "R": (r_id, r_doc), "V": (v_id, v_doc)}
+
+
+def _publicity(exported: dict, day: date, name: str) -> list[dict[str, str]]:
+    return _read(settings.outbox_dir("publicity", day.isoformat()) / f"{name}_{day.isoformat()}.csv")
+
+
+def test_national_subjects_are_the_subjects_changed_that_night(exported, conn):
+    night = exported["night"]
+    delivery_ = exported["deliveries"][("national", night)]
+    rows = _read(delivery_.directory / f"subjects_{night.isoformat()}.csv")
+    expected = conn.execute("select subject_id from marts.dim_subject where last_changed_on = %s order by 1",
+                            (night,)).fetchall()
+    assert [r["subject_id"] for r in rows] == [s for (s,) in expected] and rows
+    assert (delivery_.directory / "_SUCCESS").exists()
+
+
+def test_publicity_holds_penalties_inside_their_window_only(exported, conn):
+    closing, (p_id, p_doc) = exported["closing"], exported["P"]
+    last_day = closing - timedelta(days=1)
+    before = {r["记录编号"]: r for r in _publicity(exported, last_day, "penalties")}
+    after = {r["记录编号"]: r for r in _publicity(exported, closing, "penalties")}
+    assert p_id in before and before[p_id]["公示截止日期"] == last_day.isoformat()
+    assert p_id not in after
+    removed = {r["记录编号"]: r for r in _publicity(exported, closing, "removals")}
+    assert removed[p_id]["撤下原因"] == "公示期满" and removed[p_id]["文书号"] == p_doc
+    for day, rows in ((last_day, before), (closing, after), (exported["night"], {
+            r["记录编号"]: r for r in _publicity(exported, exported["night"], "penalties")})):
+        for row in rows.values():
+            assert row["处罚决定日期"] <= day.isoformat() <= row["公示截止日期"], row
+
+
+def test_a_penalty_under_objection_stays_public_marked_objection(exported):
+    o_id, _ = exported["O"]
+    for day in (exported["closing"] - timedelta(days=1), exported["closing"]):
+        rows = {r["记录编号"]: r for r in _publicity(exported, day, "penalties")}
+        assert (rows[o_id]["信息状态"], rows[o_id]["状态码"]) == ("异议", "2"), day
+    package = json.loads((settings.outbox_dir("publicity", exported["closing"].isoformat())
+                          / "datapackage.json").read_text(encoding="utf-8"))
+    penalties = next(r for r in package["resources"] if r["name"] == "penalties")
+    assert penalties["rows_by_operation"].get("异议", 0) >= 1
+
+
+def test_repaired_and_revoked_penalties_are_taken_down_that_night(exported):
+    closing = exported["closing"]
+    removed = {r["记录编号"]: r["撤下原因"] for r in _publicity(exported, closing, "removals")}
+    public_after = {r["记录编号"] for r in _publicity(exported, closing, "penalties")}
+    public_before = {r["记录编号"] for r in _publicity(exported, closing - timedelta(days=1), "penalties")}
+    r_id, v_id = exported["R"][0], exported["V"][0]
+    assert removed[r_id] == "信用修复" and removed[v_id] == "撤销"
+    assert {r_id, v_id} <= public_before and not {r_id, v_id} & public_after
+    # Every removal of the night was public the night before and is not any more.
+    penalty_removals = {k for k, v in removed.items() if v in ("公示期满", "信用修复", "撤销", "更正")}
+    assert penalty_removals <= public_before and not penalty_removals & public_after
+
+
+def test_every_delivery_validates_against_its_manifest(exported):
+    from frictionless import validate
+
+    for (target, day), delivered in exported["deliveries"].items():
+        report = validate(str(delivered.manifest_file))
+        assert report.valid, (target, day, report.flatten(["type", "message"])[:5])
+        assert (delivered.directory / "_SUCCESS").exists()
+
+
+def test_a_rerun_of_the_night_is_identical_and_a_past_night_is_never_cut_from_later_marts(exported, conn):
+    from credit_dw.exports.run import NotBuiltForNight, export
+
+    closing = exported["closing"]
+    directory = settings.outbox_dir("publicity", closing.isoformat())
+    before = {p.name: p.read_bytes() for p in directory.iterdir()}
+    again = export("publicity", closing)  # the marts still hold the closing day's state
+    assert not again.newly_recorded and {p.name: p.read_bytes() for p in directory.iterdir()} == before
+    assert _ledger_rows(conn, "publicity", closing) == 1
+    with pytest.raises(NotBuiltForNight, match="rebuild"):
+        export("publicity", closing - timedelta(days=1))
+
+
+def _person_names(conn) -> set[str]:
+    names = set()
+    for table in ("admin_penalty__penalties", "admin_licence__licences"):
+        names |= {n for (n,) in conn.execute(
+            f"select distinct btrim(subject_name) from raw.{table} where subject_category ~ '自然人'").fetchall()}
+    names |= {n for (n,) in conn.execute(
+        "select distinct btrim(legal_representative) from raw.market_registry__subjects").fetchall()}
+    return {n for n in names if n and len(n) >= 2}
+
+
+def test_no_exported_file_holds_a_clear_citizen_id_or_a_persons_full_name(exported, conn):
+    from stdnum.cn import ric, uscc
+
+    names = _person_names(conn)
+    assert len(names) > 20  # the simulator's natural persons and legal representatives
+    specs = {s.target: s for s in load_exports()}
+    outbox = settings.home() / "outbox"
+    scanned = 0
+    for target, spec in specs.items():
+        allowed = {c.header for f in spec.files for c in f.columns if c.key in spec.person_names_allowed}
+        for path in sorted((outbox / target).glob("*/*.csv")):
+            for row in _read(path):
+                for header, value in row.items():
+                    scanned += 1
+                    for token in re.findall(r"[0-9]{17}[0-9Xx]", value):
+                        assert not (ric.is_valid(token) and not uscc.is_valid(token)), (path.name, header)
+                    if header not in allowed:
+                        assert value.strip() not in names, (path.name, header, value)
+    assert scanned > 1000
