@@ -149,9 +149,11 @@ def test_success_is_written_last_and_a_killed_run_delivers_once(warehouse_url, c
     monkeypatch.setattr(writer, "write_atomically", lambda path, payload: (written.append(path.name),
                                                                             real_write(path, payload)))
     written.clear()
+    (directory / manifest.NOT_PRODUCED_NAME).write_text("an earlier attempt failed\n", encoding="utf-8")
     result = delivery.deliver(SPEC, night, ROWS)
     assert result.newly_recorded and _ledger_rows(conn, SPEC.target, night) == 1
     assert written[-1] == "_SUCCESS" and "datapackage.json" in written
+    assert not (directory / manifest.NOT_PRODUCED_NAME).exists()
     assert not list(directory.glob(".*.tmp"))
     expected = {f.file_name(night.isoformat()): writer.csv_bytes(f.headers, ROWS[f.name]) for f in SPEC.files}
     assert {name: data for name, data in _snapshot(night).items() if name.endswith(".csv")} == expected
@@ -334,7 +336,20 @@ def test_a_rerun_of_the_night_is_identical_and_a_past_night_is_never_cut_from_la
     assert not again.newly_recorded and {p.name: p.read_bytes() for p in directory.iterdir()} == before
     assert _ledger_rows(conn, "publicity", closing) == 1
     with pytest.raises(NotBuiltForNight, match="rebuild"):
-        export("publicity", closing - timedelta(days=1))
+        export("publicity", closing - timedelta(days=1))  # delivered before: left as it was
+    assert (settings.outbox_dir("publicity", (closing - timedelta(days=1)).isoformat()) / "_SUCCESS").exists()
+
+
+def test_a_night_that_could_not_be_produced_says_so_where_the_receiver_looks(exported, conn):
+    from credit_dw.exports.run import NotBuiltForNight, export
+
+    never_built = exported["closing"] + timedelta(days=30)
+    with pytest.raises(NotBuiltForNight):
+        export("publicity", never_built)
+    directory = settings.outbox_dir("publicity", never_built.isoformat())
+    assert sorted(p.name for p in directory.iterdir()) == ["_NOT_PRODUCED"]
+    assert "NotBuiltForNight" in (directory / "_NOT_PRODUCED").read_text(encoding="utf-8")
+    assert _ledger_rows(conn, "publicity", never_built) == 0
 
 
 def _person_names(conn) -> set[str]:

@@ -6,7 +6,7 @@ Order of writing, so that a receiver who sees `_SUCCESS` sees a complete deliver
    `_SUCCESS` is removed before anything is replaced;
 2. every data file (UTF-8 CSV), each under a temporary name in the directory, then renamed;
 3. the manifest (`datapackage.json`);
-4. `_SUCCESS`, last;
+4. `_SUCCESS`, last (then an earlier failed attempt's `_NOT_PRODUCED` note is removed);
 5. the ledger row (`meta.export_deliveries`, one per target and night).
 
 A rerun of a recorded night regenerates the files and compares them with the recorded hashes:
@@ -104,6 +104,7 @@ def deliver(spec: ExportSpec, logical_date: date, tables: Mapping[str, Sequence[
         writer.write_atomically(manifest_file, manifest_bytes)
     if not success.exists():
         writer.write_atomically(success, b"")
+    (directory / manifest.NOT_PRODUCED_NAME).unlink(missing_ok=True)  # an earlier failed attempt's note
 
     newly = False
     if previous is None:

@@ -20,6 +20,8 @@ from credit_dw.catalog.exports import ExportSpec, FileSpec
 PROFILE = "tabular-data-package"
 MANIFEST_NAME = "datapackage.json"
 SUCCESS_NAME = "_SUCCESS"
+#: Left instead of a delivery when a night's export failed: the reason, where the receiver looks.
+NOT_PRODUCED_NAME = "_NOT_PRODUCED"
 
 
 @dataclass(frozen=True)

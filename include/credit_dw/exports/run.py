@@ -14,7 +14,9 @@ from datetime import date
 import psycopg
 
 from credit_dw.catalog.exports import ExportSpec, get_export
+from credit_dw.config import settings
 from credit_dw.db.connect import connect
+from credit_dw.exports import manifest, writer
 from credit_dw.exports.delivery import Delivery, deliver
 
 
@@ -33,7 +35,23 @@ def check_as_of(conn: psycopg.Connection, spec: ExportSpec, logical_date: date) 
 
 
 def export(target: str, logical_date: date) -> Delivery:
-    """Cut, write and record `target`'s delivery for `logical_date` (idempotent: see delivery)."""
+    """Cut, write and record `target`'s delivery for `logical_date` (idempotent: see delivery).
+
+    When it fails and the night has no delivery yet, `_NOT_PRODUCED` in the night's directory says
+    why, so the receiver can tell "not produced" from "not yet" or "no changes" (an empty delivery).
+    """
+    try:
+        return _export(target, logical_date)
+    except Exception as exc:
+        directory = settings.outbox_dir(target, logical_date.isoformat())
+        if not (directory / manifest.SUCCESS_NAME).exists():
+            directory.mkdir(parents=True, exist_ok=True)
+            reason = f"export {target} {logical_date} was not produced: {type(exc).__name__}: {exc}\n"
+            writer.write_atomically(directory / manifest.NOT_PRODUCED_NAME, reason.encode("utf-8"))
+        raise
+
+
+def _export(target: str, logical_date: date) -> Delivery:
     spec = get_export(target)
     module = importlib.import_module(f"credit_dw.exports.targets.{spec.module}")
     with connect() as conn:
