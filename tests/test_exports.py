@@ -258,6 +258,7 @@ def exported(warehouse_url: str) -> dict:
                  "撤销", closed)])
             _build_as_of(closing)
             deliveries[("publicity", closing)] = export("publicity", closing)
+            deliveries[("national", closing)] = export("national", closing)
         finally:
             conn.execute("delete from raw.objections__applications where _row_number >= %s", (INJECTED_FROM,))
     return {"deliveries": deliveries, "closing": closing, "night": night,
@@ -381,3 +382,43 @@ def test_no_exported_file_holds_a_clear_citizen_id_or_a_persons_full_name(export
                     if header not in allowed:
                         assert value.strip() not in names, (path.name, header, value)
     assert scanned > 1000
+
+
+def _national(day: date, name: str) -> list[dict[str, str]]:
+    return _read(settings.outbox_dir("national", day.isoformat()) / f"{name}_{day.isoformat()}.csv")
+
+
+def test_national_increment_flags_new_changed_and_withdrawn_records_in_the_template_vocabulary(exported, conn):
+    night, closing = exported["night"], exported["closing"]
+    penalties = _national(night, "penalties")
+    assert list(penalties[0])[:5] == ["操作标识", "行政相对人名称", "行政相对人类别", "统一社会信用代码",
+                                      "行政处罚决定书文号"]
+    first_delivered = {d for (d,) in conn.execute(
+        "select decision_document_number from marts.fct_admin_penalty where first_reported_on = %s", (night,))}
+    assert {r["行政处罚决定书文号"] for r in penalties if r["操作标识"] == "新增"} == first_delivered
+    assert {r["操作标识"] for r in penalties} <= {"新增", "变更"}
+    assert {r["信息状态"] for r in penalties} <= {"0", "1", "2"}
+    assert {r["行政相对人类别"] for r in penalties} <= {"法人及非法人组织", "个体工商户", "自然人"}
+    licences = _national(night, "licences")
+    assert licences and {r["操作标识"] for r in licences} <= {"新增", "变更"}
+    # The closing day: the revoked penalty V is withdrawn with status 1; nothing registered that day.
+    withdrawn = [r for r in _national(closing, "penalties") if r["操作标识"] == "撤回"]
+    assert [(r["行政处罚决定书文号"], r["信息状态"]) for r in withdrawn] == [(exported["V"][1], "1")]
+    assert withdrawn[0]["更新时间"].startswith(closing.isoformat())
+    assert _national(closing, "subjects") == []
+    package = json.loads((settings.outbox_dir("national", closing.isoformat()) / "datapackage.json").read_text(
+        encoding="utf-8"))
+    assert package["layout_version"] == "2"
+    assert {r["name"]: r["rows_by_operation"] for r in package["resources"]}["penalties"].get("撤回") == 1
+
+
+def test_every_target_is_a_dbt_exposure_over_the_marts_it_reads():
+    import yaml
+
+    path = settings.DBT_PROJECT_DIR / "models" / "exports" / "_exports__exposures.yml"
+    exposures = {e["meta"]["export_target"]: e for e in yaml.safe_load(path.read_text(encoding="utf-8"))["exposures"]}
+    specs = {s.target: s for s in load_exports()}
+    assert set(exposures) == set(specs)
+    for target, spec in specs.items():
+        refs = sorted(re.fullmatch(r"ref\('(\w+)'\)", d).group(1) for d in exposures[target]["depends_on"])
+        assert refs == sorted(spec.reads), target
