@@ -336,9 +336,23 @@ def test_a_rerun_of_the_night_is_identical_and_a_past_night_is_never_cut_from_la
     again = export("publicity", closing)  # the marts still hold the closing day's state
     assert not again.newly_recorded and {p.name: p.read_bytes() for p in directory.iterdir()} == before
     assert _ledger_rows(conn, "publicity", closing) == 1
-    with pytest.raises(NotBuiltForNight, match="rebuild"):
-        export("publicity", closing - timedelta(days=1))  # delivered before: left as it was
-    assert (settings.outbox_dir("publicity", (closing - timedelta(days=1)).isoformat()) / "_SUCCESS").exists()
+    # The night before was delivered; the marts now hold the closing day. A rerun verifies the
+    # delivered files against the ledger instead of recutting them from the later state ...
+    last_day = settings.outbox_dir("publicity", (closing - timedelta(days=1)).isoformat())
+    delivered = {p.name: p.read_bytes() for p in last_day.iterdir()}
+    kept = export("publicity", closing - timedelta(days=1))
+    assert not kept.newly_recorded and {p.name: p.read_bytes() for p in last_day.iterdir()} == delivered
+    assert [f.sha256 for f in kept.files] == [
+        hashlib.sha256(delivered[f.path]).hexdigest() for f in kept.files]
+    # ... and refuses once they are damaged, since it can no longer reproduce them.
+    damaged = last_day / kept.files[0].path
+    damaged.write_bytes(delivered[kept.files[0].path] + b"x")
+    try:
+        with pytest.raises(NotBuiltForNight, match="rebuild"):
+            export("publicity", closing - timedelta(days=1))
+        assert not (last_day / "_NOT_PRODUCED").exists()  # a delivered night is never marked so
+    finally:
+        damaged.write_bytes(delivered[kept.files[0].path])
 
 
 def test_a_night_that_could_not_be_produced_says_so_where_the_receiver_looks(exported, conn):

@@ -20,6 +20,7 @@ manifest), so a receiver can tell "no changes" from "not produced".
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -116,3 +117,30 @@ def deliver(spec: ExportSpec, logical_date: date, tables: Mapping[str, Sequence[
                 manifest=manifest_bytes.decode("utf-8"),
                 manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest())
     return Delivery(spec.target, logical_date, directory, tuple(w for w, _ in payloads), manifest_file, newly)
+
+
+def verified_delivery(spec: ExportSpec, logical_date: date) -> Delivery | None:
+    """The night's recorded delivery when its files, manifest and `_SUCCESS` are on disk exactly as
+    recorded; None otherwise. Lets a rerun of a delivered night succeed without recutting it when
+    the marts have moved on to a later night (they can no longer reproduce it)."""
+    with connect() as conn:
+        previous = ledger.recorded(conn, spec.target, logical_date)
+    if previous is None:
+        return None
+    directory = settings.outbox_dir(spec.target, logical_date.isoformat())
+    manifest_file = directory / manifest.MANIFEST_NAME
+    if not (directory / manifest.SUCCESS_NAME).exists() or not manifest_file.exists():
+        return None
+    if manifest_file.read_bytes() != previous.manifest.encode("utf-8"):
+        return None
+    for name, sha256 in previous.file_hashes.items():
+        path = directory / name
+        if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != sha256:
+            return None
+    by_name = {f.name: f for f in spec.files}
+    files = tuple(
+        manifest.WrittenFile(spec=by_name[r["name"]], path=r["path"], bytes=r["bytes"],
+                             sha256=r["hash"].removeprefix("sha256:"), rows=r["rows"],
+                             rows_by_operation=r["rows_by_operation"])
+        for r in json.loads(previous.manifest)["resources"] if r["name"] in by_name)
+    return Delivery(spec.target, logical_date, directory, files, manifest_file, newly_recorded=False)
