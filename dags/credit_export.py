@@ -1,12 +1,15 @@
 """
 # credit_export
 
-Writes the night's files for downstream platforms from the curated marts, each with a manifest
-(row count, sha256, logical date), atomically. Today: the national platform
-(全国信用信息共享平台) file of subjects whose registration changed that night, under
-`$CREDIT_DW_HOME/outbox/national/<date>/`.
+Writes the night's deliveries for downstream platforms from the curated marts: one mapped task
+per target of the export catalog (`include/credit_dw/catalog/exports.yml`: `national` for
+全国信用信息共享平台, `publicity` for 信用中国（河北）, ...), each into
+`$CREDIT_DW_HOME/outbox/<target>/<date>/` with its files, a Frictionless Data Package manifest
+(`datapackage.json`) and `_SUCCESS` written last, recorded once in `meta.export_deliveries`
+(docs/exports.md). Targets are independent: one failing blocks no other (and leaves
+`_NOT_PRODUCED` with the reason where its receiver looks); the run then fails so it is alerted.
 
-Then writes the daily quality report for the province credit office
+Beside them, the daily quality report for the province credit office
 (`$CREDIT_DW_HOME/reports/quality/<date>/index.html` plus CSVs): what came in, what was
 quarantined and why, per department and city, late / omission / concealment rates, trends.
 
@@ -15,7 +18,7 @@ Scheduled on the `credit_marts_built` Asset.
 
 from __future__ import annotations
 
-from airflow.sdk import dag, task
+from airflow.sdk import dag, get_current_context, task
 
 from credit_dw.orchestration.assets import MARTS_BUILT
 from credit_dw.orchestration.dag_defaults import NIGHTLY, default_args
@@ -33,23 +36,41 @@ DEFAULT_ARGS = default_args(retry_delay_seconds=120)
 )
 def credit_export():
     @task
-    def export_national(**context) -> dict:
-        from credit_dw.exports.national import export_national as write_national
+    def resolve_night(**context) -> str:
         from credit_dw.orchestration import nights
 
-        result = write_national(nights.night_of(context))
-        return {"file": str(result.data_file), "manifest": str(result.manifest_file),
-                "rows": result.row_count, "sha256": result.sha256}
+        return nights.night_of(context).isoformat()
 
     @task
-    def write_quality_report(**context) -> str:
+    def list_export_targets() -> list[str]:
+        """The targets of the export catalog (read when the run starts, not at parse time)."""
+        from credit_dw.catalog.exports import export_targets
+
+        return export_targets()
+
+    @task(map_index_template="{{ export_target }}")
+    def export_target(target: str, night: str) -> dict:
+        from datetime import date
+
+        from credit_dw.exports.run import export
+
+        get_current_context()["export_target"] = target  # names the mapped task in the UI
+        delivery = export(target, date.fromisoformat(night))
+        return {"directory": str(delivery.directory), "rows": delivery.row_count,
+                "files": {f.path: f.sha256 for f in delivery.files}, "newly_recorded": delivery.newly_recorded}
+
+    @task
+    def write_quality_report(night: str) -> str:
         """The province credit office's morning report for the night (reports/quality/<date>/)."""
-        from credit_dw.orchestration import nights
+        from datetime import date
+
         from credit_dw.reports.quality.page import write_quality_report as write
 
-        return str(write(nights.night_of(context)).index_html)
+        return str(write(date.fromisoformat(night)).index_html)
 
-    export_national() >> write_quality_report()
+    night = resolve_night()
+    export_target.partial(night=night).expand(target=list_export_targets())
+    write_quality_report(night)
 
 
 credit_export()

@@ -96,11 +96,12 @@ def test_marts_hold_accepted_rows_only_and_the_export_matches(first_night, conn)
     assert leaked == 0, "a quarantined row reached dim_subject"
 
     out = settings.outbox_dir("national", NIGHT.isoformat())
-    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    entry = manifest["files"][0]
-    data = (out / entry["name"]).read_bytes()
+    manifest = json.loads((out / "datapackage.json").read_text(encoding="utf-8"))
+    entry = manifest["resources"][0]
+    data = (out / entry["path"]).read_bytes()
     assert manifest["logical_date"] == NIGHT.isoformat()
-    assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+    assert entry["hash"] == "sha256:" + hashlib.sha256(data).hexdigest()
+    assert (out / "_SUCCESS").exists()
     assert entry["rows"] == data.decode("utf-8").count("\n") - 1
     changed = conn.execute(
         "select count(*) from marts.dim_subject where last_changed_on = %s", (NIGHT,)
@@ -140,7 +141,7 @@ def test_the_next_night_reads_only_what_changed_since(first_night, conn):
         (f"market_registry/{NEXT_NIGHT}", low, high),
     ).fetchone()[0]
     assert outside == 0
-    assert (settings.outbox_dir("national", NEXT_NIGHT.isoformat()) / "manifest.json").exists()
+    assert (settings.outbox_dir("national", NEXT_NIGHT.isoformat()) / "datapackage.json").exists()
 
 
 # --------------------------------------------------------------------------------------------

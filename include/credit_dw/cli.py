@@ -156,9 +156,12 @@ def _print_cycle(night: date, results) -> None:
                         str(b["rows_quarantined"]), b["message"] or "")
     console.print(batches)
 
-    outbox = settings.outbox_dir("national", night.isoformat())
-    if (outbox / "manifest.json").exists():
-        console.print(f"national platform export: {outbox}/ (manifest.json beside the data file)")
+    from credit_dw.catalog.exports import export_targets
+
+    for target in export_targets():
+        outbox = settings.outbox_dir(target, night.isoformat())
+        state = "delivered" if (outbox / "_SUCCESS").exists() else "NOT delivered"
+        console.print(f"export {target}: {outbox}/ ({state}; datapackage.json beside the files)")
     report = settings.reports_dir() / "quality" / night.isoformat() / "index.html"
     if report.exists():
         console.print(f"quality report for the credit office: {report}")

@@ -14,6 +14,7 @@ module at parse time.
 | `CREDIT_DW_REJECT_SHARE` | per catalog entry (0.2) | override of every feed's batch rejection threshold |
 | `AIRFLOW_HOME` | `$CREDIT_DW_HOME/airflow` | Airflow's home (SQLite metadata locally) |
 | `MPLCONFIGDIR` | `$CREDIT_DW_HOME/cache/matplotlib` | matplotlib's config and font cache (the quality report's charts), built on first use and kept |
+| `CREDIT_DW_GIT_REVISION` | `git rev-parse HEAD` of the checkout, else `unknown` | the producing revision written into every export manifest (set it in an image without `.git`) |
 """
 
 from __future__ import annotations
@@ -183,3 +184,19 @@ def dbt_env_if_configured() -> dict[str, str]:
 def retry_delay_seconds(default: int) -> int:
     """`CREDIT_DW_RETRY_DELAY_SECONDS` overrides every DAG's retry delay (tests set it low)."""
     return int(os.environ.get("CREDIT_DW_RETRY_DELAY_SECONDS", default))
+
+
+def git_revision() -> str:
+    """The code revision that produces exports (their manifests carry it): `CREDIT_DW_GIT_REVISION`,
+    else the checkout's `git rev-parse HEAD`, else "unknown" (an image built without `.git`)."""
+    value = os.environ.get("CREDIT_DW_GIT_REVISION")
+    if value:
+        return value
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"],
+                              capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return done.stdout.strip() or "unknown"

@@ -1,1 +1,10 @@
-"""Exports: one module per target of the warehouse's outbound files."""
+"""Exports to downstream platforms ("one entry, many exits", 一口入，多口出 [000 §2.2]).
+
+- `catalog/exports.yml` (`credit_dw.catalog.exports`) declares every target;
+- `targets/<module>.py` cuts a target's content from the marts (targets are independent);
+- `run.export(target, night)` checks the marts hold that night's state, then `delivery.deliver`
+  writes the files (`writer`), the Data Package manifest (`manifest`), `_SUCCESS` last, and
+  records the delivery once (`ledger`).
+
+docs/exports.md describes the deliveries for receivers.
+"""

@@ -1,0 +1,79 @@
+"""Exporting one target for one night: its spec from the catalog, its content from its target
+module, its delivery through `credit_dw.exports.delivery`.
+
+A past night is delivered only from marts built as of that night: each mart the spec names in
+`as_of_checked` must carry `as_of_on` = the night, else `NotBuiltForNight` says so (rebuild the
+night first: `credit-dw run --date D`). Today's marts are never written under a past date. A night
+delivered before whose files are intact is then verified against the ledger instead of recut.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from datetime import date
+
+import psycopg
+
+from credit_dw.catalog.exports import ExportSpec, get_export
+from credit_dw.config import settings
+from credit_dw.db.connect import connect
+from credit_dw.exports import manifest, writer
+from credit_dw.exports.delivery import Delivery, deliver, verified_delivery
+
+log = logging.getLogger(__name__)
+
+
+class NotBuiltForNight(RuntimeError):
+    """The marts an export reads hold another night's state."""
+
+
+def check_as_of(conn: psycopg.Connection, spec: ExportSpec, logical_date: date) -> None:
+    for model in spec.as_of_checked:
+        found = [d for (d,) in conn.execute(f"select distinct as_of_on from marts.{model}").fetchall()]
+        if found and found != [logical_date]:
+            raise NotBuiltForNight(
+                f"export {spec.target} {logical_date}: marts.{model} holds the state as of "
+                f"{', '.join(str(d) for d in found)}, not of {logical_date}; rebuild that night's marts "
+                f"(credit-dw run --date {logical_date}) before exporting it")
+
+
+def export(target: str, logical_date: date) -> Delivery:
+    """Cut, write and record `target`'s delivery for `logical_date` (idempotent: see delivery).
+
+    When it fails and the night has no delivery yet, `_NOT_PRODUCED` in the night's directory says
+    why, so the receiver can tell "not produced" from "not yet" or "no changes" (an empty delivery).
+    """
+    try:
+        return _export(target, logical_date)
+    except Exception as exc:
+        directory = settings.outbox_dir(target, logical_date.isoformat())
+        if not (directory / manifest.SUCCESS_NAME).exists():
+            directory.mkdir(parents=True, exist_ok=True)
+            reason = f"export {target} {logical_date} was not produced: {type(exc).__name__}: {exc}\n"
+            writer.write_atomically(directory / manifest.NOT_PRODUCED_NAME, reason.encode("utf-8"))
+        raise
+
+
+def _export(target: str, logical_date: date) -> Delivery:
+    spec = get_export(target)
+    module = importlib.import_module(f"credit_dw.exports.targets.{spec.module}")
+    with connect() as conn:
+        conn.execute("set time zone 'Asia/Shanghai'")
+        try:
+            check_as_of(conn, spec, logical_date)
+        except NotBuiltForNight:
+            delivered = verified_delivery(spec, logical_date)
+            if delivered is None:
+                raise
+            log.warning("export %s %s: delivered before and intact on disk; the marts now hold another "
+                        "night's state, so it is verified, not recut", target, logical_date)
+            return delivered
+        produced = module.tables(conn, logical_date)
+    tables = {}
+    for file_spec in spec.files:
+        rows = produced.get(file_spec.name)
+        if rows is None:
+            raise ValueError(f"export {target}: module {spec.module} produced no {file_spec.name!r} table")
+        tables[file_spec.name] = [tuple(row[key] for key in file_spec.keys) for row in rows]
+    return deliver(spec, logical_date, tables)

@@ -1,0 +1,438 @@
+"""Exports (issue 20): the framework (catalog, atomic CSV, Data Package manifest, _SUCCESS, the
+ledger) on a small declared target, then the real targets cut from a simulated warehouse.
+
+Logical dates: 2031 belong to this file (the framework's synthetic target uses 2031-01-*).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from datetime import date, timedelta
+
+import pytest
+
+from credit_dw.catalog.exports import ColumnSpec, ExportSpec, FileSpec, load_exports
+from credit_dw.config import settings
+from credit_dw.exports import delivery, manifest, writer
+
+SPEC = ExportSpec(
+    target="framework_test", title="框架测试", module="unused", layout_version="7", schedule="nightly",
+    scope="test", reads=(), as_of_checked=(), masking="none", person_names_allowed=(),
+    files=(
+        FileSpec(name="items", title="条目", operation_header="操作",
+                 columns=(ColumnSpec("item_id", "编号"), ColumnSpec("decided_on", "决定日期", "date"),
+                          ColumnSpec("operation", "操作"))),
+        FileSpec(name="notes", title="备注", operation="current",
+                 columns=(ColumnSpec("note", "备注"), ColumnSpec("amount", "金额", "integer"))),
+    ),
+)
+ROWS = {
+    "items": [("A-1", date(2031, 1, 2), "新增"), ("A-2", date(2031, 1, 3), "变更"), ("A-3", None, "新增")],
+    "notes": [("含,逗号与\"引号\"", 3)],
+}
+
+
+def _directory(night: date):
+    return settings.outbox_dir(SPEC.target, night.isoformat())
+
+
+def _snapshot(night: date) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(_directory(night).iterdir())}
+
+
+def _ledger_rows(conn, target: str, night: date) -> int:
+    return conn.execute("select count(*) from meta.export_deliveries where target = %s and logical_date = %s",
+                        (target, night)).fetchone()[0]
+
+
+def test_the_catalog_declares_every_target_with_its_files():
+    specs = {s.target: s for s in load_exports()}
+    assert {"national", "publicity"} <= set(specs)
+    assert [f.name for f in specs["publicity"].files] == ["licences", "penalties", "lists", "removals"]
+    assert "行政处罚决定书文号" in specs["publicity"].files[1].headers
+
+
+def test_a_rerun_is_byte_identical_and_recorded_once(warehouse_url, conn, monkeypatch):
+    night = date(2031, 1, 5)
+    monkeypatch.setenv("CREDIT_DW_GIT_REVISION", "rev-first")
+    first = delivery.deliver(SPEC, night, ROWS)
+    before = _snapshot(night)
+    assert first.newly_recorded
+    assert set(before) == {"items_2031-01-05.csv", "notes_2031-01-05.csv", "datapackage.json", "_SUCCESS"}
+    # A rerun from a later revision restores the delivered manifest, revision included.
+    monkeypatch.setenv("CREDIT_DW_GIT_REVISION", "rev-later")
+    again = delivery.deliver(SPEC, night, ROWS)
+    assert not again.newly_recorded and _snapshot(night) == before
+    # Even from an emptied directory (a receiver's side lost it): the same bytes again.
+    for path in _directory(night).iterdir():
+        path.unlink()
+    delivery.deliver(SPEC, night, ROWS)
+    assert _snapshot(night) == before
+    assert _ledger_rows(conn, SPEC.target, night) == 1
+    assert json.loads(before["datapackage.json"])["git_revision"] == "rev-first"
+
+
+def test_a_changed_rerun_of_a_delivered_night_is_refused(warehouse_url, conn):
+    night = date(2031, 1, 6)
+    delivery.deliver(SPEC, night, ROWS)
+    before = _snapshot(night)
+    changed = {**ROWS, "items": ROWS["items"][:1]}
+    with pytest.raises(delivery.DeliveryConflict, match="items_2031-01-06.csv"):
+        delivery.deliver(SPEC, night, changed)
+    assert _snapshot(night) == before and _ledger_rows(conn, SPEC.target, night) == 1
+
+
+def test_an_empty_night_is_delivered_with_its_manifest(warehouse_url, conn):
+    from frictionless import validate
+
+    night = date(2031, 1, 7)
+    result = delivery.deliver(SPEC, night, {"items": [], "notes": []})
+    directory = _directory(night)
+    assert (directory / "items_2031-01-07.csv").read_text(encoding="utf-8") == "编号,决定日期,操作\n"
+    package = json.loads((directory / "datapackage.json").read_text(encoding="utf-8"))
+    assert [(r["rows"], r["rows_by_operation"]) for r in package["resources"]] == [(0, {}), (0, {})]
+    assert (directory / "_SUCCESS").exists() and result.newly_recorded
+    assert validate(str(directory / "datapackage.json")).valid
+    assert _ledger_rows(conn, SPEC.target, night) == 1
+
+
+def test_the_manifest_describes_the_files_and_frictionless_checks_them(warehouse_url):
+    from frictionless import validate
+
+    night = date(2031, 1, 8)
+    delivery.deliver(SPEC, night, ROWS)
+    directory = _directory(night)
+    package = json.loads((directory / "datapackage.json").read_text(encoding="utf-8"))
+    assert (package["profile"], package["target"], package["logical_date"], package["layout_version"]) == (
+        "tabular-data-package", SPEC.target, "2031-01-08", "7")
+    assert package["git_revision"] == settings.git_revision()
+    for resource in package["resources"]:
+        data = (directory / resource["path"]).read_bytes()
+        assert resource["hash"] == "sha256:" + hashlib.sha256(data).hexdigest()
+        assert resource["bytes"] == len(data)
+        assert resource["rows"] == len(list(csv.reader(io.StringIO(data.decode("utf-8"))))) - 1
+    items = package["resources"][0]
+    assert items["rows_by_operation"] == {"变更": 1, "新增": 2}
+    assert [f["name"] for f in items["schema"]["fields"]] == ["编号", "决定日期", "操作"]
+    assert package["resources"][1]["rows_by_operation"] == {"current": 1}
+    report = validate(str(directory / "datapackage.json"))
+    assert report.valid, report.flatten(["type", "message"])
+    # A receiver holding a damaged file sees it fail the hash check.
+    damaged = directory / "items_2031-01-08.csv"
+    damaged.write_bytes(damaged.read_bytes().replace(b"A-2", b"A-9"))
+    assert "hash-count" in {e[0] for e in validate(str(directory / "datapackage.json")).flatten(["type"])}
+
+
+def test_success_is_written_last_and_a_killed_run_delivers_once(warehouse_url, conn, monkeypatch):
+    night = date(2031, 1, 9)
+    written: list[str] = []
+    real_write = writer.write_atomically
+
+    def dies_at_the_manifest(path, payload):
+        if path.name == manifest.MANIFEST_NAME:
+            path.with_name(f".{path.name}.tmp").write_bytes(payload[:10])  # half a file, then killed
+            raise KeyboardInterrupt("killed")
+        written.append(path.name)
+        real_write(path, payload)
+
+    monkeypatch.setattr(writer, "write_atomically", dies_at_the_manifest)
+    with pytest.raises(KeyboardInterrupt):
+        delivery.deliver(SPEC, night, ROWS)
+    directory = _directory(night)
+    assert not (directory / "_SUCCESS").exists() and not (directory / "datapackage.json").exists()
+    assert _ledger_rows(conn, SPEC.target, night) == 0
+
+    monkeypatch.setattr(writer, "write_atomically", lambda path, payload: (written.append(path.name),
+                                                                            real_write(path, payload)))
+    written.clear()
+    (directory / manifest.NOT_PRODUCED_NAME).write_text("an earlier attempt failed\n", encoding="utf-8")
+    result = delivery.deliver(SPEC, night, ROWS)
+    assert result.newly_recorded and _ledger_rows(conn, SPEC.target, night) == 1
+    assert written[-1] == "_SUCCESS" and "datapackage.json" in written
+    assert not (directory / manifest.NOT_PRODUCED_NAME).exists()
+    assert not list(directory.glob(".*.tmp"))
+    expected = {f.file_name(night.isoformat()): writer.csv_bytes(f.headers, ROWS[f.name]) for f in SPEC.files}
+    assert {name: data for name, data in _snapshot(night).items() if name.endswith(".csv")} == expected
+
+
+# --- the real targets, cut from a simulated warehouse ------------------------------------------
+
+NIGHTS = (date(2022, 5, 10), date(2022, 5, 11))  # simulated and ingested; the year 2022's May belongs to this file
+FEEDS = ("market_registry", "admin_licence", "admin_penalty", "objections", "credit_lists")
+FACTS = ("fct_admin_penalty", "fct_admin_licence", "fct_list_membership")
+INJECTED_FROM = 910_001  # _row_number of the hand-made applications
+
+
+def _build_as_of(night: date, *, parents: bool = False) -> None:
+    from credit_dw.transform import dbt as transform
+
+    select = [f"+{m}" for m in (*FACTS, "dim_subject")] if parents else list(FACTS)
+    transform.run_dbt(["run", "--select", *select, "--vars", f"{{as_of_date: '{night.isoformat()}'}}"])
+
+
+def _inject(conn, batch_id: str, first_row: int, rows: list[tuple]) -> None:
+    """Objection / repair applications about chosen penalties (columns as test_publicity_lifecycle)."""
+    conn.cursor().executemany(
+        """insert into raw.objections__applications
+               (_batch_id, _source_id, _row_number, _source_file, _source_row, application_id,
+                application_type_code, uscc, subject_name, applied_on, record_category, record_id,
+                status_code, closed_on, notified_on, outcome, updated_at)
+           values (%s, 'objections', %s, 'test_exports', 1, %s, %s, %s, %s, %s, '行政处罚', %s, %s, %s, %s, %s,
+                   %s)""",
+        [(batch_id, first_row + k, *row) for k, row in enumerate(rows)])
+
+
+def _read(path) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+
+
+@pytest.fixture(scope="module")
+def exported(warehouse_url: str) -> dict:
+    """Two nights of the feeds ingested; national and publicity exported for the second night;
+    then the marts rebuilt as of the last public day of the earliest-ending public penalty P (the
+    day before its window closes) and as of the closing day itself, with an objection open on
+    penalty O, a repair of R and a revocation of V, both closed on the closing day; publicity
+    exported for both days."""
+    import psycopg
+
+    from credit_dw.catalog import get_source, source_ids
+    from credit_dw.connectors import http as extract_http
+    from credit_dw.db import privacy
+    from credit_dw.exports.run import export
+    from credit_dw.ingest import landing
+    from credit_dw.ingest import pipeline as ingest
+    from credit_dw.simulate import api_server, simulator_for
+    from credit_dw.transform import dbt as transform
+
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        seeded = conn.execute("""select to_regclass('reference.publicity_rules') is not null
+                                        and exists (select from credit.working_day_index)""").fetchone()[0]
+    if not seeded:
+        transform.seed_reference()
+    privacy.install_hash_key()
+    for source_id in source_ids():
+        landing.ensure_raw_table(get_source(source_id))
+    batches = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(extract_http.env_name("objections"), raising=False)
+        api_server.url_file().unlink(missing_ok=True)
+        for night in NIGHTS:
+            for source_id in FEEDS:
+                simulator_for(source_id)(night, scale=1)
+                outcome = ingest.ingest(source_id, night)
+                assert outcome.status == "accepted", (source_id, night, outcome)
+                batches[source_id] = outcome.batch_id
+    night = NIGHTS[-1]
+    _build_as_of(night, parents=True)
+    deliveries = {("national", night): export("national", night), ("publicity", night): export("publicity", night)}
+
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        p_id, p_doc, closing = conn.execute(
+            """select penalty_id, decision_document_number, latest_end_on from marts.fct_admin_penalty
+               where is_public order by latest_end_on, penalty_id limit 1""").fetchone()
+        picked = conn.execute(
+            """select penalty_id, decision_document_number, uscc, subject_name, publicity_start_on
+               from marts.fct_admin_penalty
+               where is_public and uscc is not null and latest_end_on > %s + 1 and earliest_end_on < %s
+                 and penalty_id <> %s
+               order by penalty_id limit 3""", (closing, closing, p_id)).fetchall()
+        assert len(picked) == 3, "not enough public penalties of organisations to drive the cases"
+        (o_id, o_doc, o_uscc, o_name, _), (r_id, r_doc, r_uscc, r_name, _), (v_id, v_doc, v_uscc, v_name, _) = picked
+        applied = closing - timedelta(days=20)
+        opened, closed = f"{applied.isoformat()}T12:00:00+08:00", f"{closing.isoformat()}T12:00:00+08:00"
+        # The feed's batch is an early night's: the closed applications are landed only before the
+        # closing day's build, as if that night had delivered them.
+        _inject(conn, batches["objections"], INJECTED_FROM, [
+            ("YY-EXPORT-O", "1", o_uscc, o_name, applied, o_doc, "03", None, applied + timedelta(days=2), None,
+             opened)])
+        try:
+            _build_as_of(closing - timedelta(days=1))
+            deliveries[("publicity", closing - timedelta(days=1))] = export("publicity", closing - timedelta(days=1))
+            _inject(conn, batches["objections"], INJECTED_FROM + 1, [
+                ("XF-EXPORT-R", "2", r_uscc, r_name, applied, r_doc, "04", closing, None, "修复成功", closed),
+                ("YY-EXPORT-V", "1", v_uscc, v_name, applied, v_doc, "04", closing, applied + timedelta(days=2),
+                 "撤销", closed)])
+            _build_as_of(closing)
+            deliveries[("publicity", closing)] = export("publicity", closing)
+            deliveries[("national", closing)] = export("national", closing)
+        finally:
+            conn.execute("delete from raw.objections__applications where _row_number >= %s", (INJECTED_FROM,))
+    return {"deliveries": deliveries, "closing": closing, "night": night,
+            "P": (p_id, p_doc), "O": (o_id, o_doc), "R": (r_id, r_doc), "V": (v_id, v_doc)}
+
+
+def _publicity(exported: dict, day: date, name: str) -> list[dict[str, str]]:
+    return _read(settings.outbox_dir("publicity", day.isoformat()) / f"{name}_{day.isoformat()}.csv")
+
+
+def test_national_subjects_are_the_subjects_changed_that_night(exported, conn):
+    night = exported["night"]
+    delivery_ = exported["deliveries"][("national", night)]
+    rows = _read(delivery_.directory / f"subjects_{night.isoformat()}.csv")
+    expected = conn.execute("select subject_id from marts.dim_subject where last_changed_on = %s order by 1",
+                            (night,)).fetchall()
+    assert [r["subject_id"] for r in rows] == [s for (s,) in expected] and rows
+    assert (delivery_.directory / "_SUCCESS").exists()
+
+
+def test_publicity_holds_penalties_inside_their_window_only(exported, conn):
+    closing, (p_id, p_doc) = exported["closing"], exported["P"]
+    last_day = closing - timedelta(days=1)
+    before = {r["记录编号"]: r for r in _publicity(exported, last_day, "penalties")}
+    after = {r["记录编号"]: r for r in _publicity(exported, closing, "penalties")}
+    assert p_id in before and before[p_id]["公示截止日期"] == last_day.isoformat()
+    assert p_id not in after
+    removed = {r["记录编号"]: r for r in _publicity(exported, closing, "removals")}
+    assert removed[p_id]["撤下原因"] == "公示期满" and removed[p_id]["文书号"] == p_doc
+    for day, rows in ((last_day, before), (closing, after), (exported["night"], {
+            r["记录编号"]: r for r in _publicity(exported, exported["night"], "penalties")})):
+        for row in rows.values():
+            assert row["处罚决定日期"] <= day.isoformat() <= row["公示截止日期"], row
+
+
+def test_a_penalty_under_objection_stays_public_marked_objection(exported):
+    o_id, _ = exported["O"]
+    for day in (exported["closing"] - timedelta(days=1), exported["closing"]):
+        rows = {r["记录编号"]: r for r in _publicity(exported, day, "penalties")}
+        assert (rows[o_id]["信息状态"], rows[o_id]["状态码"]) == ("异议", "2"), day
+    package = json.loads((settings.outbox_dir("publicity", exported["closing"].isoformat())
+                          / "datapackage.json").read_text(encoding="utf-8"))
+    penalties = next(r for r in package["resources"] if r["name"] == "penalties")
+    assert penalties["rows_by_operation"].get("异议", 0) >= 1
+
+
+def test_repaired_and_revoked_penalties_are_taken_down_that_night(exported):
+    closing = exported["closing"]
+    removed = {r["记录编号"]: r["撤下原因"] for r in _publicity(exported, closing, "removals")}
+    public_after = {r["记录编号"] for r in _publicity(exported, closing, "penalties")}
+    public_before = {r["记录编号"] for r in _publicity(exported, closing - timedelta(days=1), "penalties")}
+    r_id, v_id = exported["R"][0], exported["V"][0]
+    assert removed[r_id] == "信用修复" and removed[v_id] == "撤销"
+    assert {r_id, v_id} <= public_before and not {r_id, v_id} & public_after
+    # Every removal of the night was public the night before and is not any more.
+    penalty_removals = {k for k, v in removed.items() if v in ("公示期满", "信用修复", "撤销", "更正")}
+    assert penalty_removals <= public_before and not penalty_removals & public_after
+
+
+def test_every_delivery_validates_against_its_manifest(exported):
+    from frictionless import validate
+
+    for (target, day), delivered in exported["deliveries"].items():
+        report = validate(str(delivered.manifest_file))
+        assert report.valid, (target, day, report.flatten(["type", "message"])[:5])
+        assert (delivered.directory / "_SUCCESS").exists()
+
+
+def test_a_rerun_of_the_night_is_identical_and_a_past_night_is_never_cut_from_later_marts(exported, conn):
+    from credit_dw.exports.run import NotBuiltForNight, export
+
+    closing = exported["closing"]
+    directory = settings.outbox_dir("publicity", closing.isoformat())
+    before = {p.name: p.read_bytes() for p in directory.iterdir()}
+    again = export("publicity", closing)  # the marts still hold the closing day's state
+    assert not again.newly_recorded and {p.name: p.read_bytes() for p in directory.iterdir()} == before
+    assert _ledger_rows(conn, "publicity", closing) == 1
+    # The night before was delivered; the marts now hold the closing day. A rerun verifies the
+    # delivered files against the ledger instead of recutting them from the later state ...
+    last_day = settings.outbox_dir("publicity", (closing - timedelta(days=1)).isoformat())
+    delivered = {p.name: p.read_bytes() for p in last_day.iterdir()}
+    kept = export("publicity", closing - timedelta(days=1))
+    assert not kept.newly_recorded and {p.name: p.read_bytes() for p in last_day.iterdir()} == delivered
+    assert [f.sha256 for f in kept.files] == [
+        hashlib.sha256(delivered[f.path]).hexdigest() for f in kept.files]
+    # ... and refuses once they are damaged, since it can no longer reproduce them.
+    damaged = last_day / kept.files[0].path
+    damaged.write_bytes(delivered[kept.files[0].path] + b"x")
+    try:
+        with pytest.raises(NotBuiltForNight, match="rebuild"):
+            export("publicity", closing - timedelta(days=1))
+        assert not (last_day / "_NOT_PRODUCED").exists()  # a delivered night is never marked so
+    finally:
+        damaged.write_bytes(delivered[kept.files[0].path])
+
+
+def test_a_night_that_could_not_be_produced_says_so_where_the_receiver_looks(exported, conn):
+    from credit_dw.exports.run import NotBuiltForNight, export
+
+    never_built = exported["closing"] + timedelta(days=30)
+    with pytest.raises(NotBuiltForNight):
+        export("publicity", never_built)
+    directory = settings.outbox_dir("publicity", never_built.isoformat())
+    assert sorted(p.name for p in directory.iterdir()) == ["_NOT_PRODUCED"]
+    assert "NotBuiltForNight" in (directory / "_NOT_PRODUCED").read_text(encoding="utf-8")
+    assert _ledger_rows(conn, "publicity", never_built) == 0
+
+
+def _person_names(conn) -> set[str]:
+    names = set()
+    for table in ("admin_penalty__penalties", "admin_licence__licences"):
+        names |= {n for (n,) in conn.execute(
+            f"select distinct btrim(subject_name) from raw.{table} where subject_category ~ '自然人'").fetchall()}
+    names |= {n for (n,) in conn.execute(
+        "select distinct btrim(legal_representative) from raw.market_registry__subjects").fetchall()}
+    return {n for n in names if n and len(n) >= 2}
+
+
+def test_no_exported_file_holds_a_clear_citizen_id_or_a_persons_full_name(exported, conn):
+    from stdnum.cn import ric, uscc
+
+    names = _person_names(conn)
+    assert len(names) > 20  # the simulator's natural persons and legal representatives
+    specs = {s.target: s for s in load_exports()}
+    outbox = settings.home() / "outbox"
+    scanned = 0
+    for target, spec in specs.items():
+        allowed = {c.header for f in spec.files for c in f.columns if c.key in spec.person_names_allowed}
+        for path in sorted((outbox / target).glob("*/*.csv")):
+            for row in _read(path):
+                for header, value in row.items():
+                    scanned += 1
+                    for token in re.findall(r"[0-9]{17}[0-9Xx]", value):
+                        assert not (ric.is_valid(token) and not uscc.is_valid(token)), (path.name, header)
+                    if header not in allowed:
+                        assert value.strip() not in names, (path.name, header, value)
+    assert scanned > 1000
+
+
+def _national(day: date, name: str) -> list[dict[str, str]]:
+    return _read(settings.outbox_dir("national", day.isoformat()) / f"{name}_{day.isoformat()}.csv")
+
+
+def test_national_increment_flags_new_changed_and_withdrawn_records_in_the_template_vocabulary(exported, conn):
+    night, closing = exported["night"], exported["closing"]
+    penalties = _national(night, "penalties")
+    assert list(penalties[0])[:5] == ["操作标识", "行政相对人名称", "行政相对人类别", "统一社会信用代码",
+                                      "行政处罚决定书文号"]
+    first_delivered = {d for (d,) in conn.execute(
+        "select decision_document_number from marts.fct_admin_penalty where first_reported_on = %s", (night,))}
+    assert {r["行政处罚决定书文号"] for r in penalties if r["操作标识"] == "新增"} == first_delivered
+    assert {r["操作标识"] for r in penalties} <= {"新增", "变更"}
+    assert {r["信息状态"] for r in penalties} <= {"0", "1", "2"}
+    assert {r["行政相对人类别"] for r in penalties} <= {"法人及非法人组织", "个体工商户", "自然人"}
+    licences = _national(night, "licences")
+    assert licences and {r["操作标识"] for r in licences} <= {"新增", "变更"}
+    # The closing day: the revoked penalty V is withdrawn with status 1; nothing registered that day.
+    withdrawn = [r for r in _national(closing, "penalties") if r["操作标识"] == "撤回"]
+    assert [(r["行政处罚决定书文号"], r["信息状态"]) for r in withdrawn] == [(exported["V"][1], "1")]
+    assert withdrawn[0]["更新时间"].startswith(closing.isoformat())
+    assert _national(closing, "subjects") == []
+    package = json.loads((settings.outbox_dir("national", closing.isoformat()) / "datapackage.json").read_text(
+        encoding="utf-8"))
+    assert package["layout_version"] == "2"
+    assert {r["name"]: r["rows_by_operation"] for r in package["resources"]}["penalties"].get("撤回") == 1
+
+
+def test_every_target_is_a_dbt_exposure_over_the_marts_it_reads():
+    import yaml
+
+    path = settings.DBT_PROJECT_DIR / "models" / "exports" / "_exports__exposures.yml"
+    exposures = {e["meta"]["export_target"]: e for e in yaml.safe_load(path.read_text(encoding="utf-8"))["exposures"]}
+    specs = {s.target: s for s in load_exports()}
+    assert set(exposures) == set(specs)
+    for target, spec in specs.items():
+        refs = sorted(re.fullmatch(r"ref\('(\w+)'\)", d).group(1) for d in exposures[target]["depends_on"])
+        assert refs == sorted(spec.reads), target
