@@ -17,8 +17,8 @@
 -- the *_punishment_in_force flags and penalty_in_force_count the grade reads leave it out. A record
 -- revoked or corrected after verification is not a bad record at all.
 --
--- Green channel (绿色通道, 容缺受理) [001 2017 §3.2]: an honest model (诚信典型: on the red list on
--- the as-of date) or 3 consecutive years without a bad record; green_channel_ground says which
+-- Green channel (绿色通道, 容缺受理) [001 2017 §3.2]: an honest model (诚信典型: on the as-of date
+-- on a red list the office counts as one, seed honour_kinds) or 3 consecutive years without a bad record; green_channel_ground says which
 -- (honest_model first when both hold). Either way no dishonesty may be in force.
 -- A bad record is, dated on or before the as-of date:
 --   an administrative penalty decision (行政处罚, by decision date, whatever its publicity status:
@@ -63,6 +63,12 @@ tax_status as (
 
 list_memberships as (
     select * from {{ ref('fct_list_membership') }}
+),
+
+-- The red-list honours the office counts as honest models (诚信典型) for the green channel.
+honour_kinds as (
+    select * from {{ ref('honour_kinds') }}
+    where counts_as_honest_model
 ),
 
 commitments as (
@@ -197,6 +203,9 @@ list_facts as (
             as is_on_red_list,
         coalesce(bool_or(list_memberships.is_current and list_memberships.list_type = 'black'), false)
             as is_on_black_list,
+        coalesce(bool_or(
+            list_memberships.is_current and list_memberships.list_type = 'red' and honour_kinds.list_name is not null
+        ), false) as is_honest_model,
         coalesce(bool_or(list_memberships.is_current and list_memberships.list_type = 'key_attention'), false)
             as is_on_key_attention_list,
         coalesce(bool_or(list_memberships.punishment_state = 'in_force' and list_memberships.list_type = 'black'), false)
@@ -217,6 +226,8 @@ list_facts as (
                 and list_memberships.punishment_state is distinct from 'ended_by_revocation'
         ) as latest_bad_list_entry_on
     from list_memberships
+    left join honour_kinds
+        on honour_kinds.list_name = list_memberships.list_name
     cross join as_of
     where list_memberships.entered_on <= as_of.as_of_on
         and list_memberships.first_reported_on <= as_of.as_of_on
@@ -433,6 +444,7 @@ joined as (
         coalesce(utility_facts.has_utility_arrears, false) as has_utility_arrears,
         utility_facts.utility_arrears_amount,
         coalesce(list_facts.is_on_red_list, false) as is_on_red_list,
+        coalesce(list_facts.is_honest_model, false) as is_honest_model,
         coalesce(list_facts.is_on_black_list, false) as is_on_black_list,
         coalesce(list_facts.is_on_key_attention_list, false) as is_on_key_attention_list,
         coalesce(list_facts.is_black_list_punishment_in_force, false) as is_black_list_punishment_in_force,
@@ -528,6 +540,7 @@ final as (
         has_utility_arrears,
         utility_arrears_amount,
         is_on_red_list,
+        is_honest_model,
         is_on_black_list,
         is_on_key_attention_list,
         is_black_list_punishment_in_force,
@@ -552,7 +565,7 @@ final as (
         coalesce(last_bad_record_on, registered_on, first_seen_on) as clean_record_since_on,
         case
             when has_dishonesty_in_force then false
-            when is_on_red_list then true
+            when is_honest_model then true
             else coalesce(
                 coalesce(last_bad_record_on, registered_on, first_seen_on) <= (as_of_on - interval '3 years')::date,
                 false
@@ -560,7 +573,7 @@ final as (
         end as is_green_channel_eligible,
         case
             when has_dishonesty_in_force then null
-            when is_on_red_list then 'honest_model'
+            when is_honest_model then 'honest_model'
             when coalesce(last_bad_record_on, registered_on, first_seen_on) <= (as_of_on - interval '3 years')::date
                 then 'three_clean_years'
         end as green_channel_ground,
