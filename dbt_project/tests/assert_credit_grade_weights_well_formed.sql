@@ -1,6 +1,6 @@
 -- The scoring seed must make a grade for every score: one base row with points, one threshold
 -- row per grade A-D with exactly one (the floor) without points, and flag / per_record / cap rows
--- naming a signal. Returns a row per problem (seeds/_credit_grade.yml).
+-- naming a signal and a domain. Returns a row per problem (seeds/_credit_grade.yml).
 with
 
 rules as (
@@ -28,6 +28,10 @@ problems as (
     where (rule_kind in ('flag', 'per_record', 'cap') and signal is null)
         or (rule_kind in ('flag', 'per_record') and points is null)
         or (rule_kind = 'cap' and grade is null)
+    union all
+    select rule_kind || ' rule without a domain: ' || rule_id
+    from rules
+    where rule_kind in ('flag', 'per_record', 'cap') and domain is null
 )
 
 select * from problems

@@ -8,10 +8,18 @@
 --   grade = the threshold row with the highest points not above the score (the row without points
 --           is the floor), lowered by any cap rule whose signal is true (a black-listed subject is
 --           D whatever else it has).
--- Explanation columns name every rule that moved the score, biggest effect first, and any cap.
+-- Explanation columns name every rule that moved the score, biggest effect first, and any cap;
+-- the *_points columns split the score's moves by credit domain (the seed's domain column), the
+-- per-domain view the province's evaluation asks for [000 §2.10; 002 #12]. The province's common
+-- enterprise credit-risk model is not public: this is the office's interim model, as data.
 -- The seed's punitive rules read the punishment state (the *_punishment_in_force flags,
 -- penalty_in_force_count): while an objection against a listing or penalty is verified its
 -- points and cap are suspended (信息核实期间暂不执行联合惩戒措施 [001 2017 §5.3; 001 2018 plan §4.9]).
+{%- set domains = [
+    ('lists', 'list_points'), ('judicial', 'judicial_points'), ('administrative', 'administrative_points'),
+    ('tax', 'tax_points'), ('social_security', 'social_security_points'), ('utilities', 'utility_points'),
+    ('commitments', 'commitment_points'), ('customs', 'customs_points'),
+] %}
 -- Grain: one row per subject (every row of prf_subject_credit_profile), as of the profile's date.
 with
 
@@ -64,6 +72,7 @@ contributions as (
     select
         signals.subject_id,
         rules.rule_id,
+        rules.domain,
         signals.signal_value,
         case rules.rule_kind
             when 'flag' then rules.points
@@ -105,6 +114,10 @@ scored as (
             as positive_points,
         coalesce(sum(contributions.points) filter (where contributions.points < 0), 0)::numeric(9, 2)
             as negative_points,
+        {%- for domain, column in domains %}
+        coalesce(sum(contributions.points) filter (where contributions.domain = '{{ domain }}'), 0)::numeric(9, 2)
+            as {{ column }},
+        {%- endfor %}
         'base ' || trim_scale(base.base_points)::text || coalesce('; ' || string_agg(
             contributions.rule_id
             || case when contributions.signal_value > 1 then ' x' || contributions.signal_value else '' end
@@ -157,6 +170,9 @@ final as (
         graded.cap_rule_ids,
         graded.positive_points,
         graded.negative_points,
+        {%- for domain, column in domains %}
+        graded.{{ column }},
+        {%- endfor %}
         graded.score_factors,
         graded.top_negative_rule_id,
         graded.top_positive_rule_id,
