@@ -33,7 +33,7 @@ contributions as (
 
 -- The ledger, for the gate's acceptance time: the watermark batches_to_merge reads back.
 batches as (
-    select * from {{ source('meta_housing_fund', 'load_batches') }}
+    select * from {{ ref('stg_meta__load_batches') }}
 ),
 
 reported as (

@@ -20,12 +20,13 @@ as_of as (
         {{ as_of_on() }} as as_of_on
 ),
 
--- The calendar the working-day functions are compiled from (credit.refresh_working_calendar).
+-- The calendar the working-day functions are compiled from (credit.working_day_index, rebuilt by
+-- credit.refresh_working_calendar()).
 calendar_coverage as (
     select
         min(calendar_date) as covered_from,
         max(calendar_date) as covered_to
-    from credit.working_day_index
+    from {{ ref('stg_credit__working_days') }}
 ),
 
 known_objections as (

@@ -42,7 +42,7 @@ with
 {% endfor %}
 -- The ledger, for the gate's acceptance time: the watermark batches_to_merge reads back.
 batches as (
-    select * from {{ source('meta_utility_water', 'load_batches') }}
+    select * from {{ ref('stg_meta__load_batches') }}
 ),
 
 bills as (

@@ -4,34 +4,7 @@
 -- (the 7-working-day timeliness of dual publicity is measured from decision_date to it [000 §2.2]).
 with
 
-source as (
-    select * from {{ source('raw_admin_licence', 'admin_licence__licences') }}
-),
-
-batches as (
-    select * from {{ source('meta_admin_licence', 'load_batches') }}
-),
-
-row_issues as (
-    select * from {{ source('meta_admin_licence', 'row_issues') }}
-),
-
-accepted as (
-    select
-        source.*,
-        batches.logical_date as batch_logical_date
-    from source
-    inner join batches
-        on batches.batch_id = source._batch_id
-        and batches.status = 'accepted'
-    where not exists (
-        select 1
-        from row_issues
-        where row_issues.batch_id = source._batch_id
-            and row_issues.row_number = source._row_number
-            and row_issues.severity = 'critical'
-    )
-),
+{{ accepted_rows('admin_licence', 'licences') }},
 
 final as (
     select

@@ -7,34 +7,7 @@
 -- plain one. Organisations keep their USCC, which is public.
 with
 
-source as (
-    select * from {{ source('raw_court_debtors', 'court_debtors__listings') }}
-),
-
-batches as (
-    select * from {{ source('meta_court_debtors', 'load_batches') }}
-),
-
-row_issues as (
-    select * from {{ source('meta_court_debtors', 'row_issues') }}
-),
-
-accepted as (
-    select
-        source.*,
-        batches.logical_date as batch_logical_date
-    from source
-    inner join batches
-        on batches.batch_id = source._batch_id
-        and batches.status = 'accepted'
-    where not exists (
-        select 1
-        from row_issues
-        where row_issues.batch_id = source._batch_id
-            and row_issues.row_number = source._row_number
-            and row_issues.severity = 'critical'
-    )
-),
+{{ accepted_rows('court_debtors', 'listings') }},
 
 typed as (
     select

@@ -4,34 +4,7 @@
 -- 严重失信主体名单, key_attention 重点关注名单) and the event, normalises codes, casts dates.
 with
 
-source as (
-    select * from {{ source('raw_credit_lists', 'credit_lists__entries') }}
-),
-
-batches as (
-    select * from {{ source('meta_credit_lists', 'load_batches') }}
-),
-
-row_issues as (
-    select * from {{ source('meta_credit_lists', 'row_issues') }}
-),
-
-accepted as (
-    select
-        source.*,
-        batches.logical_date as batch_logical_date
-    from source
-    inner join batches
-        on batches.batch_id = source._batch_id
-        and batches.status = 'accepted'
-    where not exists (
-        select 1
-        from row_issues
-        where row_issues.batch_id = source._batch_id
-            and row_issues.row_number = source._row_number
-            and row_issues.severity = 'critical'
-    )
-),
+{{ accepted_rows('credit_lists', 'entries') }},
 
 final as (
     select

@@ -5,34 +5,14 @@
 -- and normalises codes. received_on is the night the ledger reached the platform.
 with
 
-source as (
-    select * from {{ source('raw_dept_ledgers', 'dept_ledgers__decisions') }}
-),
+{{ accepted_rows('dept_ledgers', 'decisions') }},
 
-batches as (
-    select * from {{ source('meta_dept_ledgers', 'load_batches') }}
-),
-
-row_issues as (
-    select * from {{ source('meta_dept_ledgers', 'row_issues') }}
-),
-
-accepted as (
+-- The ledger month as typed, cleaned once for the parsing below.
+dated as (
     select
-        source.*,
-        batches.logical_date as batch_logical_date,
-        credit.clean_text(source.ledger_month) as ledger_month_text
-    from source
-    inner join batches
-        on batches.batch_id = source._batch_id
-        and batches.status = 'accepted'
-    where not exists (
-        select 1
-        from row_issues
-        where row_issues.batch_id = source._batch_id
-            and row_issues.row_number = source._row_number
-            and row_issues.severity = 'critical'
-    )
+        accepted.*,
+        credit.clean_text(accepted.ledger_month) as ledger_month_text
+    from accepted
 ),
 
 final as (
@@ -70,7 +50,7 @@ final as (
         credit.normalize_code(credit.clean_text(source_department_uscc)) as source_department_uscc,
         credit.clean_text(remark) as remark,
         _extra as extra_columns
-    from accepted
+    from dated
 )
 
 select * from final

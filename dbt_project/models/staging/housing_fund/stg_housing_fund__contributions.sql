@@ -3,34 +3,7 @@
 -- its first day, casts amounts and rates, and names the contribution status.
 with
 
-source as (
-    select * from {{ source('raw_housing_fund', 'housing_fund__contributions') }}
-),
-
-batches as (
-    select * from {{ source('meta_housing_fund', 'load_batches') }}
-),
-
-row_issues as (
-    select * from {{ source('meta_housing_fund', 'row_issues') }}
-),
-
-accepted as (
-    select
-        source.*,
-        batches.logical_date as batch_logical_date
-    from source
-    inner join batches
-        on batches.batch_id = source._batch_id
-        and batches.status = 'accepted'
-    where not exists (
-        select 1
-        from row_issues
-        where row_issues.batch_id = source._batch_id
-            and row_issues.row_number = source._row_number
-            and row_issues.severity = 'critical'
-    )
-),
+{{ accepted_rows('housing_fund', 'contributions') }},
 
 final as (
     select

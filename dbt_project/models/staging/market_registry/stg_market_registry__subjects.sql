@@ -3,34 +3,7 @@
 -- The legal representative's ID is hashed / masked here, as the court-debtor feed does.
 with
 
-source as (
-    select * from {{ source('raw', 'market_registry__subjects') }}
-),
-
-batches as (
-    select * from {{ source('meta', 'load_batches') }}
-),
-
-row_issues as (
-    select * from {{ source('meta', 'row_issues') }}
-),
-
-accepted as (
-    select
-        source.*,
-        batches.logical_date as batch_logical_date
-    from source
-    inner join batches
-        on batches.batch_id = source._batch_id
-        and batches.status = 'accepted'
-    where not exists (
-        select 1
-        from row_issues
-        where row_issues.batch_id = source._batch_id
-            and row_issues.row_number = source._row_number
-            and row_issues.severity = 'critical'
-    )
-),
+{{ accepted_rows('market_registry', 'subjects') }},
 
 final as (
     select

@@ -5,34 +5,7 @@
 -- [000 §2.2]. pushed_on is the night the file reached the platform.
 with
 
-source as (
-    select * from {{ source('raw_national_pushdown', 'national_pushdown__decisions') }}
-),
-
-batches as (
-    select * from {{ source('meta_national_pushdown', 'load_batches') }}
-),
-
-row_issues as (
-    select * from {{ source('meta_national_pushdown', 'row_issues') }}
-),
-
-accepted as (
-    select
-        source.*,
-        batches.logical_date as batch_logical_date
-    from source
-    inner join batches
-        on batches.batch_id = source._batch_id
-        and batches.status = 'accepted'
-    where not exists (
-        select 1
-        from row_issues
-        where row_issues.batch_id = source._batch_id
-            and row_issues.row_number = source._row_number
-            and row_issues.severity = 'critical'
-    )
-),
+{{ accepted_rows('national_pushdown', 'decisions') }},
 
 final as (
     select

@@ -4,34 +4,7 @@
 -- gated, so their casts are guarded.
 with
 
-source as (
-    select * from {{ source('raw_social_insurance', 'social_insurance__contributions') }}
-),
-
-batches as (
-    select * from {{ source('meta_social_insurance', 'load_batches') }}
-),
-
-row_issues as (
-    select * from {{ source('meta_social_insurance', 'row_issues') }}
-),
-
-accepted as (
-    select
-        source.*,
-        batches.logical_date as batch_logical_date
-    from source
-    inner join batches
-        on batches.batch_id = source._batch_id
-        and batches.status = 'accepted'
-    where not exists (
-        select 1
-        from row_issues
-        where row_issues.batch_id = source._batch_id
-            and row_issues.row_number = source._row_number
-            and row_issues.severity = 'critical'
-    )
-),
+{{ accepted_rows('social_insurance', 'contributions') }},
 
 final as (
     select

@@ -3,34 +3,7 @@
 -- taxpayers is an assessed target [000 §2.7].
 with
 
-source as (
-    select * from {{ source('raw_tax_a_level', 'tax_a_level__taxpayers') }}
-),
-
-batches as (
-    select * from {{ source('meta_tax_a_level', 'load_batches') }}
-),
-
-row_issues as (
-    select * from {{ source('meta_tax_a_level', 'row_issues') }}
-),
-
-accepted as (
-    select
-        source.*,
-        batches.logical_date as batch_logical_date
-    from source
-    inner join batches
-        on batches.batch_id = source._batch_id
-        and batches.status = 'accepted'
-    where not exists (
-        select 1
-        from row_issues
-        where row_issues.batch_id = source._batch_id
-            and row_issues.row_number = source._row_number
-            and row_issues.severity = 'critical'
-    )
-),
+{{ accepted_rows('tax_a_level', 'taxpayers') }},
 
 final as (
     select

@@ -2,34 +2,7 @@
 -- critical issue. Renames the tax bureau's keys to English and casts amounts (yuan) and dates.
 with
 
-source as (
-    select * from {{ source('raw_tax_arrears', 'tax_arrears__announcements') }}
-),
-
-batches as (
-    select * from {{ source('meta_tax_arrears', 'load_batches') }}
-),
-
-row_issues as (
-    select * from {{ source('meta_tax_arrears', 'row_issues') }}
-),
-
-accepted as (
-    select
-        source.*,
-        batches.logical_date as batch_logical_date
-    from source
-    inner join batches
-        on batches.batch_id = source._batch_id
-        and batches.status = 'accepted'
-    where not exists (
-        select 1
-        from row_issues
-        where row_issues.batch_id = source._batch_id
-            and row_issues.row_number = source._row_number
-            and row_issues.severity = 'critical'
-    )
-),
+{{ accepted_rows('tax_arrears', 'announcements') }},
 
 final as (
     select
