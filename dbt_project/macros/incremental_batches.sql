@@ -33,3 +33,21 @@
 {% macro batch_id_array(batch_ids) -%}
     array[{%- for batch_id in batch_ids -%}'{{ batch_id | replace("'", "''") }}'{{ ", " if not loop.last }}{%- endfor -%}]::text[]
 {%- endmacro %}
+
+{#- The staging rows an incremental fact merges this run, each with the gate's acceptance time of
+    its batch (`validated_at`, from stg_meta__load_batches: the watermark batches_to_merge reads
+    back): those of `batch_ids` on an incremental run, every accepted row on a full build
+    (`batch_ids` none). Use as the body of a CTE:
+        {%- set merge_batches = batches_to_merge(['housing_fund']) %}
+        contributions as ({{ rows_to_merge('stg_housing_fund__contributions', merge_batches) }}) -#}
+{% macro rows_to_merge(model, batch_ids) -%}
+    select
+        staged.*,
+        ledger.validated_at
+    from {{ ref(model) }} as staged
+    inner join {{ ref('stg_meta__load_batches') }} as ledger
+        on ledger.batch_id = staged.batch_id
+    {%- if batch_ids is not none %}
+    where staged.batch_id = any({{ batch_id_array(batch_ids) }})
+    {%- endif %}
+{%- endmacro %}

@@ -34,12 +34,7 @@ usable as (
 
 final as (
     select
-        _batch_id as batch_id,
-        _row_number as source_row_number,
-        batch_logical_date as reported_on,
-        _source_file as source_file,
-        _source_row as source_file_row,
-        split_part(_source_file, '_', 1) as utility_company_code,
+        {{ landed_row('reported_on', origin='file', sender_code='utility_company_code') }},
         credit.clean_text(source_department) as utility_company,
         credit.clean_text(account_number) as account_number,
         credit.clean_text(customer_name) as customer_name,
@@ -53,27 +48,11 @@ final as (
         end as citizen_id_masked,
         case when is_natural_person then has_authorisation end as is_authorised,
         credit.clean_text(billing_period) as billing_period,
-        case
-            when credit.clean_text(billing_period) ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'
-                then to_date(credit.clean_text(billing_period) || '-01', 'YYYY-MM-DD')
-        end as billing_month,
-        case
-            when credit.clean_text(amount_due) ~ '^-?[0-9]+(\.[0-9]+)?$'
-                then credit.clean_text(amount_due)::numeric
-        end as amount_due,
-        case
-            when credit.clean_text(amount_paid) ~ '^-?[0-9]+(\.[0-9]+)?$'
-                then credit.clean_text(amount_paid)::numeric
-        end as amount_paid,
-        case
-            when credit.clean_text(arrears_amount) ~ '^-?[0-9]+(\.[0-9]+)?$'
-                then credit.clean_text(arrears_amount)::numeric
-        end as arrears_amount,
-        case
-            when credit.clean_text(arrears_months) ~ '^[0-9]+$'
-                and length(credit.clean_text(arrears_months)) <= 3
-                then credit.clean_text(arrears_months)::integer
-        end as arrears_months,
+        {{ month_or_null('billing_period') }} as billing_month,
+        {{ decimal_or_null('amount_due', signed=true) }} as amount_due,
+        {{ decimal_or_null('amount_paid', signed=true) }} as amount_paid,
+        {{ decimal_or_null('arrears_amount', signed=true) }} as arrears_amount,
+        {{ integer_or_null('arrears_months', max_digits=3) }} as arrears_months,
         credit.try_date(paid_on) as paid_on,
         _extra as extra_columns
     from usable

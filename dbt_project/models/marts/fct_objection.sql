@@ -15,10 +15,7 @@ applications as (
     select * from {{ ref('stg_objections__applications') }}
 ),
 
-as_of as (
-    select
-        {{ as_of_on() }} as as_of_on
-),
+{{ as_of_cte() }},
 
 -- The calendar the working-day functions are compiled from (credit.working_day_index, rebuilt by
 -- credit.refresh_working_calendar()).

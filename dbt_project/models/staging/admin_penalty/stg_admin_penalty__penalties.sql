@@ -8,21 +8,8 @@ with
 
 final as (
     select
-        _batch_id as batch_id,
-        _row_number as source_row_number,
-        batch_logical_date as reported_on,
-        _source_file as source_file,
-        _source_row as source_file_row,
-        split_part(_source_file, '_', 1) as delivering_department_code,
-        credit.clean_text(subject_name) as subject_name,
-        credit.clean_text(subject_category) as subject_category,
-        case
-            when credit.clean_text(subject_category) = '自然人' then 'natural_person'
-            when credit.clean_text(subject_category) = '个体工商户'
-                or credit.normalize_code(credit.clean_text(uscc)) like '92%' then 'individual_business'
-            else 'organisation'
-        end as subject_type,
-        credit.normalize_code(credit.clean_text(uscc)) as uscc,
+        {{ landed_row('reported_on', origin='file', sender_code='delivering_department_code') }},
+        {{ publicity_subject() }},
         credit.normalize_code(credit.clean_text(business_registration_number)) as business_registration_number,
         credit.normalize_code(credit.clean_text(organisation_code)) as organisation_code,
         credit.normalize_code(credit.clean_text(tax_registration_number)) as tax_registration_number,
@@ -41,22 +28,13 @@ final as (
         credit.clean_text(penalty_basis) as penalty_basis,
         credit.clean_text(penalty_category) as penalty_category,
         credit.clean_text(penalty_content) as penalty_content,
-        case
-            when credit.clean_text(fine_amount_10k_yuan) ~ '^[0-9]+(\.[0-9]+)?$'
-                then credit.clean_text(fine_amount_10k_yuan)::numeric
-        end as fine_amount_10k_yuan,
-        case
-            when credit.clean_text(confiscated_amount_10k_yuan) ~ '^[0-9]+(\.[0-9]+)?$'
-                then credit.clean_text(confiscated_amount_10k_yuan)::numeric
-        end as confiscated_amount_10k_yuan,
+        {{ decimal_or_null('fine_amount_10k_yuan') }} as fine_amount_10k_yuan,
+        {{ decimal_or_null('confiscated_amount_10k_yuan') }} as confiscated_amount_10k_yuan,
         credit.clean_text(suspended_or_revoked_licence) as suspended_or_revoked_licence,
         credit.try_date(decision_date) as decision_date,
         credit.try_date(penalty_valid_to) as penalty_valid_to,
         credit.try_date(publicity_end_date) as publicity_end_date,
-        credit.clean_text(authority_name) as authority_name,
-        credit.normalize_code(credit.clean_text(authority_uscc)) as authority_uscc,
-        credit.clean_text(source_department) as source_department,
-        credit.normalize_code(credit.clean_text(source_department_uscc)) as source_department_uscc,
+        {{ publicity_authority() }},
         credit.clean_text(remark) as remark,
         _extra as extra_columns
     from accepted

@@ -19,9 +19,7 @@ typed as (
 
 final as (
     select
-        _batch_id as batch_id,
-        _row_number as source_row_number,
-        batch_logical_date,
+        {{ landed_row() }},
         credit.clean_text(case_number) as case_number,
         credit.clean_text(subject_name) as subject_name,
         case when is_natural_person then 'natural_person' else 'organisation' end as subject_type,

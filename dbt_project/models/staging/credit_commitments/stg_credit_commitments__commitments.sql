@@ -7,11 +7,7 @@ with
 
 final as (
     select
-        _batch_id as batch_id,
-        _row_number as source_row_number,
-        batch_logical_date,
-        _source_file as source_request,
-        _source_row as source_record_position,
+        {{ landed_row(origin='request') }},
         credit.clean_text(commitment_id) as commitment_id,
         credit.normalize_code(uscc) as uscc,
         credit.clean_text(subject_name) as subject_name,

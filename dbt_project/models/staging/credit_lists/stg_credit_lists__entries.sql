@@ -8,12 +8,7 @@ with
 
 final as (
     select
-        _batch_id as batch_id,
-        _row_number as source_row_number,
-        batch_logical_date as received_on,
-        _source_file as source_file,
-        _source_row as source_file_row,
-        split_part(_source_file, '_', 1) as delivering_department_code,
+        {{ landed_row('received_on', origin='file', sender_code='delivering_department_code') }},
         case credit.clean_text(list_type)
             when '红名单' then '守信红名单'
             when '黑名单' then '失信黑名单'

@@ -7,11 +7,7 @@ with
 
 final as (
     select
-        _batch_id as batch_id,
-        _row_number as source_row_number,
-        batch_logical_date as reported_on,
-        _source_file as source_file,
-        _source_row as source_file_row,
+        {{ landed_row('reported_on', origin='file') }},
         credit.clean_text(enterprise_name) as enterprise_name,
         credit.normalize_code(uscc) as uscc,
         credit.normalize_code(customs_code) as customs_code,

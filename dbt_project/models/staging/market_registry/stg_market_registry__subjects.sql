@@ -7,9 +7,7 @@ with
 
 final as (
     select
-        _batch_id as batch_id,
-        _row_number as source_row_number,
-        batch_logical_date,
+        {{ landed_row() }},
         credit.normalize_code(uscc) as uscc,
         credit.clean_text(subject_name) as subject_name,
         case

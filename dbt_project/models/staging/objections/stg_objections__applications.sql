@@ -10,11 +10,7 @@ with
 
 final as (
     select
-        _batch_id as batch_id,
-        _row_number as source_row_number,
-        batch_logical_date,
-        _source_file as source_request,
-        _source_row as source_record_position,
+        {{ landed_row(origin='request') }},
         credit.clean_text(application_id) as application_id,
         case credit.clean_text(application_type_code)
             when '1' then 'objection'

@@ -7,15 +7,10 @@ with
 
 final as (
     select
-        _batch_id as batch_id,
-        _row_number as source_row_number,
-        batch_logical_date,
-        _source_file as source_request,
-        _source_row as source_record_position,
+        {{ landed_row(origin='request') }},
         credit.normalize_code(uscc) as uscc,
         credit.clean_text(subject_name) as subject_name,
-        case when credit.clean_text(evaluation_year) ~ '^[0-9]+$' and length(credit.clean_text(evaluation_year)) <= 9
-            then credit.clean_text(evaluation_year)::integer end as evaluation_year,
+        {{ integer_or_null('evaluation_year') }} as evaluation_year,
         upper(credit.clean_text(credit_grade)) as credit_grade,
         credit.clean_text(tax_authority_code) as tax_authority_code,
         credit.clean_text(tax_authority_name) as tax_authority_name,

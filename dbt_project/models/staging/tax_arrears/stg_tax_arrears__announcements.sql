@@ -6,20 +6,14 @@ with
 
 final as (
     select
-        _batch_id as batch_id,
-        _row_number as source_row_number,
-        batch_logical_date,
-        _source_file as source_request,
-        _source_row as source_record_position,
+        {{ landed_row(origin='request') }},
         credit.normalize_code(uscc) as uscc,
         credit.clean_text(subject_name) as subject_name,
         credit.clean_text(legal_representative) as legal_representative,
         credit.clean_text(business_address) as business_address,
         credit.clean_text(tax_type) as tax_type,
-        case when credit.clean_text(arrears_amount) ~ '^[0-9]+([.][0-9]+)?$'
-            then credit.clean_text(arrears_amount)::numeric end as arrears_amount,
-        case when credit.clean_text(new_arrears_amount) ~ '^[0-9]+([.][0-9]+)?$'
-            then credit.clean_text(new_arrears_amount)::numeric end as new_arrears_amount,
+        {{ decimal_or_null('arrears_amount') }} as arrears_amount,
+        {{ decimal_or_null('new_arrears_amount') }} as new_arrears_amount,
         credit.clean_text(announcement_issue) as announcement_issue,
         credit.clean_text(tax_authority_name) as tax_authority_name,
         credit.clean_text(division_code) as division_code,
