@@ -66,6 +66,25 @@ credit.clean_text(subject_name) as subject_name,
         credit.normalize_code(credit.clean_text(uscc)) as uscc
 {%- endmacro %}
 
+{#- The subject's other identifiers on a 行政许可 / 行政处罚 record of the national template
+    [000 §2.2]: the registration numbers an organisation had before the USCC (工商注册号, 组织机构代码,
+    税务登记号, 事业单位证书号, 社会组织登记证号), its legal representative and their document, and a
+    natural person's document; codes normalised. -#}
+{% macro publicity_identifiers() -%}
+credit.normalize_code(credit.clean_text(business_registration_number)) as business_registration_number,
+        credit.normalize_code(credit.clean_text(organisation_code)) as organisation_code,
+        credit.normalize_code(credit.clean_text(tax_registration_number)) as tax_registration_number,
+        credit.normalize_code(credit.clean_text(public_institution_certificate_number))
+            as public_institution_certificate_number,
+        credit.normalize_code(credit.clean_text(social_organisation_registration_number))
+            as social_organisation_registration_number,
+        credit.clean_text(legal_representative) as legal_representative,
+        credit.clean_text(legal_representative_id_type) as legal_representative_id_type,
+        credit.normalize_code(credit.clean_text(legal_representative_id_number)) as legal_representative_id_number,
+        credit.clean_text(id_type) as id_type,
+        credit.normalize_code(credit.clean_text(id_number)) as id_number
+{%- endmacro %}
+
 {#- The deciding authority (决定机关) and the reporting unit (数据来源单位) of a dual-publicity record,
     names as typed and USCCs normalised. -#}
 {% macro publicity_authority() -%}

@@ -10,18 +10,7 @@ final as (
     select
         {{ landed_row('reported_on', origin='file', sender_code='delivering_department_code') }},
         {{ publicity_subject() }},
-        credit.normalize_code(credit.clean_text(business_registration_number)) as business_registration_number,
-        credit.normalize_code(credit.clean_text(organisation_code)) as organisation_code,
-        credit.normalize_code(credit.clean_text(tax_registration_number)) as tax_registration_number,
-        credit.normalize_code(credit.clean_text(public_institution_certificate_number))
-            as public_institution_certificate_number,
-        credit.normalize_code(credit.clean_text(social_organisation_registration_number))
-            as social_organisation_registration_number,
-        credit.clean_text(legal_representative) as legal_representative,
-        credit.clean_text(legal_representative_id_type) as legal_representative_id_type,
-        credit.normalize_code(credit.clean_text(legal_representative_id_number)) as legal_representative_id_number,
-        credit.clean_text(id_type) as id_type,
-        credit.normalize_code(credit.clean_text(id_number)) as id_number,
+        {{ publicity_identifiers() }},
         credit.clean_text(decision_document_number) as decision_document_number,
         credit.clean_text(decision_document_name) as decision_document_name,
         credit.clean_text(licence_category) as licence_category,
