@@ -196,7 +196,7 @@ def test_a_persistent_database_error_fails_the_night_naming_the_model(first_nigh
         result = nightly.run_dag("credit_transform", NIGHT)
     log = caplog.text  # the task's log records (the producer logs through Airflow's task logger)
     assert result.state == "failed"
-    assert {"dbt.dbt_producer_watcher", "dbt.dual_publicity_timeliness_run"} <= set(result.failed_tasks)
+    assert {"dbt.dbt_producer_watcher", "dbt.qa_dual_publicity_timeliness_run"} <= set(result.failed_tasks)
     # The night's build is retried once, not again and again.
     assert log.count("transient database error in model qa_dual_publicity_timeliness (deadlock detected") == 1
     assert log.count("The retry failed too: model qa_dual_publicity_timeliness (deadlock detected") == 1

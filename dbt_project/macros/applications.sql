@@ -22,6 +22,26 @@
     where recency = 1
 {%- endmacro %}
 
+{#- The CTEs a fact starts from when objections and repairs bear on its records: `applications`
+    (stg_objections__applications), `as_of` (the night built, macro as_of_on) and
+    `current_applications` (above). Use as CTEs:
+        with
+
+        {{ applications_as_of() }},
+
+        known as (... cross join as_of ...) -#}
+{% macro applications_as_of() -%}
+applications as (
+    select * from {{ ref('stg_objections__applications') }}
+),
+
+{{ as_of_cte() }},
+
+current_applications as (
+    {{ current_applications('applications', 'as_of') }}
+)
+{%- endmacro %}
+
 {#- What the objections about a record mean for it (docs/record_lifecycle.md), one row per record:
     `matched` holds one row per (record, current objection application) with the record's key in
     `key_column` and the application's columns. An objection is open while accepted (the provider

@@ -7,3 +7,16 @@
     {%- set as_of_date = var('as_of_date', none) or env_var('CREDIT_DW_AS_OF_DATE', '') -%}
     {%- if as_of_date %}cast('{{ as_of_date }}' as date){% else %}current_date{% endif -%}
 {%- endmacro %}
+
+{#- The CTE `as_of` (one row, column as_of_on) the date-dependent marts cross join:
+        with
+
+        {{ as_of_cte() }},
+
+        known as (select ... from facts cross join as_of where facts.reported_on <= as_of.as_of_on) -#}
+{% macro as_of_cte() -%}
+as_of as (
+    select
+        {{ as_of_on() }} as as_of_on
+)
+{%- endmacro %}

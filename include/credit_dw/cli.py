@@ -156,6 +156,19 @@ def _print_cycle(night: date, results) -> None:
                         str(b["rows_quarantined"]), b["message"] or "")
     console.print(batches)
 
+    # The same verdicts as `dbt source freshness` (thresholds from the dbt sources, measured now).
+    freshness = Table(title="Feed freshness (last delivery with rows; dbt source freshness)")
+    for col in ("feed", "status", "last delivered", "age (h)", "warn / error after (h)"):
+        freshness.add_column(col)
+    colours = {"pass": "green", "warn": "yellow", "error": "red"}
+    for f in summary["freshness"]:
+        colour = colours[f["status"]]
+        limits = f"{f['warn_after_hours']:g} / {f['error_after_hours']:g}"
+        freshness.add_row(f["source_id"], f"[{colour}]{f['status']}[/{colour}]",
+                          f["last_delivered_at"] or "never", "-" if f["age_hours"] is None else f"{f['age_hours']:g}",
+                          limits)
+    console.print(freshness)
+
     from credit_dw.catalog.exports import export_targets
 
     for target in export_targets():

@@ -62,7 +62,9 @@ with
         {{ feed.name }} as subject_name,
         '{{ feed.source_id }}'::text as source_id,
         {{ feed.department }}::text as department,
-        {{ feed.night }} as batch_logical_date
+        {{ feed.night }} as batch_logical_date,
+        batch_id,
+        source_row_number
     from {{ ref(feed.model) }}
     {%- if feed.where %}
     where {{ feed.where }}
@@ -85,7 +87,9 @@ final as (
         subject_name,
         source_id,
         department,
-        batch_logical_date
+        batch_logical_date,
+        batch_id,
+        source_row_number
     from unioned
     where uscc is not null
         and subject_name is not null

@@ -10,10 +10,7 @@ licences as (
     select * from {{ ref('int_facts_licences_deduplicated') }}
 ),
 
-as_of as (
-    select
-        {{ as_of_on() }} as as_of_on
-),
+{{ as_of_cte() }},
 
 final as (
     select

@@ -24,18 +24,7 @@ windows as (
     select * from {{ ref('int_penalties_publicity_windowed') }}
 ),
 
-applications as (
-    select * from {{ ref('stg_objections__applications') }}
-),
-
-as_of as (
-    select
-        {{ as_of_on() }} as as_of_on
-),
-
-current_applications as (
-    {{ current_applications('applications', 'as_of') }}
-),
+{{ applications_as_of() }},
 
 -- An application is about a decision when it names the decision's document number and, where the
 -- decision has one, the same USCC.

@@ -9,10 +9,7 @@ commitments as (
     select * from {{ ref('stg_credit_commitments__commitments') }}
 ),
 
-as_of as (
-    select
-        {{ as_of_on() }} as as_of_on
-),
+{{ as_of_cte() }},
 
 known as (
     select commitments.*

@@ -15,18 +15,7 @@ listings as (
     select * from {{ ref('stg_court_debtors__listings') }}
 ),
 
-applications as (
-    select * from {{ ref('stg_objections__applications') }}
-),
-
-as_of as (
-    select
-        {{ as_of_on() }} as as_of_on
-),
-
-current_applications as (
-    {{ current_applications('applications', 'as_of') }}
-),
+{{ applications_as_of() }},
 
 known as (
     select

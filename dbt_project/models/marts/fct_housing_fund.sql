@@ -24,16 +24,9 @@
 {%- set merge_batches = batches_to_merge(['housing_fund']) %}
 with
 
+-- With the gate's acceptance time of each row's batch (validated_at): the watermark.
 contributions as (
-    select * from {{ ref('stg_housing_fund__contributions') }}
-    {%- if merge_batches is not none %}
-    where batch_id = any({{ batch_id_array(merge_batches) }})
-    {%- endif %}
-),
-
--- The ledger, for the gate's acceptance time: the watermark batches_to_merge reads back.
-batches as (
-    select * from {{ source('meta_housing_fund', 'load_batches') }}
+    {{ rows_to_merge('stg_housing_fund__contributions', merge_batches) }}
 ),
 
 reported as (
@@ -61,12 +54,10 @@ reported as (
         contributions.batch_logical_date as first_reported_on,
         contributions.batch_logical_date as last_reported_on,
         contributions.batch_id as last_batch_id,
-        batches.validated_at,
+        contributions.validated_at,
         contributions.source_row_number,
         true as is_reported
     from contributions
-    inner join batches
-        on batches.batch_id = contributions.batch_id
     where contributions.uscc is not null
         and contributions.contribution_month is not null
 ),

@@ -14,18 +14,7 @@ entries as (
     select * from {{ ref('stg_credit_lists__entries') }}
 ),
 
-applications as (
-    select * from {{ ref('stg_objections__applications') }}
-),
-
-as_of as (
-    select
-        {{ as_of_on() }} as as_of_on
-),
-
-current_applications as (
-    {{ current_applications('applications', 'as_of') }}
-),
+{{ applications_as_of() }},
 
 known as (
     select

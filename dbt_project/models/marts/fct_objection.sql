@@ -15,17 +15,15 @@ applications as (
     select * from {{ ref('stg_objections__applications') }}
 ),
 
-as_of as (
-    select
-        {{ as_of_on() }} as as_of_on
-),
+{{ as_of_cte() }},
 
--- The calendar the working-day functions are compiled from (credit.refresh_working_calendar).
+-- The calendar the working-day functions are compiled from (credit.working_day_index, rebuilt by
+-- credit.refresh_working_calendar()).
 calendar_coverage as (
     select
         min(calendar_date) as covered_from,
         max(calendar_date) as covered_to
-    from credit.working_day_index
+    from {{ ref('stg_credit__working_days') }}
 ),
 
 known_objections as (

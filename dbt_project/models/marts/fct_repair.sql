@@ -14,10 +14,7 @@ penalties as (
     select * from {{ ref('fct_admin_penalty') }}
 ),
 
-as_of as (
-    select
-        {{ as_of_on() }} as as_of_on
-),
+{{ as_of_cte() }},
 
 known as (
     select applications.*

@@ -19,10 +19,7 @@ arrears as (
     select * from {{ ref('stg_tax_arrears__announcements') }}
 ),
 
-as_of as (
-    select
-        {{ as_of_on() }} as as_of_on
-),
+{{ as_of_cte() }},
 
 known_ratings as (
     select

@@ -29,22 +29,15 @@
 with
 
 {% for utility in utilities %}
+-- With the gate's acceptance time of each row's batch (validated_at): the watermark.
 {{ utility }}_bills as (
     select
         '{{ utility }}'::text as utility,
         bills.*
-    from {{ ref('stg_utility_' ~ utility ~ '__bills') }} as bills
-    {%- if merge_batches is not none %}
-    where bills.batch_id = any({{ batch_id_array(merge_batches) }})
-    {%- endif %}
+    from ({{ rows_to_merge('stg_utility_' ~ utility ~ '__bills', merge_batches) }}) as bills
 ),
 
 {% endfor %}
--- The ledger, for the gate's acceptance time: the watermark batches_to_merge reads back.
-batches as (
-    select * from {{ source('meta_utility_water', 'load_batches') }}
-),
-
 bills as (
     {%- for utility in utilities %}
     select * from {{ utility }}_bills
@@ -114,10 +107,8 @@ deliveries as (
         coalesce(max(account_bills.arrears_months), 0) as overdue_months,
         account_bills.reported_on,
         account_bills.batch_id,
-        batches.validated_at
+        account_bills.validated_at
     from account_bills
-    inner join batches
-        on batches.batch_id = account_bills.batch_id
     where account_bills.recency = 1
     group by
         account_bills.subject_id,
@@ -128,7 +119,7 @@ deliveries as (
         account_bills.billing_month,
         account_bills.reported_on,
         account_bills.batch_id,
-        batches.validated_at
+        account_bills.validated_at
 ),
 
 reported as (

@@ -99,10 +99,7 @@ representatives as (
     select * from {{ ref('int_legal_representatives') }}
 ),
 
-as_of as (
-    select
-        {{ as_of_on() }} as as_of_on
-),
+{{ as_of_cte() }},
 
 -- Licences ------------------------------------------------------------------------------------
 

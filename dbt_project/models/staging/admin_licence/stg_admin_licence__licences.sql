@@ -4,64 +4,13 @@
 -- (the 7-working-day timeliness of dual publicity is measured from decision_date to it [000 §2.2]).
 with
 
-source as (
-    select * from {{ source('raw_admin_licence', 'admin_licence__licences') }}
-),
-
-batches as (
-    select * from {{ source('meta_admin_licence', 'load_batches') }}
-),
-
-row_issues as (
-    select * from {{ source('meta_admin_licence', 'row_issues') }}
-),
-
-accepted as (
-    select
-        source.*,
-        batches.logical_date as batch_logical_date
-    from source
-    inner join batches
-        on batches.batch_id = source._batch_id
-        and batches.status = 'accepted'
-    where not exists (
-        select 1
-        from row_issues
-        where row_issues.batch_id = source._batch_id
-            and row_issues.row_number = source._row_number
-            and row_issues.severity = 'critical'
-    )
-),
+{{ accepted_rows('admin_licence', 'licences') }},
 
 final as (
     select
-        _batch_id as batch_id,
-        _row_number as source_row_number,
-        batch_logical_date as reported_on,
-        _source_file as source_file,
-        _source_row as source_file_row,
-        split_part(_source_file, '_', 1) as delivering_department_code,
-        credit.clean_text(subject_name) as subject_name,
-        credit.clean_text(subject_category) as subject_category,
-        case
-            when credit.clean_text(subject_category) = '自然人' then 'natural_person'
-            when credit.clean_text(subject_category) = '个体工商户'
-                or credit.normalize_code(credit.clean_text(uscc)) like '92%' then 'individual_business'
-            else 'organisation'
-        end as subject_type,
-        credit.normalize_code(credit.clean_text(uscc)) as uscc,
-        credit.normalize_code(credit.clean_text(business_registration_number)) as business_registration_number,
-        credit.normalize_code(credit.clean_text(organisation_code)) as organisation_code,
-        credit.normalize_code(credit.clean_text(tax_registration_number)) as tax_registration_number,
-        credit.normalize_code(credit.clean_text(public_institution_certificate_number))
-            as public_institution_certificate_number,
-        credit.normalize_code(credit.clean_text(social_organisation_registration_number))
-            as social_organisation_registration_number,
-        credit.clean_text(legal_representative) as legal_representative,
-        credit.clean_text(legal_representative_id_type) as legal_representative_id_type,
-        credit.normalize_code(credit.clean_text(legal_representative_id_number)) as legal_representative_id_number,
-        credit.clean_text(id_type) as id_type,
-        credit.normalize_code(credit.clean_text(id_number)) as id_number,
+        {{ landed_row('reported_on', origin='file', sender_code='delivering_department_code') }},
+        {{ publicity_subject() }},
+        {{ publicity_identifiers() }},
         credit.clean_text(decision_document_number) as decision_document_number,
         credit.clean_text(decision_document_name) as decision_document_name,
         credit.clean_text(licence_category) as licence_category,
@@ -72,10 +21,7 @@ final as (
         credit.try_date(valid_from) as valid_from,
         credit.try_date(valid_to) as valid_to,
         credit.clean_text(current_status) as current_status,
-        credit.clean_text(authority_name) as authority_name,
-        credit.normalize_code(credit.clean_text(authority_uscc)) as authority_uscc,
-        credit.clean_text(source_department) as source_department,
-        credit.normalize_code(credit.clean_text(source_department_uscc)) as source_department_uscc,
+        {{ publicity_authority() }},
         credit.clean_text(remark) as remark,
         _extra as extra_columns
     from accepted

@@ -7,34 +7,7 @@
 -- plain one. Organisations keep their USCC, which is public.
 with
 
-source as (
-    select * from {{ source('raw_court_debtors', 'court_debtors__listings') }}
-),
-
-batches as (
-    select * from {{ source('meta_court_debtors', 'load_batches') }}
-),
-
-row_issues as (
-    select * from {{ source('meta_court_debtors', 'row_issues') }}
-),
-
-accepted as (
-    select
-        source.*,
-        batches.logical_date as batch_logical_date
-    from source
-    inner join batches
-        on batches.batch_id = source._batch_id
-        and batches.status = 'accepted'
-    where not exists (
-        select 1
-        from row_issues
-        where row_issues.batch_id = source._batch_id
-            and row_issues.row_number = source._row_number
-            and row_issues.severity = 'critical'
-    )
-),
+{{ accepted_rows('court_debtors', 'listings') }},
 
 typed as (
     select
@@ -46,9 +19,7 @@ typed as (
 
 final as (
     select
-        _batch_id as batch_id,
-        _row_number as source_row_number,
-        batch_logical_date,
+        {{ landed_row() }},
         credit.clean_text(case_number) as case_number,
         credit.clean_text(subject_name) as subject_name,
         case when is_natural_person then 'natural_person' else 'organisation' end as subject_type,

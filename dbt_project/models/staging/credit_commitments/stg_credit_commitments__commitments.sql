@@ -3,42 +3,11 @@
 -- status [004 §1]; a commitment appears once when made and again when its fulfilment is assessed.
 with
 
-source as (
-    select * from {{ source('raw_credit_commitments', 'credit_commitments__commitments') }}
-),
-
-batches as (
-    select * from {{ source('meta_credit_commitments', 'load_batches') }}
-),
-
-row_issues as (
-    select * from {{ source('meta_credit_commitments', 'row_issues') }}
-),
-
-accepted as (
-    select
-        source.*,
-        batches.logical_date as batch_logical_date
-    from source
-    inner join batches
-        on batches.batch_id = source._batch_id
-        and batches.status = 'accepted'
-    where not exists (
-        select 1
-        from row_issues
-        where row_issues.batch_id = source._batch_id
-            and row_issues.row_number = source._row_number
-            and row_issues.severity = 'critical'
-    )
-),
+{{ accepted_rows('credit_commitments', 'commitments') }},
 
 final as (
     select
-        _batch_id as batch_id,
-        _row_number as source_row_number,
-        batch_logical_date,
-        _source_file as source_request,
-        _source_row as source_record_position,
+        {{ landed_row(origin='request') }},
         credit.clean_text(commitment_id) as commitment_id,
         credit.normalize_code(uscc) as uscc,
         credit.clean_text(subject_name) as subject_name,

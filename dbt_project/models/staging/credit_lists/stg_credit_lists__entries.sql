@@ -4,43 +4,11 @@
 -- 严重失信主体名单, key_attention 重点关注名单) and the event, normalises codes, casts dates.
 with
 
-source as (
-    select * from {{ source('raw_credit_lists', 'credit_lists__entries') }}
-),
-
-batches as (
-    select * from {{ source('meta_credit_lists', 'load_batches') }}
-),
-
-row_issues as (
-    select * from {{ source('meta_credit_lists', 'row_issues') }}
-),
-
-accepted as (
-    select
-        source.*,
-        batches.logical_date as batch_logical_date
-    from source
-    inner join batches
-        on batches.batch_id = source._batch_id
-        and batches.status = 'accepted'
-    where not exists (
-        select 1
-        from row_issues
-        where row_issues.batch_id = source._batch_id
-            and row_issues.row_number = source._row_number
-            and row_issues.severity = 'critical'
-    )
-),
+{{ accepted_rows('credit_lists', 'entries') }},
 
 final as (
     select
-        _batch_id as batch_id,
-        _row_number as source_row_number,
-        batch_logical_date as received_on,
-        _source_file as source_file,
-        _source_row as source_file_row,
-        split_part(_source_file, '_', 1) as delivering_department_code,
+        {{ landed_row('received_on', origin='file', sender_code='delivering_department_code') }},
         case credit.clean_text(list_type)
             when '红名单' then '守信红名单'
             when '黑名单' then '失信黑名单'

@@ -3,42 +3,11 @@
 -- 有效, or a revocation, status 撤销) [000 §2.7]. Renames to English, normalises codes, casts dates.
 with
 
-source as (
-    select * from {{ source('raw_customs_certified', 'customs_certified__certifications') }}
-),
-
-batches as (
-    select * from {{ source('meta_customs_certified', 'load_batches') }}
-),
-
-row_issues as (
-    select * from {{ source('meta_customs_certified', 'row_issues') }}
-),
-
-accepted as (
-    select
-        source.*,
-        batches.logical_date as batch_logical_date
-    from source
-    inner join batches
-        on batches.batch_id = source._batch_id
-        and batches.status = 'accepted'
-    where not exists (
-        select 1
-        from row_issues
-        where row_issues.batch_id = source._batch_id
-            and row_issues.row_number = source._row_number
-            and row_issues.severity = 'critical'
-    )
-),
+{{ accepted_rows('customs_certified', 'certifications') }},
 
 final as (
     select
-        _batch_id as batch_id,
-        _row_number as source_row_number,
-        batch_logical_date as reported_on,
-        _source_file as source_file,
-        _source_row as source_file_row,
+        {{ landed_row('reported_on', origin='file') }},
         credit.clean_text(enterprise_name) as enterprise_name,
         credit.normalize_code(uscc) as uscc,
         credit.normalize_code(customs_code) as customs_code,

@@ -3,40 +3,11 @@
 -- The legal representative's ID is hashed / masked here, as the court-debtor feed does.
 with
 
-source as (
-    select * from {{ source('raw', 'market_registry__subjects') }}
-),
-
-batches as (
-    select * from {{ source('meta', 'load_batches') }}
-),
-
-row_issues as (
-    select * from {{ source('meta', 'row_issues') }}
-),
-
-accepted as (
-    select
-        source.*,
-        batches.logical_date as batch_logical_date
-    from source
-    inner join batches
-        on batches.batch_id = source._batch_id
-        and batches.status = 'accepted'
-    where not exists (
-        select 1
-        from row_issues
-        where row_issues.batch_id = source._batch_id
-            and row_issues.row_number = source._row_number
-            and row_issues.severity = 'critical'
-    )
-),
+{{ accepted_rows('market_registry', 'subjects') }},
 
 final as (
     select
-        _batch_id as batch_id,
-        _row_number as source_row_number,
-        batch_logical_date,
+        {{ landed_row() }},
         credit.normalize_code(uscc) as uscc,
         credit.clean_text(subject_name) as subject_name,
         case

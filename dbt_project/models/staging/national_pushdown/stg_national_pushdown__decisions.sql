@@ -5,63 +5,18 @@
 -- [000 §2.2]. pushed_on is the night the file reached the platform.
 with
 
-source as (
-    select * from {{ source('raw_national_pushdown', 'national_pushdown__decisions') }}
-),
-
-batches as (
-    select * from {{ source('meta_national_pushdown', 'load_batches') }}
-),
-
-row_issues as (
-    select * from {{ source('meta_national_pushdown', 'row_issues') }}
-),
-
-accepted as (
-    select
-        source.*,
-        batches.logical_date as batch_logical_date
-    from source
-    inner join batches
-        on batches.batch_id = source._batch_id
-        and batches.status = 'accepted'
-    where not exists (
-        select 1
-        from row_issues
-        where row_issues.batch_id = source._batch_id
-            and row_issues.row_number = source._row_number
-            and row_issues.severity = 'critical'
-    )
-),
+{{ accepted_rows('national_pushdown', 'decisions') }},
 
 final as (
     select
-        _batch_id as batch_id,
-        _row_number as source_row_number,
-        batch_logical_date as pushed_on,
-        _source_file as source_file,
-        _source_row as source_file_row,
+        {{ landed_row('pushed_on', origin='file') }},
         credit.clean_text(push_batch_number) as push_batch_number,
-        case
-            when credit.clean_text(decision_kind) in ('行政许可', '许可') then 'licence'
-            when credit.clean_text(decision_kind) in ('行政处罚', '处罚') then 'penalty'
-        end as decision_kind,
+        {{ decision_kind() }} as decision_kind,
         credit.clean_text(decision_document_number) as decision_document_number,
         credit.try_date(decision_date) as decision_date,
-        credit.clean_text(subject_name) as subject_name,
-        credit.clean_text(subject_category) as subject_category,
-        case
-            when credit.clean_text(subject_category) = '自然人' then 'natural_person'
-            when credit.clean_text(subject_category) = '个体工商户'
-                or credit.normalize_code(credit.clean_text(uscc)) like '92%' then 'individual_business'
-            else 'organisation'
-        end as subject_type,
-        credit.normalize_code(credit.clean_text(uscc)) as uscc,
+        {{ publicity_subject() }},
         credit.clean_text(decision_content) as decision_content,
-        credit.clean_text(authority_name) as authority_name,
-        credit.normalize_code(credit.clean_text(authority_uscc)) as authority_uscc,
-        credit.clean_text(source_department) as source_department,
-        credit.normalize_code(credit.clean_text(source_department_uscc)) as source_department_uscc,
+        {{ publicity_authority() }},
         credit.try_timestamptz(pushed_at) as pushed_at,
         -- The national platform's result for the record (repair 已修复, withdrawal 已撤销) [000 §2.12].
         case credit.clean_text(record_status)

@@ -6,42 +6,11 @@
 -- of the verification notice) to replied_on.
 with
 
-source as (
-    select * from {{ source('raw_objections', 'objections__applications') }}
-),
-
-batches as (
-    select * from {{ source('meta_objections', 'load_batches') }}
-),
-
-row_issues as (
-    select * from {{ source('meta_objections', 'row_issues') }}
-),
-
-accepted as (
-    select
-        source.*,
-        batches.logical_date as batch_logical_date
-    from source
-    inner join batches
-        on batches.batch_id = source._batch_id
-        and batches.status = 'accepted'
-    where not exists (
-        select 1
-        from row_issues
-        where row_issues.batch_id = source._batch_id
-            and row_issues.row_number = source._row_number
-            and row_issues.severity = 'critical'
-    )
-),
+{{ accepted_rows('objections', 'applications') }},
 
 final as (
     select
-        _batch_id as batch_id,
-        _row_number as source_row_number,
-        batch_logical_date,
-        _source_file as source_request,
-        _source_row as source_record_position,
+        {{ landed_row(origin='request') }},
         credit.clean_text(application_id) as application_id,
         case credit.clean_text(application_type_code)
             when '1' then 'objection'

@@ -4,40 +4,11 @@
 -- gated, so their casts are guarded.
 with
 
-source as (
-    select * from {{ source('raw_social_insurance', 'social_insurance__contributions') }}
-),
-
-batches as (
-    select * from {{ source('meta_social_insurance', 'load_batches') }}
-),
-
-row_issues as (
-    select * from {{ source('meta_social_insurance', 'row_issues') }}
-),
-
-accepted as (
-    select
-        source.*,
-        batches.logical_date as batch_logical_date
-    from source
-    inner join batches
-        on batches.batch_id = source._batch_id
-        and batches.status = 'accepted'
-    where not exists (
-        select 1
-        from row_issues
-        where row_issues.batch_id = source._batch_id
-            and row_issues.row_number = source._row_number
-            and row_issues.severity = 'critical'
-    )
-),
+{{ accepted_rows('social_insurance', 'contributions') }},
 
 final as (
     select
-        _batch_id as batch_id,
-        _row_number as source_row_number,
-        batch_logical_date,
+        {{ landed_row() }},
         credit.normalize_code(uscc) as uscc,
         credit.clean_text(subject_name) as subject_name,
         credit.clean_text(employer_number) as employer_number,
@@ -52,14 +23,8 @@ final as (
             left(credit.clean_text(contribution_month), 4) || '-'
             || substr(credit.clean_text(contribution_month), 5, 2) || '-01'
         ) as contribution_month,
-        case
-            when credit.clean_text(insured_headcount) ~ '^[0-9]+$'
-                then credit.clean_text(insured_headcount)::integer
-        end as insured_headcount,
-        case
-            when credit.clean_text(contribution_base) ~ '^[0-9]+(\.[0-9]+)?$'
-                then credit.clean_text(contribution_base)::numeric(14, 2)
-        end as contribution_base,
+        {{ integer_or_null('insured_headcount', max_digits=none) }} as insured_headcount,
+        {{ decimal_or_null('contribution_base', type='numeric(14, 2)') }} as contribution_base,
         credit.clean_text(amount_due)::numeric(14, 2) as amount_due,
         credit.clean_text(amount_paid)::numeric(14, 2) as amount_paid,
         credit.clean_text(arrears_amount)::numeric(14, 2) as arrears_amount,

@@ -2,51 +2,18 @@
 -- critical issue. Renames the tax bureau's keys to English and casts amounts (yuan) and dates.
 with
 
-source as (
-    select * from {{ source('raw_tax_arrears', 'tax_arrears__announcements') }}
-),
-
-batches as (
-    select * from {{ source('meta_tax_arrears', 'load_batches') }}
-),
-
-row_issues as (
-    select * from {{ source('meta_tax_arrears', 'row_issues') }}
-),
-
-accepted as (
-    select
-        source.*,
-        batches.logical_date as batch_logical_date
-    from source
-    inner join batches
-        on batches.batch_id = source._batch_id
-        and batches.status = 'accepted'
-    where not exists (
-        select 1
-        from row_issues
-        where row_issues.batch_id = source._batch_id
-            and row_issues.row_number = source._row_number
-            and row_issues.severity = 'critical'
-    )
-),
+{{ accepted_rows('tax_arrears', 'announcements') }},
 
 final as (
     select
-        _batch_id as batch_id,
-        _row_number as source_row_number,
-        batch_logical_date,
-        _source_file as source_request,
-        _source_row as source_record_position,
+        {{ landed_row(origin='request') }},
         credit.normalize_code(uscc) as uscc,
         credit.clean_text(subject_name) as subject_name,
         credit.clean_text(legal_representative) as legal_representative,
         credit.clean_text(business_address) as business_address,
         credit.clean_text(tax_type) as tax_type,
-        case when credit.clean_text(arrears_amount) ~ '^[0-9]+([.][0-9]+)?$'
-            then credit.clean_text(arrears_amount)::numeric end as arrears_amount,
-        case when credit.clean_text(new_arrears_amount) ~ '^[0-9]+([.][0-9]+)?$'
-            then credit.clean_text(new_arrears_amount)::numeric end as new_arrears_amount,
+        {{ decimal_or_null('arrears_amount') }} as arrears_amount,
+        {{ decimal_or_null('new_arrears_amount') }} as new_arrears_amount,
         credit.clean_text(announcement_issue) as announcement_issue,
         credit.clean_text(tax_authority_name) as tax_authority_name,
         credit.clean_text(division_code) as division_code,
