@@ -44,7 +44,8 @@ final as (
         credit.clean_text(subject_name) as subject_name,
         case when credit.clean_text(contribution_month) ~ '^[0-9][0-9][0-9][0-9]-(0[1-9]|1[0-2])$'
             then to_date(credit.clean_text(contribution_month) || '-01', 'YYYY-MM-DD') end as contribution_month,
-        case when credit.clean_text(contributor_count) ~ '^[0-9]+$' and length(credit.clean_text(contributor_count)) <= 9
+        case when credit.clean_text(contributor_count) ~ '^[0-9]+$'
+            and length(credit.clean_text(contributor_count)) <= 9
             then credit.clean_text(contributor_count)::integer end as contributor_count,
         case when credit.clean_text(monthly_amount) ~ '^[0-9]+([.][0-9]+)?$'
             then credit.clean_text(monthly_amount)::numeric end as monthly_amount,
@@ -59,7 +60,8 @@ final as (
             when '03' then 'in_arrears'
             when '04' then 'suspended'
         end as contribution_status,
-        case when credit.clean_text(months_in_arrears) ~ '^[0-9]+$' and length(credit.clean_text(months_in_arrears)) <= 9
+        case when credit.clean_text(months_in_arrears) ~ '^[0-9]+$'
+            and length(credit.clean_text(months_in_arrears)) <= 9
             then credit.clean_text(months_in_arrears)::integer end as months_in_arrears,
         credit.clean_text(fund_centre) as fund_centre,
         credit.clean_text(division_code) as division_code,
