@@ -18,7 +18,7 @@ help:
 	@echo "make test   - run the test suite"
 	@echo "make bench  - run the benchmarks (see docs/benchmarks.md)"
 	@echo "make docs   - regenerate docs/data_dictionary.md and the dbt docs site"
-	@echo "make lint   - ruff and the import contracts (lint-imports, pyproject.toml [tool.importlinter])"
+	@echo "make lint   - ruff, the import contracts (lint-imports), dbt-score on the manifest, sqlfluff on the SQL"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -31,10 +31,13 @@ $(BIN)/credit-dw: $(UV) pyproject.toml uv.lock
 # Setup also builds the dbt manifest Cosmos renders `credit_transform` from (`dbt parse`: no
 # database needed; rebuilt only when the dbt sources changed), so the DAGs load under a real
 # dag-processor on a fresh checkout.
+ENSURE_MANIFEST := $(BIN)/python -c "from credit_dw.transform.dbt import ensure_manifest; ensure_manifest()"
+
 setup: $(BIN)/credit-dw
-	@$(BIN)/python -c "from credit_dw.transform.dbt import ensure_manifest; ensure_manifest()"
+	@$(ENSURE_MANIFEST)
 
 manifest: setup
+	$(ENSURE_MANIFEST)
 
 demo: setup
 	$(BIN)/credit-dw db start
@@ -54,9 +57,17 @@ test: setup browser lint
 docs: setup
 	$(BIN)/credit-dw docs
 
+# The dbt project's conventions: dbt-score's rules (lint/dbt_rules.py, pyproject.toml [tool.dbt-score])
+# on the manifest, parsed here without a database, and sqlfluff on the SQL (dbt_project/.sqlfluff).
+# Both run, so one pass shows every finding; either failing fails the lint.
 lint: setup
-	$(BIN)/ruff check include dags tests benchmarks
+	$(BIN)/ruff check include dags tests benchmarks lint
 	$(BIN)/lint-imports
+	$(ENSURE_MANIFEST)
+	status=0; \
+	$(BIN)/dbt-score lint --manifest dbt_project/target/manifest.json || status=1; \
+	(cd dbt_project && ../$(BIN)/sqlfluff lint --processes 0 --disable-progress-bar) || status=1; \
+	exit $$status
 
 bench: setup
 	$(BIN)/credit-dw bench

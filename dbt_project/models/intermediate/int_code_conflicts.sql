@@ -23,7 +23,7 @@ normalised as (
         ) as name_key,
         row_number() over (
             partition by source_id, department, uscc
-            order by batch_logical_date desc, subject_name
+            order by batch_logical_date desc, subject_name asc
         ) as recency
     from codes
 ),

@@ -37,7 +37,7 @@ spell_starts as (
         ordered.*,
         case
             when row_in_subject = 1 then 1
-            when legal_representative_id_hash is distinct from previous_hash then 1
+            when (legal_representative_id_hash is distinct from previous_hash) then 1
             else 0
         end as is_spell_start
     from ordered

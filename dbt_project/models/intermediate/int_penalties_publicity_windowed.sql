@@ -104,13 +104,22 @@ severity_matches as (
                 when 'violation_type' then decisions.violation_type
             end
         ) ~ severity_rules.match_pattern
-        and (severity_rules.subject_types is null or decisions.subject_type ~ ('^(' || severity_rules.subject_types || ')$'))
+        and (
+            severity_rules.subject_types is null
+            or decisions.subject_type ~ ('^(' || severity_rules.subject_types || ')$')
+        )
         and (
             severity_rules.rule_kind <> 'amount'
             or (
                 decisions.fine_amount_10k_yuan is not null
-                and (severity_rules.min_fine_10k_yuan is null or decisions.fine_amount_10k_yuan > severity_rules.min_fine_10k_yuan)
-                and (severity_rules.max_fine_10k_yuan is null or decisions.fine_amount_10k_yuan <= severity_rules.max_fine_10k_yuan)
+                and (
+                    severity_rules.min_fine_10k_yuan is null
+                    or severity_rules.min_fine_10k_yuan < decisions.fine_amount_10k_yuan
+                )
+                and (
+                    severity_rules.max_fine_10k_yuan is null
+                    or severity_rules.max_fine_10k_yuan >= decisions.fine_amount_10k_yuan
+                )
             )
         )
 ),
@@ -122,7 +131,7 @@ severity_ranked as (
         (rule_kind = 'department') as is_department,
         row_number() over (
             partition by penalty_id
-            order by (rule_kind = 'department') desc, class_rank desc, rule_id
+            order by (rule_kind = 'department') desc, class_rank desc, rule_id asc
         ) as precedence
     from severity_matches
 ),

@@ -72,7 +72,7 @@ code_evidence as (
         array_agg(distinct source_id order by source_id) as source_ids,
         min(batch_logical_date) as first_seen_on,
         max(batch_logical_date) as last_seen_on,
-        (array_agg(subject_name order by batch_logical_date desc, subject_name))[1] as latest_reported_name
+        (array_agg(subject_name order by batch_logical_date desc, subject_name asc))[1] as latest_reported_name
     from codes
     group by uscc
 ),
@@ -125,32 +125,32 @@ person_rows as (
     where subject_type = 'natural_person' and credit.is_valid_citizen_id(id_number)
     union all
     select
-        {{ subject_hash('id_number') }},
-        left(id_number, 6) || '********' || right(id_number, 4),
-        left(id_number, 6),
+        {{ subject_hash('id_number') }} as subject_id,
+        left(id_number, 6) || '********' || right(id_number, 4) as citizen_id_masked,
+        left(id_number, 6) as division_code,
         subject_name,
-        'admin_penalty',
-        reported_on
+        'admin_penalty' as source_id,
+        reported_on as batch_logical_date
     from penalties
     where subject_type = 'natural_person' and credit.is_valid_citizen_id(id_number)
     union all
-    select subject_id_hash, citizen_id_masked, left(citizen_id_masked, 6), subject_name, 'court_debtors',
-        batch_logical_date
+    select subject_id_hash, citizen_id_masked, left(citizen_id_masked, 6) as division_code, subject_name,
+        'court_debtors' as source_id, batch_logical_date
     from court_debtors
     where subject_type = 'natural_person' and length(subject_id_hash) = 64
     union all
-    select subject_id_hash, citizen_id_masked, left(citizen_id_masked, 6), customer_name, 'utility_gas',
-        reported_on
+    select subject_id_hash, citizen_id_masked, left(citizen_id_masked, 6) as division_code, customer_name,
+        'utility_gas' as source_id, reported_on
     from utility_gas
     where subject_type = 'natural_person' and length(subject_id_hash) = 64
     union all
-    select subject_id_hash, citizen_id_masked, left(citizen_id_masked, 6), customer_name, 'utility_power',
-        reported_on
+    select subject_id_hash, citizen_id_masked, left(citizen_id_masked, 6) as division_code, customer_name,
+        'utility_power' as source_id, reported_on
     from utility_power
     where subject_type = 'natural_person' and length(subject_id_hash) = 64
     union all
-    select subject_id_hash, citizen_id_masked, left(citizen_id_masked, 6), customer_name, 'utility_water',
-        reported_on
+    select subject_id_hash, citizen_id_masked, left(citizen_id_masked, 6) as division_code, customer_name,
+        'utility_water' as source_id, reported_on
     from utility_water
     where subject_type = 'natural_person' and length(subject_id_hash) = 64
 ),
@@ -160,7 +160,7 @@ persons as (
         subject_id,
         'natural_person'::text as subject_type,
         null::text as uscc,
-        (array_agg(subject_name order by batch_logical_date desc, subject_name))[1] as subject_name,
+        (array_agg(subject_name order by batch_logical_date desc, subject_name asc))[1] as subject_name,
         min(citizen_id_masked) as citizen_id_masked,
         min(division_code) as division_code,
         'citizen_id'::text as division_source,

@@ -80,17 +80,17 @@ subjects as (
     union all
     select
         representatives_only.subject_id,
-        'natural_person',
-        '自然人',
-        null,
-        null,
+        'natural_person' as subject_type,
+        '自然人' as subject_category,
+        null as uscc,
+        null as subject_name,
         representatives_only.citizen_id_masked,
-        left(representatives_only.citizen_id_masked, 6),
-        'citizen_id',
-        divisions.reporting_unit_code,
-        false,
-        false,
-        'market_registry',
+        left(representatives_only.citizen_id_masked, 6) as division_code,
+        'citizen_id' as division_source,
+        divisions.reporting_unit_code as jurisdiction_code,
+        false as is_registered,
+        false as has_code_conflict,
+        'market_registry' as source_ids,
         representatives_only.first_seen_on,
         representatives_only.last_seen_on
     from representatives_only

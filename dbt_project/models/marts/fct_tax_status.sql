@@ -81,7 +81,7 @@ rating_rows as (
         null::numeric as new_arrears_amount,
         null::text as tax_types,
         tax_authority_name,
-        published_on as published_on,
+        published_on,
         first_reported_on,
         last_reported_on,
         delivery_count,

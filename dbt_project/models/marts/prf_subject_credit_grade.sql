@@ -95,7 +95,7 @@ caps as (
     select
         signals.subject_id,
         max(rules.grade) as cap_grade,
-        string_agg(rules.rule_id, ', ' order by rules.grade desc, rules.rule_id) as cap_rule_ids
+        string_agg(rules.rule_id, ', ' order by rules.grade desc, rules.rule_id asc) as cap_rule_ids
     from signals
     inner join rules
         on rules.signal = signals.signal
@@ -125,9 +125,9 @@ scored as (
             || trim_scale(contributions.points)::text,
             '; ' order by abs(contributions.points) desc, contributions.rule_id
         ), '') as score_factors,
-        (array_agg(contributions.rule_id order by contributions.points asc, contributions.rule_id)
+        (array_agg(contributions.rule_id order by contributions.points asc, contributions.rule_id asc)
             filter (where contributions.points < 0))[1] as top_negative_rule_id,
-        (array_agg(contributions.rule_id order by contributions.points desc, contributions.rule_id)
+        (array_agg(contributions.rule_id order by contributions.points desc, contributions.rule_id asc)
             filter (where contributions.points > 0))[1] as top_positive_rule_id
     from profiles
     cross join base

@@ -205,8 +205,9 @@ list_facts as (
         ), false) as is_honest_model,
         coalesce(bool_or(list_memberships.is_current and list_memberships.list_type = 'key_attention'), false)
             as is_on_key_attention_list,
-        coalesce(bool_or(list_memberships.punishment_state = 'in_force' and list_memberships.list_type = 'black'), false)
-            as is_black_list_punishment_in_force,
+        coalesce(bool_or(
+            list_memberships.punishment_state = 'in_force' and list_memberships.list_type = 'black'
+        ), false) as is_black_list_punishment_in_force,
         coalesce(bool_or(
             list_memberships.punishment_state = 'in_force' and list_memberships.list_type = 'key_attention'
         ), false) as is_key_attention_punishment_in_force,
@@ -252,7 +253,7 @@ certification_states as (
 customs_facts as (
     select
         subject_id,
-        not (is_revoked and coalesce(revoked_on <= (select as_of_on from as_of), true))
+        (not (is_revoked and coalesce(revoked_on <= (select as_of.as_of_on from as_of), true)))
             as is_customs_advanced_certified,
         certified_on as customs_certified_on
     from certification_states

@@ -25,7 +25,8 @@ final as (
             else 'repaired'
         end as national_result,
         least(
-            case when windows.national_repair_pushed_on <= penalties.as_of_on then windows.national_repair_pushed_on end,
+            case when windows.national_repair_pushed_on <= penalties.as_of_on
+                then windows.national_repair_pushed_on end,
             case when windows.national_withdrawal_pushed_on <= penalties.as_of_on
                 then windows.national_withdrawal_pushed_on end
         ) as national_result_pushed_on,

@@ -76,16 +76,22 @@ dated as (
         decisions.*,
         row_counts.report_rows,
         -- The calendar starts on {{ calendar_start }}; an older decision is measured from then (and is late anyway).
-        credit.add_working_days(greatest(decision_date, date '{{ calendar_start }}'), 7) as deadline_on,
+        credit.add_working_days(greatest(decisions.decision_date, date '{{ calendar_start }}'), 7) as deadline_on,
         greatest(
             credit.add_working_days(
-                (date_trunc('month', greatest(decision_date, date '{{ calendar_start }}')) + interval '1 month - 1 day')::date,
+                (
+                    date_trunc('month', greatest(decisions.decision_date, date '{{ calendar_start }}'))
+                    + interval '1 month - 1 day'
+                )::date,
                 7
             ),
-            coalesce(ledger_received_on, first_pushed_on)
+            coalesce(decisions.ledger_received_on, decisions.first_pushed_on)
         ) as cutoff_on
     from decisions
-    inner join row_counts using (source_id, department, document_key)
+    inner join row_counts
+        on row_counts.source_id = decisions.source_id
+        and row_counts.department = decisions.department
+        and row_counts.document_key = decisions.document_key
 ),
 
 -- The first report night of the feed on or after each cut-off (cut-offs repeat: month ends,

@@ -44,9 +44,9 @@ reports as (
     from licences
     union all
     select
-        'report', 'admin_penalty', batch_id, source_row_number,
+        'report' as channel, 'admin_penalty' as source_id, batch_id, source_row_number,
         reported_on, decision_document_number, decision_date, null::date,
-        coalesce(source_department, authority_name), authority_name, authority_uscc,
+        coalesce(source_department, authority_name) as department, authority_name, authority_uscc,
         uscc
     from penalties
 ),
