@@ -100,7 +100,25 @@ def model_has_primary_key_test(model: Model, combination_tests: tuple = COMBINAT
             tested.setdefault(column, set()).add(metadata.get("name"))
     if any({"unique", "not_null"} <= types for types in tested.values()):
         return None
-    return RuleViolation("No primary-key test: unique + not_null on one column, or a unique_combination_of_columns.")
+    # A composite key without dbt_utils: `unique` on a row of columns, `column_name: "(a, b)"`, each
+    # of them not_null (a row with a null part never equals another, so unique alone would let it by).
+    for column, types in tested.items():
+        parts = _row_parts(column)
+        if "unique" in types and parts and all("not_null" in tested.get(part, set()) for part in parts):
+            return None
+    return RuleViolation(
+        "No primary-key test: unique + not_null on one column, unique on a row of not_null columns "
+        "(column_name: \"(a, b)\"), or a unique_combination_of_columns."
+    )
+
+
+def _row_parts(column: str) -> list[str]:
+    """The columns of a row expression `(a, b)`; empty when `column` is not one."""
+    column = column.strip()
+    if not (column.startswith("(") and column.endswith(")")):
+        return []
+    parts = [part.strip() for part in column[1:-1].split(",")]
+    return parts if len(parts) > 1 and all(re.fullmatch(r"\w+", part) for part in parts) else []
 
 
 _JINJA_OR_COMMENT = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}|--[^\n]*|/\*.*?\*/", re.DOTALL)

@@ -18,8 +18,9 @@
 -- revoked or corrected after verification is not a bad record at all.
 --
 -- Green channel (绿色通道, 容缺受理) [001 2017 §3.2]: an honest model (诚信典型: on the as-of date
--- on a red list the office counts as one, seed honour_kinds) or 3 consecutive years without a bad record; green_channel_ground says which
--- (honest_model first when both hold). Either way no dishonesty may be in force.
+-- on a red list the office counts as one, seed honour_kinds) or 3 consecutive years without a bad
+-- record; green_channel_ground says which (honest_model first when both hold). Either way no
+-- dishonesty may be in force.
 -- A bad record is, dated on or before the as-of date:
 --   an administrative penalty decision (行政处罚, by decision date, whatever its publicity status:
 --     repair ends publicity, not the fact that the violation happened);

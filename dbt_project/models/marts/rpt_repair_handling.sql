@@ -18,7 +18,7 @@ calendar_coverage as (
     select
         min(calendar_date) as covered_from,
         max(calendar_date) as covered_to
-    from credit.working_day_index
+    from {{ ref('stg_credit__working_days') }}
 ),
 
 with_due as (
