@@ -1,4 +1,4 @@
-"""Credit profiles, grades and the credit archive end to end [002 #9, #12; 000 §2.10, §2.12; domain §7].
+"""Credit profiles, grades and the credit archive end to end [002 #9, #12; 000 §2.10, §2.12; rules §7].
 
 Two simulated nights of every feed in March 2026 (this file's year: January to October 2026).
 Night N1 is built as of N1 (`--vars as_of_date`) and snapshotted into `archive.credit_archive`;

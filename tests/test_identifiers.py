@@ -2,7 +2,7 @@
 
 USCC (GB 32100-2015) and resident ID (GB 11643-1999) checks are compared with python-stdnum where the
 two should agree, and the places where they deliberately disagree are asserted both ways, so a change
-on either side shows up here [domain §2].
+on either side shows up here [rules §2].
 """
 
 from __future__ import annotations

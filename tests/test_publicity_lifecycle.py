@@ -204,7 +204,7 @@ def test_objection_deadlines_are_15_or_20_working_days_from_the_notice(built, co
 
 
 def test_natural_persons_appear_masked_and_keyed_by_hash(built, conn):
-    """[domain §9] A penalised person's name reaches the mart masked (张** for 张三丰) and the person
+    """[rules §9] A penalised person's name reaches the mart masked (张** for 张三丰) and the person
     is keyed by the HMAC of the resident ID, never the ID; organisations keep name and USCC."""
     rows = conn.execute(
         """select f.subject_type, f.subject_name, f.subject_id, f.uscc, s.subject_name,

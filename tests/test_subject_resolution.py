@@ -1,5 +1,5 @@
 """Subject resolution across feeds: 重错码 held out and listed, jurisdictions, and the keyed hash
-that stands for natural persons' ID numbers [000 §2.4; domain §3, §9].
+that stands for natural persons' ID numbers [000 §2.4; rules §3, §9].
 
 One simulated night of 2016 (this file's year): the market registry, then the two dual-publicity
 feeds drawing their subjects from it, plus a hand-made penalty file that reports a registered code

@@ -1,7 +1,7 @@
 """Working-day arithmetic on the official calendar (include/credit_dw/sql/30_calendar.sql).
 
 A dual-publicity record is due 7 working days after its decision date, and working days follow the
-State Council's holidays and make-up working weekends (调休) [000 §2.2; domain §5]. The SQL
+State Council's holidays and make-up working weekends (调休) [000 §2.2; rules §5]. The SQL
 functions are checked on the holidays that move days around (National Day and Spring Festival
 2025), against the chinese_calendar oracle for every date of 2025, and on what happens past the
 package's last year (2027): a loud error until the credit office adds the year, then the

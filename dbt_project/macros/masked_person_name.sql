@@ -1,4 +1,4 @@
-{#- A subject name fit for the marts [domain §9; 001 2017 §5.1]: organisations' names as they are
+{#- A subject name fit for the marts [rules §9; 001 2017 §5.1]: organisations' names as they are
     (public registry information); a natural person's name masked to its first character and one
     '*' per further character (张** for 张三丰), as the publicity website shows it. The clear name
     stays in staging (schema access for engineers only, docs/privacy.md).

@@ -5,10 +5,10 @@
     Accepted 缴费及欠费 rows that may be used: the batch passed the gate, the row has no critical
     issue, and a natural person (个人) authorised the use of their data (是否授权 Y). A natural
     person's row without that authorisation was received and stays in raw, but never appears here
-    [domain §4: utility data of natural persons only with the person's authorisation].
+    [rules §4: utility data of natural persons only with the person's authorisation].
     Renames to English, normalises codes and casts amounts and dates with safe casts. An authorised
     person appears only as a hash of the normalised ID and a masked ID; the clear ID stays in raw
-    [domain §9; 001 2017 §5.1]. Organisations keep their USCC (may be collected without consent).
+    [rules §9; 001 2017 §5.1]. Organisations keep their USCC (may be collected without consent).
 
     subject_id_hash is the keyed hash (HMAC-SHA256, subject_hash(): credit.subject_hash, key from
     restricted.subject_hash_key), the key natural persons have in int_subjects_resolved and every

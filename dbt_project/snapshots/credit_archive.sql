@@ -1,6 +1,6 @@
 {% snapshot credit_archive %}
 {#- The credit archive (信用档案的历史) of every subject: its profile and grade as each night built
-    them, as SCD2 rows, so a subject can be read "as of" any past night [002 #9; domain §7]:
+    them, as SCD2 rows, so a subject can be read "as of" any past night [002 #9; rules §7]:
         select * from archive.credit_archive
         where subject_id = … and dbt_valid_from <= :day and (dbt_valid_to > :day or dbt_valid_to is null)
     Validity follows the nights built (the profile's as_of_on), not the wall clock: the timestamp

@@ -3,7 +3,7 @@
 -- dishonesty of an enterprise is also recorded against its legal representative [001 2017 §4.1;
 -- 004 §11]; the profile reads these links to carry it over.
 -- The person is keyed like every natural person, by the keyed hash of the resident ID the registry
--- sends (法定代表人证件号码, hashed in staging), never by the clear ID [domain §9]. Registry rows
+-- sends (法定代表人证件号码, hashed in staging), never by the clear ID [rules §9]. Registry rows
 -- without a valid ID link nobody, and end the previous representative's link.
 -- Validity follows the nights the warehouse learned of it (batch_logical_date), so a profile
 -- built "as of" a night sees the representatives known by then: valid_from_on is the night the

@@ -297,7 +297,7 @@ final as (
         decision_document_number,
         subject_key,
         -- The subject as int_subjects_resolved keys it: the USCC, or the keyed hash of a natural
-        -- person's valid resident ID (never the ID [domain §9]); null for a person without one.
+        -- person's valid resident ID (never the ID [rules §9]); null for a person without one.
         case
             when subject_type <> 'natural_person' then uscc
             when credit.is_valid_citizen_id(credit.normalize_code(subject_key))

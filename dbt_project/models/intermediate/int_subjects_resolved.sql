@@ -1,6 +1,6 @@
 -- Every credit subject any feed reports, resolved to one key [001 2018 plan §2.1; 000 §2.4]:
 --   organisations and individual businesses by their USCC;
---   natural persons by the keyed hash of their resident ID (never the ID itself [domain §9]).
+--   natural persons by the keyed hash of their resident ID (never the ID itself [rules §9]).
 -- The registry's latest accepted record is the authority on a registered subject's name, type and
 -- division. A subject the registry does not know takes its type from the code (92… = 个体工商户)
 -- and its division from the code's characters 3-8; a person's division is the ID's first six.

@@ -23,7 +23,7 @@ final as (
         penalty_subjects.subject_id,
         penalties.subject_type,
         penalties.uscc,
-        -- A natural person's name stays out of marts [domain §9].
+        -- A natural person's name stays out of marts [rules §9].
         case when penalties.subject_type <> 'natural_person' then penalties.subject_name end as subject_name,
         penalties.decision_document_number,
         penalties.penalty_category,

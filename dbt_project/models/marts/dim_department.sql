@@ -1,4 +1,4 @@
--- The departments (部门) records come from or are decided by [000 §2.3; domain §4]: every sender
+-- The departments (部门) records come from or are decided by [000 §2.3; rules §4]: every sender
 -- in the departments seed, plus every deciding / accepting body the feeds name per row (行政许可
 -- and 行政处罚 authorities and 数据来源单位, courts, tax bureaus, list-deciding departments,
 -- commitment-accepting bodies, repair-handling departments). Grain: one row per department name;

@@ -4,10 +4,10 @@
 -- (int_legal_representatives) that no other feed reported yet, since an enterprise's serious
 -- dishonesty is also recorded against them [001 2017 §4.1; 004 §11].
 -- A registered subject carries its latest accepted registration record, with the jurisdiction it
--- reports under [domain §3] (the registering authority's division, or failing that the division in
+-- reports under [rules §3] (the registering authority's division, or failing that the division in
 -- the code's characters 3-8); an unregistered one what int_subjects_resolved could tell (type and
 -- division from the code, or from the ID for persons), with is_registered false.
--- Natural persons appear only as the hash and the masked ID: no name, no clear ID [domain §9].
+-- Natural persons appear only as the hash and the masked ID: no name, no clear ID [rules §9].
 -- A subject other feeds report under another name, or whose name comes with another code (重错码
 -- [000 §2.4]), keeps its registry record here and is flagged has_code_conflict; the conflict is
 -- listed in rpt_code_conflicts for the registering department, never merged silently.
@@ -102,7 +102,7 @@ final as (
     select
         subjects.subject_id,
         subjects.uscc,
-        -- A natural person's name is personal information and stays out of marts [domain §9].
+        -- A natural person's name is personal information and stays out of marts [rules §9].
         case when subjects.subject_type <> 'natural_person' then subjects.subject_name end as subject_name,
         subjects.subject_type,
         subjects.subject_category,

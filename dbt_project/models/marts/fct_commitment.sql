@@ -1,4 +1,4 @@
--- Credit commitments (信用承诺) [004 §1; domain §4]: one row per commitment (承诺编号), in the
+-- Credit commitments (信用承诺) [004 §1; rules §4]: one row per commitment (承诺编号), in the
 -- latest state the commitment system had delivered by the as-of date (the night built, macro as_of_on;
 -- else the run date). A commitment arrives when made (履约中) and again when its fulfilment is
 -- assessed (已履约 / 未履约). Four kinds: 审批替代型 approval_substitute, 主动型 voluntary,

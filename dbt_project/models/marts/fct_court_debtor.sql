@@ -1,9 +1,9 @@
--- Dishonest judgment debtors (失信被执行人) [domain §7; 000 §2.3]: one row per debtor listed in an
+-- Dishonest judgment debtors (失信被执行人) [rules §7; 000 §2.3]: one row per debtor listed in an
 -- enforcement case (案号 + subject), in the latest state the courts had delivered by the as-of
 -- date (the night built, macro as_of_on; else the run date). A removal (移除) comes as the listing again
 -- with its removal date; the debtor is current from the publication date until the removal date.
 -- A natural person appears only as the keyed hash and the masked ID, never by name or ID
--- [domain §9]; an organisation's legal representative (a person) is left out too.
+-- [rules §9]; an organisation's legal representative (a person) is left out too.
 -- Punishment state (docs/record_lifecycle.md): suspended while an objection against the listing is
 -- verified (信息核实期间暂不执行联合惩戒措施 [001 2017 §5.3; 001 2018 plan §4.9]); ended by
 -- revocation when verification found it wrong (撤销 / 更正: no longer current) or by removal (移除).

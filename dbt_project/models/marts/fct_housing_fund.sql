@@ -11,11 +11,11 @@
         ],
     )
 }}
--- Employers' housing provident fund contributions (住房公积金单位缴存) per month [domain §4: 公积金].
+-- Employers' housing provident fund contributions (住房公积金单位缴存) per month [rules §4: 公积金].
 -- Grain: one row per subject (the employer's USCC) and contribution month. The fund centres post
 -- one record per employer and month and may post it again when it changes (a deferral 缓缴, an
 -- arrears 欠缴 later paid): the latest posting wins (department update time, then the night, then
--- the row). Organisations only: no employee's data comes in [domain §9].
+-- the row). Organisations only: no employee's data comes in [rules §9].
 --
 -- Incremental: a night reads only the staging rows of batches not merged yet (batches_to_merge)
 -- and the table's rows of the months they touch; a late posting for an earlier month lands in its

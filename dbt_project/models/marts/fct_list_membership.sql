@@ -1,5 +1,5 @@
 -- Red (守信红名单), black (失信黑名单 / 严重失信主体名单) and key-attention (重点关注名单) list
--- memberships [001; 004 §8; domain §7]. Grain: one row per list entry (list type + 认定文书号 +
+-- memberships [001; 004 §8; rules §7]. Grain: one row per list entry (list type + 认定文书号 +
 -- subject + entry date), in the latest state the lists had delivered by the as-of date
 -- (the night built, macro as_of_on; else the run date). An exit (移出) comes as the entry again with its
 -- exit date; an entry without an exit also ends when its validity (有效期至) is over.

@@ -11,7 +11,7 @@
         ],
     )
 }}
--- Employers' social-insurance contributions (单位参保缴费) per month [domain §4: 人社 参保缴费;
+-- Employers' social-insurance contributions (单位参保缴费) per month [rules §4: 人社 参保缴费;
 -- 002 #9 credit files in social security]. Grain: one row per subject (the employer's USCC) and
 -- contribution month, over the three insurances 人社 collects.
 --

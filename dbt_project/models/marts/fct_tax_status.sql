@@ -1,4 +1,4 @@
--- Tax status of subjects from the tax bureau [000 §2.7; domain §4]: A-level taxpayer ratings
+-- Tax status of subjects from the tax bureau [000 §2.7; rules §4]: A-level taxpayer ratings
 -- (纳税信用A级纳税人名单) and tax arrears announcements (欠税公告). Grain: one row per subject,
 -- record kind and period:
 --   a_level_rating  period = the evaluation year (评价年度); the list entry in its latest state;

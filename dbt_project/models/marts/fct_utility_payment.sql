@@ -11,7 +11,7 @@
         ],
     )
 }}
--- Water, power and gas payment and arrears (水电气缴费及欠费) [000 §2.3, §2.5; domain §4].
+-- Water, power and gas payment and arrears (水电气缴费及欠费) [000 §2.3, §2.5; rules §4].
 -- Grain: one row per subject, utility (water / power / gas) and billing month (账期).
 --
 -- A company delivers every account's bill of a month in one file; a subject's accounts of that
@@ -19,7 +19,7 @@
 -- re-sent, corrected file) replaces it: the latest night wins, then the latest acceptance.
 -- Natural persons are here only when they authorised the use of their utility data (是否授权 Y:
 -- staging drops the others, and this model keeps only rows that say so) and only by the keyed
--- hash of their ID and the masked ID, never by name [domain §4, §9; 001 2017 §5.1].
+-- hash of their ID and the masked ID, never by name [rules §4, §9; 001 2017 §5.1].
 --
 -- Incremental: a night reads only the staging rows of batches not merged yet (batches_to_merge)
 -- and the table's rows of the (subject, utility, month) keys they touch; a late bill for an
@@ -59,7 +59,7 @@ usable as (
         and bills.amount_due is not null
         and (
             (bills.subject_type = 'organisation' and bills.uscc is not null)
-            -- [domain §4] a person's bill only with the authorisation, and only under the keyed hash
+            -- [rules §4] a person's bill only with the authorisation, and only under the keyed hash
             or (
                 bills.subject_type = 'natural_person'
                 and bills.is_authorised
@@ -92,7 +92,7 @@ deliveries as (
         end as subject_type,
         account_bills.uscc,
         max(account_bills.citizen_id_masked) as citizen_id_masked,
-        -- A person's name is personal information and stays out of marts [domain §9].
+        -- A person's name is personal information and stays out of marts [rules §9].
         max(case when account_bills.subject_type = 'organisation' then account_bills.customer_name end)
             as subject_name,
         account_bills.utility,

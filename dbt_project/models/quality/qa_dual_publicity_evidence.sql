@@ -11,7 +11,7 @@
 -- document number compared white-space, full-width and bracket insensitively (〔2019〕, [2019],
 -- （2019） and 【2019】 are one number). The objections feed is not a channel: its 涉及信息编号 is
 -- the website's record id, not a document number.
--- city_code: the reporting unit [domain §3] of the deciding authority's division (characters 3-8 of
+-- city_code: the reporting unit [rules §3] of the deciding authority's division (characters 3-8 of
 -- its USCC), else of the subject's; null when neither code names a Hebei division.
 with
 

@@ -1,7 +1,7 @@
 """The key of the natural-person hash: from the environment into the warehouse's restricted schema.
 
 Natural persons' ID numbers leave raw only masked or as `credit.subject_hash(id)`, HMAC-SHA256
-with a secret key [domain §9; 001 2017 §5.1-5.2] (sql/45_privacy.sql, docs/privacy.md). The key is
+with a secret key [rules §9; 001 2017 §5.1-5.2] (sql/45_privacy.sql, docs/privacy.md). The key is
 `CREDIT_DW_SUBJECT_HASH_KEY`; `install_hash_key` writes its HMAC pads into
 `restricted.subject_hash_key` and runs at the end of `db.bootstrap` (it is idempotent).
 

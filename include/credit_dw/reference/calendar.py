@@ -1,7 +1,7 @@
 """The official Chinese working-day calendar (holidays and make-up working weekends, 调休).
 
 Why: a dual-publicity record must reach the platform within 7 working days (工作日) of its decision
-date [000 §2.2; domain §5], and objections must be verified within 15 / 20 working days
+date [000 §2.2; rules §5], and objections must be verified within 15 / 20 working days
 [001 2018 plan §4.9; 001 2017 §5.3]. Working days are not Monday to Friday: the State Council
 moves whole days every year (e.g. Sunday 2025-09-28 and Saturday 2025-10-11 were working days,
 1-8 October 2025 were not).

@@ -3,14 +3,14 @@
 Why this source: python-stdnum ships `stdnum/cn/loc.dat`, the GB/T 2260 codes with the years each
 code was valid (taken from Wikipedia's 中华人民共和国行政区划代码 pages), and it is the same list
 its resident-ID validation uses. Keeping the historic codes matters: a citizen ID keeps the county
-code of when it was issued [domain §2], so a code abolished in 2014 is still a real birthplace.
+code of when it was issued [rules §2], so a code abolished in 2014 is still a real birthplace.
 
 One addition is not in that list: 雄安新区 (133100), set up in 2017 and given its own code later;
-the domain treats it like a prefecture city [domain §3]. Its three counties (容城 130629,
+the domain treats it like a prefecture city [rules §3]. Its three counties (容城 130629,
 安新 130632, 雄县 130638) keep their 保定 codes and report through 雄安.
 
 定州 (130682) and 辛集 (130181) are county-level cities administered directly by the province and
-treated like prefecture cities for reporting [domain §3; 002 #7]; `reporting_unit_code` is
+treated like prefecture cities for reporting [rules §3; 002 #7]; `reporting_unit_code` is
 themselves.
 
 Regenerate with `credit-dw reference divisions` (writes `seeds/hebei_divisions.csv`).

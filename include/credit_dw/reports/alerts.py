@@ -1,6 +1,6 @@
 """Alerts for the night's problems, sent from Airflow callbacks.
 
-What is alerted [domain §5: the office chases late, missing and rejected submissions]:
+What is alerted [rules §5: the office chases late, missing and rejected submissions]:
 - a rejected batch (its failure share exceeded the feed's threshold),
 - a feed that did not arrive (no batch, a failed batch, or zero rows where the catalog says the
   feed delivers every night: `expect_daily: true`),

@@ -1,7 +1,7 @@
 """A local stand-in for the departments' HTTP interfaces (数据接口), serving what the simulators wrote.
 
 Departments with a system connection publish their records through a paged JSON interface
-[domain §4; 000 §2.3]. This server plays that role for development, tests and the demo: a stdlib
+[rules §4; 000 §2.3]. This server plays that role for development, tests and the demo: a stdlib
 `ThreadingHTTPServer` on 127.0.0.1 with an ephemeral port, run in a background thread, serving
 the files the API-feed simulators wrote to `$CREDIT_DW_HOME/simulated_api/<source_id>/<date>.json`.
 

@@ -1,6 +1,6 @@
 """Deterministic simulator of the courts' dishonest-judgment-debtor database (失信被执行人, `court_debtors`).
 
-It stands in for the court system's list of 失信被执行人 [domain §4, §7; 000 §2.3]: a PostgreSQL
+It stands in for the court system's list of 失信被执行人 [rules §4, §7; 000 §2.3]: a PostgreSQL
 database (`settings.source_url("court_debtors")`, by default `src_court_debtors` beside the
 warehouse) with one table, `zxxx.t_sxbzxr`, read by the `sql` connector incrementally by `gxsj`.
 The columns follow what the courts publish for each listed debtor (案号, 被执行人姓名/名称, 性别,
@@ -13,7 +13,7 @@ For a logical date D, `simulate_court_debtors` writes
   65 % natural persons (valid GB 11643 citizen IDs: a Hebei county code of `seeds/
   hebei_divisions.csv` in force in the birth year, a real birth date, sequence digits whose parity
   matches 性别, the MOD 11-2 check character), the rest organisations, which are enterprises of
-  the market-registry database when it exists (same code, name, legal representative) [domain §2];
+  the market-registry database when it exists (same code, name, legal representative) [rules §2];
 - removals (移除, 履行情况 全部履行) of about 5 % as many listings of earlier simulated dates;
 - defects on `defect_share` of the new rows, one each, kinds spread evenly (`DEFECT_KINDS`):
   a bad check character goes to a citizen ID or a USCC by the kind's name.

@@ -2,7 +2,7 @@
 
 Deciding departments put subjects on the red list (守信红名单), the black list (失信黑名单 /
 严重失信主体名单) or the key-attention list (重点关注名单), each with its reason, basis, entry date
-and, when it leaves, an exit date [001; 004 §8; domain §7]. For a logical date D, `write_lists`
+and, when it leaves, an exit date [001; 004 §8; rules §7]. For a logical date D, `write_lists`
 writes each department's file into `settings.inbox_dir("credit_lists", D)`, named
 `<department_code>_md_<YYYYMMDD>.<csv|xlsx>`:
 

@@ -1,7 +1,7 @@
 """Deterministic simulator of 石家庄海关's list of advanced-certified enterprises (海关高级认证企业).
 
 Customs reports its advanced-certified enterprises (AEO 高级认证) to the province platform, whose
-count and share of local enterprises the assessors follow [000 §2.7; domain §8]. 石家庄海关 is a
+count and share of local enterprises the assessors follow [000 §2.7; rules §8]. 石家庄海关 is a
 vertical department without a system connection: now and then (here: on the 1st and the 15th of
 a month) it sends an XLSX workbook (`sjzhg_gjrz_<YYYYMMDD>.xlsx`, dates as Excel dates) into the
 feed's inbox, `settings.inbox_dir("customs_certified", D)`, listing the decisions since its

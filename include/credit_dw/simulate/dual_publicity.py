@@ -1,7 +1,7 @@
 """Deterministic simulator of the dual-publicity file drops (双公示: 行政许可 and 行政处罚).
 
 It stands in for the licensing and enforcing departments that deliver the national template as
-files [000 §2.2, §2.3; domain §4, §5]: for a logical date D it writes each department's files
+files [000 §2.2, §2.3; rules §4, §5]: for a logical date D it writes each department's files
 into the feed's inbox, `settings.inbox_dir(source_id, D)`, named
 `<department_code>_<xzxk|xzcf>_<YYYYMMDD>[_<n>].<csv|xlsx>`, in the mix departments really send:
 

@@ -1,9 +1,9 @@
 """Simulated housing provident fund interface (住房公积金缴存, feed `housing_fund`).
 
-Stands in for the province's housing provident fund centres (住房公积金管理中心) [domain §4:
+Stands in for the province's housing provident fund centres (住房公积金管理中心) [rules §4:
 公积金]. A night's file holds the employer contribution postings (单位缴存) the centres booked
 that day: one per employer and contribution month. Only organisations: employees' own accounts
-are personal information the platform may not collect without authorisation [domain §9].
+are personal information the platform may not collect without authorisation [rules §9].
 
 | key | meaning | canonical field |
 |---|---|---|

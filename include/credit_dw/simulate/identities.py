@@ -3,7 +3,7 @@
 Everything here is deterministic given a `random.Random`, so a feed seeded from (seed, logical
 date) produces the same subjects on every run. Nothing here touches a database.
 
-USCC layout (GB 32100-2015) [domain §2]: char 1 registering-department code (9 = market
+USCC layout (GB 32100-2015) [rules §2]: char 1 registering-department code (9 = market
 regulation), char 2 subject kind (1 enterprise, 2 individual business), chars 3-8 the division
 code of the registering authority, chars 9-17 the organisation code (GB 11714, its own check
 character last), char 18 the mod-31 check character. The alphabet and both check characters
@@ -34,7 +34,7 @@ _LETTERS = USCC_ALPHABET[10:]
 #: Date from which new subjects got "MA…" organisation codes (USCC reform, 2015).
 USCC_REFORM_DATE = date(2015, 10, 1)
 
-# Rough resident population (millions) of each reporting unit [domain §3], used to weight where
+# Rough resident population (millions) of each reporting unit [rules §3], used to weight where
 # subjects register. 保定 excludes the 雄安 counties; 石家庄 excludes 辛集, 保定 excludes 定州.
 UNIT_WEIGHTS: dict[str, float] = {
     "130100": 10.6, "130181": 0.6, "130200": 7.7, "130300": 3.1, "130400": 9.4, "130500": 7.1,

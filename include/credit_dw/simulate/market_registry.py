@@ -1,6 +1,6 @@
 """Deterministic simulator of the market-regulation registry database (市场主体登记, `market_registry`).
 
-It stands in for 河北省市场监督管理局's business system [domain §4]: a PostgreSQL database
+It stands in for 河北省市场监督管理局's business system [rules §4]: a PostgreSQL database
 (`settings.source_url("market_registry")`, by default `src_market_registry` beside the warehouse)
 with one table, `registry.t_sczt_djxx`, that the `sql` connector reads incrementally by `gxsj`.
 
@@ -10,12 +10,12 @@ For a logical date D, `simulate_market_registry` writes
 - status changes (djzt → 注销/吊销/迁出/在业, `gxsj` inside D) of about 2 % as many subjects
   created on earlier simulated dates;
 - defects on `defect_share` of the new rows, one each, kinds spread evenly (`DEFECT_KINDS`), so
-  the code checks of the pipeline have something to find [domain §2: 重错码];
+  the code checks of the pipeline have something to find [rules §2: 重错码];
 - independently ~1 % of the clean rows with a USCC in full-width characters or with surrounding
   spaces (`fullwidth_or_spaces`): not a defect, valid after NFKC + strip;
 - the legal representative's (经营者's) resident ID `fddbr_zjhm` on every row, drawn from a stream
   of its own so the other columns are the same as before the column existed; the warehouse links
-  enterprise → person with it [domain §7: serious dishonesty is also recorded against the person].
+  enterprise → person with it [rules §7: serious dishonesty is also recorded against the person].
 
 Determinism: ids are `yyyymmdd * 10**8 + sequence`, all draws come from a `random.Random` seeded
 by (seed, D); a run deletes the rows of D's id range and inserts them again in one transaction,

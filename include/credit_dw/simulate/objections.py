@@ -40,7 +40,7 @@ notice date appears once the objection is accepted or further and the date has c
 objection carries the reply date (its 办结日期) when it was notified; one under verification has
 not replied yet.
 
-Organisations only (natural persons' applications carry personal data [domain §9]). `60 * scale`
+Organisations only (natural persons' applications carry personal data [rules §9]). `60 * scale`
 records a night, about 60 % new applications and 40 % progress on applications of three earlier
 days (regenerated, so ids match); `defect_share` of them carry one defect each (`DEFECT_KINDS`).
 Deterministic for (date, seed, scale); reruns rewrite the same file.

@@ -1,6 +1,6 @@
 """Deterministic simulator of the HR and social-security contributions database (社会保险参保缴费, `social_insurance`).
 
-It stands in for 河北省人力资源和社会保障厅's business system [domain §4: 人社 参保缴费 by system
+It stands in for 河北省人力资源和社会保障厅's business system [rules §4: 人社 参保缴费 by system
 connection; 000 §2.3]: a PostgreSQL database (`settings.source_url("social_insurance")`, by
 default `src_social_insurance` beside the warehouse) with one table, `shbx.t_dwcbjf` (单位参保缴费),
 one row per employer, insurance type and contribution month, read by the `sql` connector
@@ -16,7 +16,7 @@ For a logical date D, `simulate_social_insurance` writes
 - defects on `defect_share` of the new rows, one each, kinds spread evenly (`DEFECT_KINDS`).
 
 Employers are enterprises of the market-registry database when it exists (same USCC, name and
-division as registered, so the warehouse can match them [domain §2]); otherwise a fixed pool
+division as registered, so the warehouse can match them [rules §2]); otherwise a fixed pool
 generated from the seed, so employers still recur night after night.
 
 Determinism: ids are `yyyymmdd * 10**8 + sequence`; draws come from `random.Random` seeded by

@@ -1,6 +1,6 @@
 """Simulated tax interface: the A-level taxpayer list (纳税信用A级纳税人名单, feed `tax_a_level`).
 
-Stands in for 国家税务总局河北省税务局's interface [domain §4; 000 §2.7: the count and share of
+Stands in for 国家税务总局河北省税务局's interface [rules §4; 000 §2.7: the count and share of
 A-level taxpayers is a target]. The evaluation of year Y is published in April of Y+1 and then
 amended through the year (复评, 补评); a night's file holds the list entries the tax bureau
 published or changed that day, one per enterprise, with the bureau's own keys:

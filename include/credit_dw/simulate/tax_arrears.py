@@ -1,6 +1,6 @@
 """Simulated tax interface: tax arrears announcements (欠税公告, feed `tax_arrears`).
 
-Stands in for 国家税务总局河北省税务局's interface [domain §4]. Tax bureaus announce taxpayers in
+Stands in for 国家税务总局河北省税务局's interface [rules §4]. Tax bureaus announce taxpayers in
 arrears periodically; a night's file holds the announcement entries published or corrected that
 day, one per taxpayer and tax type, with the bureau's own keys:
 

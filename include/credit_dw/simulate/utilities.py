@@ -1,7 +1,7 @@
 """Deterministic simulator of the utilities' monthly bill files (水电气: water, power, gas).
 
 Water, power and gas companies report every account's monthly bill and arrears [000 §2.3, §2.5;
-domain §4]: one CSV per company and billing month, delivered on the 5th of the next month into
+rules §4]: one CSV per company and billing month, delivered on the 5th of the next month into
 the feed's inbox, `settings.inbox_dir(source_id, D)`, named
 `<department_code>_<water|power|gas>_<YYYYMM>.csv` (company codes and names from
 `seeds/departments.csv`). For a logical date D that is not the 5th nothing is written.
@@ -24,7 +24,7 @@ enterprises and individual businesses of the market registry when its source dat
 enterprise has water, power and gas accounts), else generated. Natural persons (个人, with a valid
 resident ID) are a fixed pool per company (the same people, accounts and authorisations every
 month); `AUTHORISED_SHARE` of them authorised the use of their data (是否授权 Y), the others not
-(N): their rows are delivered, but may not be used [domain §4].
+(N): their rows are delivered, but may not be used [rules §4].
 
 Bills are consistent: paid in full (欠费 0), prepaid (实缴 > 应缴, 欠费 0) or in arrears (实缴 <
 应缴, 欠费 > 0 for 1-6 months). Defects on `defect_share` of the rows, one each, kinds spread

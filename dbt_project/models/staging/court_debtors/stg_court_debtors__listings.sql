@@ -2,7 +2,7 @@
 -- Renames to English, casts dates, and keeps natural persons' citizen IDs out of the view: a
 -- person appears with the keyed hash of the ID (HMAC-SHA256, subject_hash(): the person's
 -- subject_id in every feed and mart) and a masked form (region code and last four characters,
--- for people reading a listing); the clear ID stays in raw only [domain §9; 001 2017 §5.1]. The
+-- for people reading a listing); the clear ID stays in raw only [rules §9; 001 2017 §5.1]. The
 -- hash is keyed because an 18-digit ID with a known birth date is easy to brute-force from a
 -- plain one. Organisations keep their USCC, which is public.
 with

@@ -16,7 +16,7 @@ final as (
             else 'organisation'
         end as subject_type,
         credit.clean_text(legal_representative) as legal_representative,
-        -- The representative's resident ID never leaves raw in clear [domain §9]: the keyed hash
+        -- The representative's resident ID never leaves raw in clear [rules §9]: the keyed hash
         -- links the person across feeds, the masked form is for people reading a record. An ID
         -- failing GB 11643 (or a foreign document) gives neither.
         case

@@ -1,7 +1,7 @@
 """File-drop connector: a night's delivered CSV / XLSX files into the batch's landing file.
 
 Departments without a system connection deliver the national template as files [000 §2.3;
-domain §4]: `$CREDIT_DW_HOME/inbox/<source_id>/<YYYY-MM-DD>/<department_code>_<anything>.csv|xlsx`,
+rules §4]: `$CREDIT_DW_HOME/inbox/<source_id>/<YYYY-MM-DD>/<department_code>_<anything>.csv|xlsx`,
 several a day if they like. The night's batch is every file in that folder, in name order; the
 extraction window of the ledger does not apply (the folder *is* the night). The reporting date of
 every row is the batch's logical date: the day the file reached the platform.

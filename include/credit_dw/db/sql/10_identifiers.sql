@@ -63,7 +63,7 @@ $$;
 -- Resident identity number, GB 11643-1999.
 -- 17 digits + ISO 7064 MOD 11-2 check character ('X' for 10). [1-6] the division where the ID
 -- was issued: only the province prefix is checked, because an ID keeps the county code of when it
--- was issued and that county may since have been abolished [domain §2]. [7-14] the birth date: a
+-- was issued and that county may since have been abolished [rules §2]. [7-14] the birth date: a
 -- real calendar date, not before 1900 and not in the future.
 create or replace function credit.is_valid_citizen_id(code text) returns boolean
 language plpgsql stable parallel safe as $$

@@ -1,6 +1,6 @@
 -- The official working-day calendar and working-day arithmetic.
 -- A dual-publicity record is due within 7 working days (工作日) of its decision date [000 §2.2;
--- domain §5]; objections within 15 / 20 working days [001 2018 plan §4.9; 001 2017 §5.3]. Working
+-- rules §5]; objections within 15 / 20 working days [001 2018 plan §4.9; 001 2017 §5.3]. Working
 -- days follow the State Council's holiday schedule with make-up working weekends (调休).
 --
 -- Sources (dbt seeds, schema reference; see seeds/_calendar.yml):

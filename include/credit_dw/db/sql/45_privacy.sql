@@ -1,5 +1,5 @@
 -- The keyed hash that stands for a natural person's resident ID number outside raw
--- [domain §9; 001 2017 §5.1-5.2]. An 18-digit ID has a known structure (division, birth date,
+-- [rules §9; 001 2017 §5.1-5.2]. An 18-digit ID has a known structure (division, birth date,
 -- sequence, check digit): an unkeyed hash of it is reversed by trying every plausible ID, so marts
 -- carry HMAC-SHA256 with a secret key, or a masked ID, never the clear number or a plain hash.
 --

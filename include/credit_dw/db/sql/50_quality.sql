@@ -1,6 +1,6 @@
 -- The `quality` schema: views the daily data-quality report reads (credit_dw.quality_report,
 -- docs/quality_report.md). The province credit office (省信用办) reads that report every morning
--- and chases departments whose records are late, missing, wrong or duplicated [domain §1, §5].
+-- and chases departments whose records are late, missing, wrong or duplicated [rules §5].
 --
 -- Everything here reads only the ledger in `meta` (load_batches, row_issues, return_notices,
 -- resubmissions), so the report can be rebuilt for any past night. Two things are NOT here:

@@ -7,7 +7,7 @@
 - `licences`, `penalties`: the night's dual-publicity increment in the national template's
   vocabulary (its Chinese headers, 行政相对人类别 names, status codes 0 正常 / 1 撤销 / 2 异议 and an
   update time). The template has no operation flag, so the delivery states one (操作标识,
-  `../shared/domain.md` §10): 新增 first delivered that night; 变更 delivered again that night or
+  docs/province_rules.md §10): 新增 first delivered that night; 变更 delivered again that night or
   its national status changed that night; 撤回 a penalty withdrawn that night (revoked or
   corrected after verification, or withdrawn nationally: status 1).
 

@@ -2,7 +2,7 @@
 
 Each morning the office reads, per department and per city, what came in last night, what was
 held back and why, and how that trends, and chases the departments whose records are late,
-missing, wrong or duplicated [domain §1, §5; 000 §2.2-2.4]. `write_quality_report(D)` writes
+missing, wrong or duplicated [rules §5; 000 §2.2-2.4]. `write_quality_report(D)` writes
 
     $CREDIT_DW_HOME/reports/quality/<D>/index.html      the page (Chinese, English subtitles)
     $CREDIT_DW_HOME/reports/quality/<D>/<table>.csv      one CSV per table of the page
@@ -23,9 +23,9 @@ Contract:
 City attribution (per-source views `quality.row_attribution__<source_id>`, rebuilt from the
 catalog before every report): a row belongs to the division in its catalog field named by the
 entry's `division_field` key, else its `division_code` field, else characters 3-8 of its USCC
-(the registering authority's division [domain §2]); an empty division column falls back to the
+(the registering authority's division [rules §2]); an empty division column falls back to the
 USCC. The division maps to its reporting unit (`reference.hebei_divisions.reporting_unit_code`:
-the 11 cities, 定州, 辛集, 雄安新区 [domain §3]); 130000 is 省本级, anything else 未能归属.
+the 11 cities, 定州, 辛集, 雄安新区 [rules §3]); 130000 is 省本级, anything else 未能归属.
 The department of a row is its `source_department` (数据来源单位) when the feed has one, else the
 catalog's department, as in the return notices (credit_dw.ingest.returns).
 """

@@ -409,7 +409,7 @@ CITY_COLUMNS = [
     Column("rows_resubmitted", "补报行数", "re-submitted rows"),
 ]
 
-#: The reporting units [domain §3]: codes that are their own reporting unit and current — the 11
+#: The reporting units [rules §3]: codes that are their own reporting unit and current — the 11
 #: cities, 雄安新区, 辛集, 定州 and the province itself (省本级) — plus '' for rows no unit claims.
 _UNITS_CTE = """
 units as (
