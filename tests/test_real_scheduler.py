@@ -1,25 +1,25 @@
-"""Airflow's real components, not `dag.test()` (issue 15).
+"""The nightly cycle under Airflow's real components, not `dag.test()` (issue 15).
 
-Starts the scheduler (LocalExecutor), the dag-processor, the api-server (on a free port on
-127.0.0.1) and the triggerer as separate processes, with Airflow's metadata in a database of the
-test session's embedded PostgreSQL and AIRFLOW_HOME in a temporary directory; the DAGs folder is
-the checkout's `dags/`. Then, as an operator would: the dag-processor loads the three DAGs without
-import errors, they are unpaused through the REST API (public API v2, JWT from the simple auth
-manager's `/auth/token`), and no night is scheduled that nobody asked for.
+A deployment of its own, as a data engineer would start one after `make setup`: a data directory
+(`CREDIT_DW_HOME`) in a temporary directory with its own embedded PostgreSQL (`credit-dw db
+start`: the warehouse, the simulated department databases and Airflow's metadata database), so
+nothing another test left in the session's warehouse changes what this night builds. The
+scheduler (LocalExecutor), the dag-processor, the api-server (on a free port on 127.0.0.1) and the
+triggerer run as separate processes; the DAGs folder is the checkout's `dags/`.
 
-Not here yet (issue 15): triggering a night through the REST API and waiting for the Asset chain.
-Tried in session 5 on a quiet machine: credit_ingest succeeded (214 s) but credit_transform failed
-its dbt tests (relationships_fct_utility_payment_subject_id -> int_subjects_resolved, 398 rows)
-on the session warehouse test_nightly had filled, where the same models pass under `dag.test()`;
-and a night costs ~15 min under the real components (about 110 task processes, each starting an
-interpreter and parsing its DAG file), twice that for the rerun. Both are open work.
+Then, as an operator would: the dag-processor loads the three DAGs without import errors, they are
+unpaused through the REST API (public API v2, JWT from the simple auth manager's `/auth/token`),
+no night is scheduled that nobody asked for, `credit_ingest` is triggered for one simulated night
+and the Assets run `credit_transform` and `credit_export` to success; a second trigger of the same
+night leaves every warehouse table and the export byte-identical.
 
 Every component logs to a file in the temporary directory; a failure or a timeout prints the
-components' log tails.
+failed tasks' log tails and the components' log tails.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pytest
 
-from credit_dw.config import airflow_env, settings
+from credit_dw.config import airflow_env
 
 pytestmark = pytest.mark.integration
 
@@ -48,6 +48,11 @@ COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 STARTUP_TIMEOUT_SECONDS = 180
 #: Several scheduler loops: long enough for the scheduler to create a run it would create at once.
 UNREQUESTED_RUN_GRACE_SECONDS = 30
+NIGHT = "2025-10-13"  # a Monday
+#: A night through the three DAGs; a cycle taking longer fails with the logs.
+CYCLE_TIMEOUT_SECONDS = int(os.environ.get("CREDIT_DW_NIGHT_TIMEOUT_SECONDS", 1800))
+TERMINAL = {"success", "failed"}
+SCHEMAS = ("raw", "meta", "reference", "staging", "marts")
 
 
 def _free_port() -> int:
@@ -104,6 +109,27 @@ class Airflow:
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         quoted = urllib.request.quote(run_id, safe="")
         return self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{quoted}/taskInstances?limit=1000")["task_instances"]
+
+    def wait_for_run(self, dag_id: str, known: set[str], deadline: float) -> dict:
+        """The first run of the DAG not in `known`, once it is terminal; fails with logs at the deadline."""
+        run = None
+        while time.monotonic() < deadline:
+            self.check_alive()
+            new = [r for r in self.runs(dag_id) if r["dag_run_id"] not in known]
+            if new:
+                run = new[0]
+                if run["state"] in TERMINAL:
+                    return run
+            time.sleep(3)
+        where = f"run {run['dag_run_id']} is {run['state']}" if run else "no run was created"
+        pytest.fail(f"timed out waiting for {dag_id}: {where}\n"
+                    + self.failure_report(dag_id, run["dag_run_id"] if run else None))
+
+    def durations(self, dag_id: str, run_id: str) -> str:
+        """The run's slowest tasks, for the test output."""
+        tis = [ti for ti in self.task_instances(dag_id, run_id) if ti.get("duration")]
+        tis.sort(key=lambda ti: -ti["duration"])
+        return ", ".join(f"{ti['task_id']}[{ti['map_index']}] {ti['duration']:.0f} s" for ti in tis[:5])
 
     # --- diagnostics ----------------------------------------------------------------------------
     def failure_report(self, dag_id: str | None = None, run_id: str | None = None) -> str:
@@ -174,22 +200,64 @@ class Airflow:
                 pass
 
 
-def _metadata_url(warehouse_url: str) -> str:
-    """Airflow's metadata database on the warehouse's server (its own database, same server)."""
-    import psycopg
+@dataclass
+class Deployment:
+    """A data directory with its own embedded PostgreSQL, started as `credit-dw db start` does."""
 
-    with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        conn.execute(f"drop database if exists {METADATA_DB} with (force)")
-        conn.execute(f"create database {METADATA_DB}")
-    pg = settings.pg_params(warehouse_url)
-    host = f"?host={pg.host}" if pg.host.startswith("/") else ""
-    netloc = "" if host else f"{pg.host}:{pg.port}"
-    return f"postgresql+psycopg2://{pg.user}:{pg.password}@{netloc}/{METADATA_DB}{host}"
+    home: Path
+    env: dict[str, str]
+    warehouse_url: str = ""
+
+    def cli(self, *args: str, timeout: int = 600) -> str:
+        done = subprocess.run([sys.executable, "-m", "credit_dw.cli", *args], env=self.env, text=True,
+                              capture_output=True, timeout=timeout)
+        assert done.returncode == 0, f"credit-dw {' '.join(args)}: {done.stdout[-2000:]}{done.stderr[-4000:]}"
+        return done.stdout
+
+    def metadata_url(self) -> str:
+        """Airflow's metadata database, beside the warehouse on the deployment's server."""
+        import psycopg
+
+        with psycopg.connect(self.warehouse_url, autocommit=True) as conn:
+            conn.execute(f"create database {METADATA_DB}")
+        pg = settings_pg_params(self.warehouse_url)
+        host = f"?host={pg.host}" if pg.host.startswith("/") else ""
+        netloc = "" if host else f"{pg.host}:{pg.port}"
+        return f"postgresql+psycopg2://{pg.user}:{pg.password}@{netloc}/{METADATA_DB}{host}"
+
+    def outbox_bytes(self, target: str, night: str) -> dict[str, str]:
+        out = self.home / "outbox" / target / night
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())}
 
 
-def _environment(home: Path, port: int, metadata_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}  # not the session's SQLite
+def settings_pg_params(url: str):
+    from credit_dw.config import settings
+
+    return settings.pg_params(url)
+
+
+@pytest.fixture(scope="module")
+def deployment():
+    home = Path(tempfile.mkdtemp(prefix="credit-dw-deployment-"))
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AIRFLOW", "CREDIT_DW_", "SOURCE_")) and k != "WAREHOUSE_URL"}
+    env["CREDIT_DW_HOME"] = str(home)
+    dep = Deployment(home=home, env=env)
+    try:
+        dep.cli("db", "start", timeout=180)
+        dep.warehouse_url = (home / "warehouse.url").read_text().strip()
+        yield dep
+    finally:
+        subprocess.run([sys.executable, "-m", "credit_dw.cli", "db", "stop"], env=env, capture_output=True,
+                       timeout=120)
+        if not os.environ.get("CREDIT_DW_KEEP_AIRFLOW_HOME"):
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def _environment(deployment: Deployment, home: Path, port: int) -> dict[str, str]:
+    env = dict(deployment.env)  # not the session's SQLite, data directory or warehouse
     env.update(airflow_env.defaults(home))
+    metadata_url = deployment.metadata_url()
     (home / "passwords.json").write_text(json.dumps({"operator": "night-shift"}))
     env.update({
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
@@ -217,13 +285,13 @@ def _environment(home: Path, port: int, metadata_url: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def airflow(warehouse_url):
+def airflow(deployment):
     # Not pytest's tmp_path_factory: other pytest sessions of the same user prune its numbered
-    # directories while this one runs. Kept after a failure when CREDIT_DW_KEEP_AIRFLOW_HOME is set.
-    home = Path(tempfile.mkdtemp(prefix="credit-dw-airflow-"))
+    # directories while this one runs. Kept when CREDIT_DW_KEEP_AIRFLOW_HOME is set.
+    home = deployment.home / "airflow"
+    home.mkdir()
     port = _free_port()
-    af = Airflow(home=home, base_url=f"http://127.0.0.1:{port}",
-                 env=_environment(home, port, _metadata_url(warehouse_url)))
+    af = Airflow(home=home, base_url=f"http://127.0.0.1:{port}", env=_environment(deployment, home, port))
     with open(home / "db-migrate.log", "wb") as log:
         migrated = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=af.env,
                                   stdout=log, stderr=subprocess.STDOUT, timeout=600)
@@ -250,8 +318,6 @@ def airflow(warehouse_url):
         yield af
     finally:
         af.stop()
-        if not os.environ.get("CREDIT_DW_KEEP_AIRFLOW_HOME"):
-            shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -287,6 +353,71 @@ def test_no_night_is_scheduled_that_nobody_asked_for(dags_loaded):
     assert dags_loaded.runs("credit_ingest") == []
     dag = dags_loaded.request("GET", "/api/v2/dags/credit_ingest")
     assert dag["next_dagrun_run_after"] > time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()), dag
+
+
+def _run_night(airflow: Airflow, night: str) -> dict[str, dict]:
+    """Trigger credit_ingest for the night; return each DAG's new run once terminal."""
+    known = {dag_id: {r["dag_run_id"] for r in airflow.runs(dag_id)} for dag_id in DAG_IDS}
+    airflow.request("POST", "/api/v2/dags/credit_ingest/dagRuns",
+                    {"logical_date": None, "conf": {"logical_date": night}})
+    deadline = time.monotonic() + CYCLE_TIMEOUT_SECONDS
+    runs = {}
+    for dag_id in DAG_IDS:
+        run = airflow.wait_for_run(dag_id, known[dag_id], deadline)
+        if run["state"] != "success":
+            pytest.fail(f"{dag_id} run {run['dag_run_id']} {run['state']}\n"
+                        + airflow.failure_report(dag_id, run["dag_run_id"]))
+        runs[dag_id] = run
+        print(f"\n{dag_id}: slowest tasks {airflow.durations(dag_id, run['dag_run_id'])}")
+    return runs
+
+
+@pytest.fixture(scope="module")
+def first_cycle(dags_loaded, deployment):
+    # After the check that nothing runs unasked (module order), as an operator would go on.
+    deployment.cli("simulate", "--date", NIGHT)
+    started = time.monotonic()
+    runs = _run_night(dags_loaded, NIGHT)
+    print(f"\nfirst night under the real components: {time.monotonic() - started:.0f} s")
+    return runs
+
+
+@pytest.fixture()
+def warehouse(deployment):
+    import psycopg
+
+    with psycopg.connect(deployment.warehouse_url, autocommit=True) as connection:
+        yield connection
+
+
+def test_a_triggered_night_runs_the_asset_chain_to_success(first_cycle, deployment, warehouse):
+    assert [first_cycle[d]["state"] for d in DAG_IDS] == ["success"] * 3
+    assert first_cycle["credit_transform"]["run_type"] == "asset_triggered"
+    assert first_cycle["credit_export"]["run_type"] == "asset_triggered"
+    status = warehouse.execute("select status from meta.load_batches where batch_id = %s",
+                               (f"market_registry/{NIGHT}",)).fetchone()
+    assert status == ("accepted",)
+    package = json.loads((deployment.home / "outbox" / "national" / NIGHT / "datapackage.json").read_text())
+    changed = warehouse.execute("select count(*) from marts.dim_subject where last_changed_on = %s",
+                                (NIGHT,)).fetchone()[0]
+    assert package["logical_date"] == NIGHT
+    assert package["resources"][0]["rows"] == changed > 0
+    assert (deployment.home / "reports" / "quality" / NIGHT / "index.html").exists()
+
+
+def test_triggering_the_same_night_again_changes_nothing(first_cycle, dags_loaded, deployment, warehouse):
+    before_tables = _table_fingerprints(warehouse)
+    before_export = deployment.outbox_bytes("national", NIGHT)
+    runs = _run_night(dags_loaded, NIGHT)
+    assert [runs[d]["state"] for d in DAG_IDS] == ["success"] * 3
+    assert _table_fingerprints(warehouse) == before_tables
+    assert deployment.outbox_bytes("national", NIGHT) == before_export
+
+
+def _table_fingerprints(conn) -> dict[str, tuple[int, str]]:
+    from test_nightly import _table_fingerprints as fingerprints
+
+    return fingerprints(conn)
 
 
 # --- one night at a time through the chain (no Airflow needed) --------------------------------

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-#: Name of a file being written: hidden, so a receiver's glob of `*.csv` never picks it up.
-TMP_PATTERN = ".*.tmp"
+# A file being written is hidden (`.<name>.tmp`), so a receiver's glob of `*.csv` never picks it
+# up; delivery writes through this module's name, so a test can stop a run mid-delivery.
+from credit_dw.config.files import TMP_PATTERN, write_atomically
+
+__all__ = ["TMP_PATTERN", "clear_leftovers", "csv_bytes", "format_value", "write_atomically"]
 
 
 def format_value(value: object) -> str:
@@ -33,16 +35,6 @@ def csv_bytes(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes
     writer.writerow(headers)
     writer.writerows([format_value(v) for v in row] for row in rows)
     return buffer.getvalue().encode("utf-8")
-
-
-def write_atomically(path: Path, payload: bytes) -> None:
-    """Write `payload` to `.<name>.tmp` beside `path`, flush it to disk, rename it onto `path`."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(payload)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def clear_leftovers(directory: Path) -> list[Path]:

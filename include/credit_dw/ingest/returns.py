@@ -16,13 +16,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from credit_dw.catalog import SourceSpec, get_source
 from credit_dw.config import settings
+from credit_dw.config.files import write_atomically
 from credit_dw.db.connect import connect
 from credit_dw.ingest import ledger
 
@@ -66,12 +66,6 @@ def _returned_rows(spec: SourceSpec, batch_id: str) -> list[tuple]:
         ).fetchall()
 
 
-def _write_atomically(path: Path, payload: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(payload)
-    os.replace(tmp, path)
-
-
 def write_return_notices(source_id: str, logical_date: date) -> list[ReturnNotice]:
     """Write (or rewrite, or remove when nothing was returned) the night's notices of one feed."""
     spec = get_source(source_id)
@@ -105,7 +99,7 @@ def write_return_notices(source_id: str, logical_date: date) -> list[ReturnNotic
             directory = settings.outbox_dir(f"returns/{department}", logical_date.isoformat())
             directory.mkdir(parents=True, exist_ok=True)
             path = directory / file_name
-            _write_atomically(path, payload)
+            write_atomically(path, payload)
             returned = len({r[2] for r in dept_rows})
             conn.execute(
                 """insert into meta.return_notices

@@ -34,8 +34,9 @@ from pathlib import Path
 
 import credit_dw.simulate.identities as ids
 from credit_dw.config import settings
+from credit_dw.config.files import write_atomically
 from credit_dw.simulate.common import SimulationSummary, check_run
-from credit_dw.simulate.files import Delivery, write_atomically, xlsx_bytes
+from credit_dw.simulate.files import Delivery, xlsx_bytes
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import zipfile
 from collections.abc import Iterable
@@ -31,13 +30,6 @@ class Delivery:
     summary: SimulationSummary
     files: list[Path] = field(default_factory=list)
     records: list[dict] = field(default_factory=list)
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write under a temporary dot-name, then rename: an inbox never holds half a file."""
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def cell_text(value: object) -> str:

@@ -46,9 +46,10 @@ import credit_dw.simulate.dept_ledgers as ledgers
 import credit_dw.simulate.dual_publicity as dp
 import credit_dw.simulate.identities as ids
 from credit_dw.config import settings
+from credit_dw.config.files import write_atomically
 from credit_dw.simulate.common import SimulationSummary, check_run
 from credit_dw.simulate.dept_ledgers import Decision
-from credit_dw.simulate.files import table_bytes, write_atomically
+from credit_dw.simulate.files import table_bytes
 
 log = logging.getLogger(__name__)
 
