@@ -66,8 +66,10 @@ def built(warehouse_url: str):
     """Two nights ingested; the marts built as of the run date (2026), then as of AS_OF_BOUNDARY and
     AS_OF_INSIDE with the hand-made applications; each state kept in publicity_test.*_<label>."""
     seed_reference_unless_seeded(warehouse_url, "publicity_rules")
-    # fct_admin_penalty also reads the national push-down's results: its (empty) raw table.
-    ensure_raw_table(get_source("national_pushdown"))
+    # fct_admin_penalty also reads the national push-down's results, and rpt_objection_handling the
+    # licences, lists and court debtors an objection may contest: their (empty) raw tables.
+    for feed in ("national_pushdown", "admin_licence", "dept_ledgers", "credit_lists", "court_debtors"):
+        ensure_raw_table(get_source(feed))
     outcomes = {}
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv(extract_http.env_name("objections"), raising=False)

@@ -332,6 +332,140 @@ def test_timeliness_section_waits_for_its_view_then_reads_the_contract(nights, c
 
 
 # ---------------------------------------------------------------------------------------------
+# 异议与信用修复办理: the handling marts, built from simulated penalties and applications of
+# August 2020 (outside the market registry's nights and their 30-night trend window)
+
+PENALTY_NIGHTS = (date(2020, 8, 3), date(2020, 8, 4))
+APPLICATION_NIGHTS = (date(2020, 8, 4), date(2020, 8, 5))
+HANDLING_NIGHT = APPLICATION_NIGHTS[-1]
+HANDLING_MARTS = ("rpt_objection_handling", "rpt_repair_handling")
+
+
+@pytest.fixture(scope="module")
+def handling(warehouse_url: str) -> dict:
+    """Penalties and objection / repair applications ingested, the handling marts built as of
+    HANDLING_NIGHT (with their unit and data tests), and that night's report written."""
+    from conftest import ensure_all_raw_tables, seed_reference_unless_seeded
+
+    from credit_dw.connectors import http as extract_http
+    from credit_dw.simulate import admin_penalty, api_server, objections
+
+    seed_reference_unless_seeded(warehouse_url, "handling_deadlines")
+    ensure_all_raw_tables()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(extract_http.env_name("objections"), raising=False)
+        api_server.url_file().unlink(missing_ok=True)
+        for night in PENALTY_NIGHTS:
+            admin_penalty.simulate(night, scale=1)
+            assert ingest.ingest("admin_penalty", night).status == "accepted"
+        for night in APPLICATION_NIGHTS:
+            objections.simulate(night, scale=1)
+            assert ingest.ingest("objections", night).status == "accepted"
+    as_of = ["--vars", f"{{as_of_date: '{HANDLING_NIGHT.isoformat()}'}}"]
+    transform.run_dbt(["run", "--select", *(f"+{m}" for m in HANDLING_MARTS), *as_of])
+    transform.run_dbt(["test", "--select", *HANDLING_MARTS, *as_of])
+    return {"report": quality_report.write_quality_report(HANDLING_NIGHT)}
+
+
+def _mart(conn, model: str, order: str) -> list[dict]:
+    cur = conn.execute(f"select * from marts.{model} order by {order}")
+    return [dict(zip([c.name for c in cur.description], row, strict=True)) for row in cur.fetchall()]
+
+
+def _as_csv(value) -> str:
+    """A mart value as the report's CSV writes it, read back as read_csv reads a cell."""
+    return list(csv.reader(io.StringIO(quality_queries.csv_bytes(["x"], [[value]]).decode("utf-8-sig"))))[1][0]
+
+
+def test_handling_section_shows_the_marts_figures_worst_first(handling, conn):
+    """[000 §2.12-2.13] Every row of both marts, every figure equal, ranked by overdue ones; the
+    cities named from the division reference; no subject named."""
+    report = handling["report"]
+    assert report.handling_available
+    checks = (
+        ("objection_handling", "rpt_objection_handling", "providing_department",
+         "overdue_count desc, open_count desc, valid_objection_count desc, providing_department, city_code",
+         quality_queries.OBJECTION_HANDLING_COLUMNS),
+        ("repair_handling", "rpt_repair_handling", "handling_department",
+         "overdue_count desc, open_overdue_count desc, success_rate nulls first, handling_department, city_code",
+         quality_queries.REPAIR_HANDLING_COLUMNS),
+    )
+    names = dict(conn.execute("select division_code, division_name from reference.hebei_divisions").fetchall())
+    for table, model, department, order, columns in checks:
+        shown = read_csv(report.csv_files[table])
+        expected = _mart(conn, model, order)
+        assert expected and len(shown) == len(expected), table
+        assert [num(r["rank"]) for r in shown] == list(range(1, len(expected) + 1))
+        assert [num(r["overdue_count"]) for r in shown] == sorted((num(r["overdue_count"]) for r in shown),
+                                                                   reverse=True)
+        for got, want in zip(shown, expected, strict=True):
+            for column in columns:
+                if column.key in ("rank", "city_name"):
+                    continue
+                assert got[column.key] == _as_csv(want[column.key]), (table, want[department], column.key)
+            if want["city_code"] == "130000":
+                assert got["city_name"] == f"省本级 ({names['130000']})"
+            elif want["city_code"] in names:
+                assert got["city_name"] == names[want["city_code"]]
+            else:
+                assert got["city_name"] == "未能归属 (unknown division)"
+        assert {c.key for c in columns} & {"uscc", "subject_name", "subject_id"} == set()
+
+    objections = read_csv(report.csv_files["objection_handling"])
+    facts = conn.execute(
+        """select count(*), count(*) filter (where is_overdue),
+                  count(*) filter (where outcome in ('corrected', 'revoked') and objection_kind = 'error'),
+                  count(*) filter (where record_category = '经营异常名录')
+           from marts.fct_objection""").fetchone()
+    total, overdue, valid_errors, business_anomaly = facts
+    assert total > 0 and overdue > 0
+    assert (sum(num(r["objection_count"]) for r in objections), sum(num(r["overdue_count"]) for r in objections),
+            sum(num(r["valid_error_count"]) for r in objections)) == (total, overdue, valid_errors)
+    # No fact holds 经营异常名录 records: those objections stay with the receiving department, counted;
+    # some objections name a penalty ingested here and count under that penalty's authority.
+    not_found = sum(num(r["record_not_found_count"]) for r in objections)
+    assert business_anomaly > 0 and business_anomaly <= not_found < total
+    repairs = read_csv(report.csv_files["repair_handling"])
+    assert sum(num(r["application_count"]) for r in repairs) == conn.execute(
+        "select count(*) from marts.fct_repair").fetchone()[0] > 0
+    assert all(r["as_of_on"] == HANDLING_NIGHT.isoformat() for r in objections + repairs)
+
+    page = report.index_html.read_text(encoding="utf-8")
+    section = re.search(r'<section id="handling">.*?</section>', page, flags=re.DOTALL)[0]
+    assert "异议与信用修复办理" in section and "修复成功率" in section and "超期公示" in section
+    assert "非本晚" not in section  # the marts were built as of the report's night
+    cell = re.compile(r'<td class="[a-z]+" data-col="([a-z_]+)">([^<]*)</td>')
+    for table, rows, columns in (("objection_handling", objections, quality_queries.OBJECTION_HANDLING_COLUMNS),
+                                 ("repair_handling", repairs, quality_queries.REPAIR_HANDLING_COLUMNS)):
+        body = re.search(rf'<table id="{table}">.*?</table>', section, flags=re.DOTALL)[0]
+        cells = cell.findall(body)
+        on_page = [c for c in columns if c.on_page]
+        assert len(cells) == len(rows) * len(on_page), table
+        # The page's first row is the CSV's first row (the worst), cell by cell as displayed.
+        first = dict(cells[:len(on_page)])
+        for column in on_page:
+            value = rows[0][column.key]
+            expected = (quality_queries.display(value or None, column.kind) if column.kind != "text"
+                        else value)
+            if column.kind == "int":
+                expected = f"{num(value):,}"
+            assert first[column.key] == expected, (table, column.key)
+    # No subject reaches the section: no USCC, no applicant's name.
+    assert not re.search(r"\b[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}\b", section)
+    applicants = [r[0] for r in conn.execute(
+        "select distinct subject_name from marts.fct_objection where subject_name is not null limit 50")]
+    assert applicants and not [name for name in applicants if name in section]
+
+
+def test_handling_section_waits_for_its_marts(handling, monkeypatch):
+    monkeypatch.setattr(quality_queries, "OBJECTION_HANDLING", "marts.no_such_mart_for_this_test")
+    report = quality_report.write_quality_report(HANDLING_NIGHT)
+    assert not report.handling_available and "objection_handling" not in report.csv_files
+    page = report.index_html.read_text(encoding="utf-8")
+    assert "暂无数据：异议与信用修复办理" in page and "marts.no_such_mart_for_this_test not built yet" in page
+
+
+# ---------------------------------------------------------------------------------------------
 # The charts: matplotlib SVG, text kept as text, the same bytes on a rerun
 
 SVG = "{http://www.w3.org/2000/svg}"

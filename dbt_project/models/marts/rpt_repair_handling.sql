@@ -24,6 +24,11 @@ calendar_coverage as (
 with_due as (
     select
         repairs.*,
+        -- The office that accepted the application (受理部门) is the one that handles it and is
+        -- measured on it ("提高信用修复成功率，严禁超期" [000 §2.12]): the success rate and the
+        -- handling deadline are the handler's, not the record provider's, so unlike
+        -- rpt_objection_handling (valid objections are the provider's errors [000 §2.13]) the
+        -- repair figures stay with handled_by.
         coalesce(repairs.handled_by, '(unknown)') as handling_department,
         coalesce(substr(repairs.uscc, 3, 4) || '00', '(unknown)') as city_code,
         case

@@ -11,7 +11,9 @@ missing, wrong or duplicated [rules §5; 000 §2.2-2.4]. `write_quality_report(D
 Contract:
 - Rebuilt from the warehouse for any past night: it reads only `meta` (through the views of
   `sql/50_quality.sql`), the raw tables (row values and the row's department and division) and
-  `reference.hebei_divisions`. Rerunning a night rewrites the directory.
+  `reference.hebei_divisions`. Rerunning a night rewrites the directory. The one exception is the
+  section on objection and repair handling: it reads the marts `rpt_objection_handling` and
+  `rpt_repair_handling` as the last dbt build left them, and says for which night (as_of_on).
 - Every number on the page is a cell of one of the CSVs: each table is one query, written to its
   CSV and rendered from the same rows (the headline is the sum of the feeds table).
 - CSVs are UTF-8 with BOM (Excel on an office PC), CRLF, header cells "中文 key": the last word
@@ -59,6 +61,7 @@ from credit_dw.reports.quality.queries import (
     ensure_attribution_views,
     feed_trend_table,
     feeds_table,
+    handling_tables,
     headline_table,
     reasons_table,
     table_csv,
@@ -84,6 +87,7 @@ class QualityReport:
     drilldown_files: dict[tuple[str, str], Path]  # (source_id, field) -> CSV
     headline: dict
     timeliness_available: bool
+    handling_available: bool
 
 
 def report_dir(logical_date: date) -> Path:
@@ -126,6 +130,7 @@ def write_quality_report(logical_date: date) -> QualityReport:
         cities = cities_table(conn, logical_date)
         code_errors = code_errors_table(conn, logical_date)
         timeliness, timeliness_problem = timeliness_tables(conn, logical_date)
+        handling, handling_problem = handling_tables(conn)
         trend = trend_table(conn, logical_date)
         feed_trend = feed_trend_table(conn, logical_date)
         worst = worst_fields_table(conn, logical_date)
@@ -134,7 +139,8 @@ def write_quality_report(logical_date: date) -> QualityReport:
             for row in worst.rows
         }
 
-    tables = [headline, feeds, departments, reasons, cities, code_errors, *timeliness, trend, feed_trend, worst]
+    tables = [headline, feeds, departments, reasons, cities, code_errors, *timeliness, *handling, trend, feed_trend,
+              worst]
     target = report_dir(logical_date)
     target.parent.mkdir(parents=True, exist_ok=True)
     staged = target.with_name(f".{target.name}.new")
@@ -163,6 +169,9 @@ def write_quality_report(logical_date: date) -> QualityReport:
         "code_errors": code_errors,
         "timeliness": timeliness,
         "timeliness_problem": timeliness_problem,
+        "handling": handling,
+        "handling_problem": handling_problem,
+        "handling_as_of": sorted({row["as_of_on"] for t in handling for row in t.rows}),
         "trend": trend,
         "feed_trend": feed_trend,
         "worst": worst,
@@ -181,4 +190,5 @@ def write_quality_report(logical_date: date) -> QualityReport:
         drilldown_files=drilldown_files,
         headline={k: v for k, v in headline.rows[0].items()},
         timeliness_available=bool(timeliness),
+        handling_available=bool(handling),
     )

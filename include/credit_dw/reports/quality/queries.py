@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 TREND_NIGHTS = 30
 WORST_FIELDS = 10
 TIMELINESS_VIEW = "quality.qa_dual_publicity_timeliness"
+#: The office's handling figures (dbt marts, docs/record_lifecycle.md "The office's handling figures").
+OBJECTION_HANDLING = "marts.rpt_objection_handling"
+REPAIR_HANDLING = "marts.rpt_repair_handling"
 ATTRIBUTION_VIEW = "quality.row_attribution"
 
 #: Gate outcome of a feed's night (meta.load_batches.status, or `missing` without a batch) as the
@@ -43,7 +46,7 @@ class Column:
     key: str
     zh: str
     en: str
-    kind: str = "int"  # int | share | text | date | status
+    kind: str = "int"  # int | share | decimal | text | date | status
     on_page: bool = True  # False: in the CSV only (long texts that would crowd the page)
 
     @property
@@ -103,6 +106,8 @@ def display(value: object, kind: str) -> str:
         return f"{float(value) * 100:.1f}%"
     if kind == "int":
         return f"{int(value):,}"
+    if kind == "decimal":
+        return f"{float(value):,.2f}"
     if isinstance(value, (list, tuple)):
         return "、".join(str(v) for v in value)
     if hasattr(value, "isoformat"):
@@ -553,6 +558,119 @@ def _timeliness_tables(conn, night: date) -> list[Table]:
         Table("timeliness_cities", "双公示时效：按地市", "Dual-publicity timeliness per city",
               [Column("city_code", "代码", "code", "text"), Column("city_name", "地市", "city", "text"),
                *TIMELINESS_COLUMNS], by_city),
+    ]
+
+
+#: A city code of the handling marts (first four digits of a division code + 00) as the page names
+#: it: the division's name from the reference, 省本级 for 130000, 未能归属 for a code it does not know.
+_HANDLING_CITY_NAME = """
+    case
+        when d.division_level = 'province' then '省本级 (' || d.division_name || ')'
+        when d.division_name is not null then d.division_name
+        else '未能归属 (unknown division)'
+    end"""
+
+OBJECTION_HANDLING_COLUMNS = [
+    Column("rank", "排名", "rank"),
+    Column("providing_department", "信息提供部门", "providing department", "text"),
+    Column("city_code", "代码", "code", "text"),
+    Column("city_name", "地市", "city", "text"),
+    Column("objection_count", "异议数", "objections"),
+    Column("open_count", "未办结", "open"),
+    Column("overdue_count", "超期", "overdue"),
+    Column("valid_objection_count", "有效异议", "valid"),
+    Column("valid_error_count", "错误", "error"),
+    Column("valid_omission_count", "遗漏", "omission"),
+    Column("valid_duplicate_publicity_count", "重复公示", "duplicate publicity"),
+    Column("valid_should_not_be_public_count", "不应公示", "should not be public"),
+    Column("valid_over_period_publicity_count", "超期公示", "over-period publicity"),
+    Column("avg_acceptance_working_days", "平均受理用时(工作日)", "avg. acceptance, working days", "decimal"),
+    Column("avg_verification_working_days", "平均核查用时(工作日)", "avg. verification, working days", "decimal"),
+    Column("notice_date_missing_count", "无核查通知日期", "no notice date"),
+    Column("record_not_found_count", "未找到原记录", "record not found"),
+    Column("as_of_on", "统计日期", "as of", "date", on_page=False),
+]
+
+REPAIR_HANDLING_COLUMNS = [
+    Column("rank", "排名", "rank"),
+    Column("handling_department", "受理部门", "handling department", "text"),
+    Column("city_code", "代码", "code", "text"),
+    Column("city_name", "地市", "city", "text"),
+    Column("application_count", "申请数", "applications"),
+    Column("decided_count", "已办结", "decided"),
+    Column("repaired_count", "修复成功", "repaired"),
+    Column("rejected_count", "修复不通过", "rejected", on_page=False),
+    Column("refused_count", "不予受理", "refused", on_page=False),
+    Column("success_rate", "修复成功率", "success rate", "share"),
+    Column("overdue_count", "超期", "overdue"),
+    Column("open_overdue_count", "其中未办结", "of which open"),
+    Column("deadline_unknown_count", "时限未知", "deadline unknown"),
+    Column("as_of_on", "统计日期", "as of", "date", on_page=False),
+]
+
+
+def handling_tables(conn) -> tuple[list[Table], str]:
+    """The office's objection and repair handling figures [000 §2.12-2.13], from the marts
+    `OBJECTION_HANDLING` and `REPAIR_HANDLING` as the last dbt build left them (their as_of_on
+    says for which night), worst first: most overdue, then most still open.
+
+    Returns the two tables and '' — or no tables and why: a mart does not exist yet (dbt has not
+    built it), or it does not answer the query (the rest of the report is still written).
+    """
+    import psycopg
+
+    missing = [name for name in (OBJECTION_HANDLING, REPAIR_HANDLING) if not _has_relation(conn, name)]
+    if missing:
+        return [], f"Not yet available: {', '.join(missing)} not built yet (dbt builds the marts each night)."
+    try:
+        with conn.transaction():  # a savepoint: a broken mart must not abort the report's transaction
+            return _handling_tables(conn), ""
+    except psycopg.Error as exc:
+        log.warning("quality report: the handling marts do not answer the report's query: %s", exc)
+        return [], f"Not available: {OBJECTION_HANDLING} / {REPAIR_HANDLING}: {str(exc).strip()}"
+
+
+def _handling_tables(conn) -> list[Table]:
+    has_reference = _has_relation(conn, "reference.hebei_divisions")
+    name = _HANDLING_CITY_NAME if has_reference else "null::text"
+    divisions = ("left join reference.hebei_divisions d on d.division_code = h.city_code" if has_reference
+                 else "")
+    objections = _fetch(conn, f"""
+        select h.providing_department, h.city_code, {name} as city_name,
+               h.objection_count, h.open_count, h.overdue_count, h.valid_objection_count,
+               h.valid_error_count, h.valid_omission_count, h.valid_duplicate_publicity_count,
+               h.valid_should_not_be_public_count, h.valid_over_period_publicity_count,
+               h.avg_acceptance_working_days, h.avg_verification_working_days,
+               h.notice_date_missing_count, h.record_not_found_count, h.as_of_on
+        from {OBJECTION_HANDLING} h {divisions}
+        order by h.overdue_count desc, h.open_count desc, h.valid_objection_count desc,
+                 h.providing_department, h.city_code
+        """, {})
+    repairs = _fetch(conn, f"""
+        select h.handling_department, h.city_code, {name} as city_name,
+               h.application_count, h.decided_count, h.repaired_count, h.rejected_count, h.refused_count,
+               h.success_rate, h.overdue_count, h.open_overdue_count, h.deadline_unknown_count, h.as_of_on
+        from {REPAIR_HANDLING} h {divisions}
+        order by h.overdue_count desc, h.open_overdue_count desc, h.success_rate nulls first,
+                 h.handling_department, h.city_code
+        """, {})
+    for rows in (objections, repairs):
+        for rank, row in enumerate(rows, start=1):
+            row["rank"] = rank
+    return [
+        Table("objection_handling", "异议办理：按信息提供部门和地市",
+              "Objection handling per providing department and city", OBJECTION_HANDLING_COLUMNS, objections,
+              note="按超期件数排序（多者在前）。有效异议 = 经核查更正或撤销；信息提供部门 = 被异议信息的提供部门，"
+                   "未找到原记录的计入受理部门。核查时限：自收到核查通知之日起，市场主体15个工作日、自然人20个工作日 "
+                   "[001 2018 plan §4.9; 001 2017 §5.3]。Worst first (most overdue). Valid = corrected or "
+                   "revoked after verification; an objection whose record is not found counts under the "
+                   "department that received it."),
+        Table("repair_handling", "信用修复办理：按受理部门和地市",
+              "Credit repair handling per handling department and city", REPAIR_HANDLING_COLUMNS, repairs,
+              note="按超期件数排序（多者在前）。修复成功率 = 修复成功 ÷ 已办结（含不予受理）；超期按省信用办"
+                   "自定的办理时限（seeds/handling_deadlines.csv，工作日）计 [000 §2.12]。Worst first (most "
+                   "overdue). Success rate = repaired ÷ decided (refusals included); overdue against the "
+                   "office's own deadline."),
     ]
 
 
