@@ -14,6 +14,7 @@ module at parse time.
 | `CREDIT_DW_REJECT_SHARE` | per catalog entry (0.2) | override of every feed's batch rejection threshold |
 | `AIRFLOW_HOME` | `$CREDIT_DW_HOME/airflow` | Airflow's home (SQLite metadata locally) |
 | `MPLCONFIGDIR` | `$CREDIT_DW_HOME/cache/matplotlib` | matplotlib's config and font cache (the quality report's charts), built on first use and kept |
+| `CREDIT_DW_ROLE_<LOGIN>_PASSWORD` | unset → the login role is created without a password (it cannot log in by password) and an existing password is kept | password of a platform login role of `catalog/platform_access.yml`, the role name in upper case: `CREDIT_DW_ROLE_CREDIT_CITY_130100_PASSWORD`, `CREDIT_DW_ROLE_CREDIT_PUBLICITY_PASSWORD`, `CREDIT_DW_ROLE_CREDIT_LENDING_PASSWORD`, `CREDIT_DW_ROLE_CREDIT_CHECK_PASSWORD` (docs/platform_access.md) |
 | `CREDIT_DW_GIT_REVISION` | `git rev-parse HEAD` of the checkout, else `unknown` | the producing revision written into every export manifest (set it in an image without `.git`) |
 """
 
@@ -184,6 +185,16 @@ def dbt_env_if_configured() -> dict[str, str]:
 def retry_delay_seconds(default: int) -> int:
     """`CREDIT_DW_RETRY_DELAY_SECONDS` overrides every DAG's retry delay (tests set it low)."""
     return int(os.environ.get("CREDIT_DW_RETRY_DELAY_SECONDS", default))
+
+
+def role_password_variable(role_name: str) -> str:
+    """`CREDIT_DW_ROLE_<ROLE NAME>_PASSWORD`: where a platform login role's password comes from."""
+    return f"CREDIT_DW_ROLE_{role_name.upper()}_PASSWORD"
+
+
+def role_password(role_name: str) -> str | None:
+    """The password of a platform login role from the environment, or None when unset or empty."""
+    return os.environ.get(role_password_variable(role_name)) or None
 
 
 def git_revision() -> str:

@@ -1,4 +1,4 @@
-"""The warehouse's bootstrap (schemas, SQL functions, ledger tables, the subject-hash key).
+"""The warehouse's bootstrap (schemas, SQL functions, ledger tables, platform roles, the subject-hash key).
 
 The DDL lives in `sql/*.sql`, applied in file-name order; every statement is idempotent
 (`create … if not exists`, `create or replace`), so bootstrap runs at the start of every night.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from credit_dw.db import platform_access
 from credit_dw.db.connect import connect
 from credit_dw.db.privacy import install_hash_key
 from credit_dw.db.registered_codes import backfill_registered_codes
@@ -25,6 +26,8 @@ def bootstrap(url: str | None = None) -> list[str]:
             conn.execute(path.read_text(encoding="utf-8"))
             applied.append(path.name)
         backfill_registered_codes(conn)
+        # One role per downstream platform, its row policies and grants (catalog/platform_access.yml).
+        platform_access.install(conn)
     # The key of natural persons' keyed hash, from the environment into the restricted schema.
     install_hash_key(url)
     return applied
