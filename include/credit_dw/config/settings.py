@@ -14,6 +14,7 @@ module at parse time.
 | `CREDIT_DW_REJECT_SHARE` | per catalog entry (0.2) | override of every feed's batch rejection threshold |
 | `AIRFLOW_HOME` | `$CREDIT_DW_HOME/airflow` | Airflow's home (SQLite metadata locally) |
 | `MPLCONFIGDIR` | `$CREDIT_DW_HOME/cache/matplotlib` | matplotlib's config and font cache (the quality report's charts), built on first use and kept |
+| `AIRFLOW_CONN_CREDIT_EXPORT_SFTP_<TARGET>` | unset → the local outbox | an export target's SFTP server (Airflow SFTP connection `credit_export_sftp_<target>`, `/` in a target as `_`; extra `remote_root`, `key_file`, `host_key`); the connection may live in Airflow's metadata database or a secrets backend instead (docs/exports.md, SFTP delivery) |
 | `CREDIT_DW_GIT_REVISION` | `git rev-parse HEAD` of the checkout, else `unknown` | the producing revision written into every export manifest (set it in an image without `.git`) |
 """
 
