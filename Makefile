@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 DEMO_DATE ?= 2026-11-20
 DEMO_SCALE ?= 1
 
-.PHONY: help setup demo test lint bench manifest docs db-start db-stop clean browser
+.PHONY: help setup demo test lint bench manifest docs db-start db-stop clean browser sshd
 
 help:
 	@echo "make demo   - set up, start the embedded warehouse, simulate night $(DEMO_DATE), run it through Airflow"
@@ -50,8 +50,14 @@ demo: setup
 browser:
 	@test -x /usr/bin/chromium -a -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei)
 
+# SFTP delivery is tested against a real OpenSSH server the tests start on 127.0.0.1
+# (tests/test_sftp_delivery.py): Debian's openssh-server, installed only when missing (needs root).
+# Only the binary is used: the tests run it with a configuration of their own, not as a service.
+sshd:
+	@test -x /usr/sbin/sshd || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server)
+
 # The import contracts run with every test run (CI runs `make test`).
-test: setup browser lint
+test: setup browser sshd lint
 	$(BIN)/pytest
 
 docs: setup

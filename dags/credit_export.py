@@ -4,10 +4,13 @@
 Writes the night's deliveries for downstream platforms from the curated marts: one mapped task
 per target of the export catalog (`include/credit_dw/catalog/exports.yml`: `national` for
 全国信用信息共享平台, `publicity` for 信用中国（河北）, ...), each into
-`$CREDIT_DW_HOME/outbox/<target>/<date>/` with its files, a Frictionless Data Package manifest
-(`datapackage.json`) and `_SUCCESS` written last, recorded once in `meta.export_deliveries`
-(docs/exports.md). Targets are independent: one failing blocks no other (and leaves
-`_NOT_PRODUCED` with the reason where its receiver looks); the run then fails so it is alerted.
+`$CREDIT_DW_HOME/outbox/<target>/<date>/` (or, when the Airflow connection
+`credit_export_sftp_<target>` exists, `<remote_root>/<target>/<date>/` on the receiver's SFTP
+server, each file read back and checked before it is renamed into place) with its files, a
+Frictionless Data Package manifest (`datapackage.json`) and `_SUCCESS` written last, recorded once
+in `meta.export_deliveries` (docs/exports.md). Targets are independent: one failing blocks no
+other (and leaves `_NOT_PRODUCED` with the reason where its receiver looks); the run then fails so
+it is alerted.
 
 Beside them, the daily quality report for the province credit office
 (`$CREDIT_DW_HOME/reports/quality/<date>/index.html` plus CSVs): what came in, what was
@@ -56,7 +59,7 @@ def credit_export():
 
         get_current_context()["export_target"] = target  # names the mapped task in the UI
         delivery = export(target, date.fromisoformat(night))
-        return {"directory": str(delivery.directory), "rows": delivery.row_count,
+        return {"directory": str(delivery.directory), "location": delivery.location, "rows": delivery.row_count,
                 "files": {f.path: f.sha256 for f in delivery.files}, "newly_recorded": delivery.newly_recorded}
 
     @task

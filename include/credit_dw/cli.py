@@ -170,8 +170,13 @@ def _print_cycle(night: date, results) -> None:
     console.print(freshness)
 
     from credit_dw.catalog.exports import export_targets
+    from credit_dw.exports.destination import sftp_connection, sftp_connection_id
 
     for target in export_targets():
+        if sftp_connection(target) is not None:  # delivered to the receiver's server, not the outbox
+            console.print(f"export {target}: over SFTP (connection {sftp_connection_id(target)}); "
+                          f"select * from meta.export_deliveries where target = '{target}'")
+            continue
         outbox = settings.outbox_dir(target, night.isoformat())
         state = "delivered" if (outbox / "_SUCCESS").exists() else "NOT delivered"
         console.print(f"export {target}: {outbox}/ ({state}; datapackage.json beside the files)")

@@ -15,6 +15,7 @@ module at parse time.
 | `AIRFLOW_HOME` | `$CREDIT_DW_HOME/airflow` | Airflow's home (SQLite metadata locally) |
 | `MPLCONFIGDIR` | `$CREDIT_DW_HOME/cache/matplotlib` | matplotlib's config and font cache (the quality report's charts), built on first use and kept |
 | `CREDIT_DW_ROLE_<LOGIN>_PASSWORD` | unset → the login role is created without a password (it cannot log in by password) and an existing password is kept | password of a platform login role of `catalog/platform_access.yml`, the role name in upper case: `CREDIT_DW_ROLE_CREDIT_CITY_130100_PASSWORD`, `CREDIT_DW_ROLE_CREDIT_PUBLICITY_PASSWORD`, `CREDIT_DW_ROLE_CREDIT_LENDING_PASSWORD`, `CREDIT_DW_ROLE_CREDIT_CHECK_PASSWORD` (docs/platform_access.md) |
+| `AIRFLOW_CONN_CREDIT_EXPORT_SFTP_<TARGET>` | unset → the local outbox | an export target's SFTP server (Airflow SFTP connection `credit_export_sftp_<target>`, `/` in a target as `_`; extra `remote_root`, `key_file`, `host_key`); the connection may live in Airflow's metadata database or a secrets backend instead (docs/exports.md, SFTP delivery) |
 | `CREDIT_DW_GIT_REVISION` | `git rev-parse HEAD` of the checkout, else `unknown` | the producing revision written into every export manifest (set it in an image without `.git`) |
 """
 

@@ -1,20 +1,25 @@
-"""One delivery of one target for one night, into `$CREDIT_DW_HOME/outbox/<target>/<date>/`.
+"""One delivery of one target for one night, into `$CREDIT_DW_HOME/outbox/<target>/<date>/`, or
+`<remote_root>/<target>/<date>/` on the receiver's SFTP server when the target's SFTP connection
+is configured (`credit_dw.exports.destination`, `credit_dw.exports.sftp`).
 
 Order of writing, so that a receiver who sees `_SUCCESS` sees a complete delivery:
 
 1. temporary files a killed run left behind are removed; an unrecorded delivery's stale
    `_SUCCESS` is removed before anything is replaced;
-2. every data file (UTF-8 CSV), each under a temporary name in the directory, then renamed;
+2. every data file (UTF-8 CSV), each under a temporary name in the directory, then renamed (on
+   SFTP: read back, size and sha256, before the rename);
 3. the manifest (`datapackage.json`);
 4. `_SUCCESS`, last (then an earlier failed attempt's `_NOT_PRODUCED` note is removed);
-5. the ledger row (`meta.export_deliveries`, one per target and night).
+5. the directory is listed and every file's size checked against what was sent;
+6. the ledger row (`meta.export_deliveries`, one per target and night).
 
-A rerun of a recorded night regenerates the files and compares them with the recorded hashes:
-identical (the normal case) → the files are written again byte for byte, the recorded manifest is
-restored, and no second delivery is recorded; different → `DeliveryConflict`, nothing is
-touched: a correction after delivery is a new increment, never a rewrite of a delivered file.
-Every scheduled delivery is written even when it has no rows (header-only files with their
-manifest), so a receiver can tell "no changes" from "not produced".
+A file already there with the very bytes to be written is left as it is (not rewritten: its
+mtime does not move). A rerun of a recorded night regenerates the files and compares them with
+the recorded hashes: identical (the normal case) → missing or damaged files are written again
+byte for byte, the recorded manifest is restored, and no second delivery is recorded; different
+→ `DeliveryConflict`, nothing is touched: a correction after delivery is a new increment, never a
+rewrite of a delivered file. Every scheduled delivery is written even when it has no rows
+(header-only files with their manifest), so a receiver can tell "no changes" from "not produced".
 """
 
 from __future__ import annotations
@@ -25,26 +30,32 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
+from pathlib import PurePath
 
 from credit_dw.catalog.exports import ExportSpec, FileSpec
 from credit_dw.config import settings
 from credit_dw.db.connect import connect
 from credit_dw.exports import ledger, manifest, writer
+from credit_dw.exports.destination import Destination, open_destination
 
 
 class DeliveryConflict(RuntimeError):
     """A rerun produced files that differ from the ones already delivered for the night."""
 
 
+class DeliveryNotVerified(RuntimeError):
+    """After writing, the destination does not list a file with the size that was sent."""
+
+
 @dataclass(frozen=True)
 class Delivery:
     target: str
     logical_date: date
-    directory: Path
+    directory: PurePath  # the night's directory at its destination (local Path, or the remote path)
     files: tuple[manifest.WrittenFile, ...]
-    manifest_file: Path
+    manifest_file: PurePath
     newly_recorded: bool  # False when the night had been delivered before (a rerun)
+    location: str = ""  # the outbox path, or sftp://user@host:port/<remote directory>
 
     @property
     def row_count(self) -> int:
@@ -90,22 +101,9 @@ def deliver(spec: ExportSpec, logical_date: date, tables: Mapping[str, Sequence[
         package = manifest.descriptor(spec, logical_date, [w for w, _ in payloads], revision)
         manifest_bytes = manifest.descriptor_bytes(package)
 
-    directory = settings.outbox_dir(spec.target, day)
-    directory.mkdir(parents=True, exist_ok=True)
-    writer.clear_leftovers(directory)
-    success = directory / manifest.SUCCESS_NAME
-    if previous is None:
-        success.unlink(missing_ok=True)
-    for written, payload in payloads:
-        target_path = directory / written.path
-        if not target_path.exists() or target_path.read_bytes() != payload:
-            writer.write_atomically(target_path, payload)
-    manifest_file = directory / manifest.MANIFEST_NAME
-    if not manifest_file.exists() or manifest_file.read_bytes() != manifest_bytes:
-        writer.write_atomically(manifest_file, manifest_bytes)
-    if not success.exists():
-        writer.write_atomically(success, b"")
-    (directory / manifest.NOT_PRODUCED_NAME).unlink(missing_ok=True)  # an earlier failed attempt's note
+    with open_destination(spec.target, day) as destination:
+        _write(destination, payloads, manifest_bytes, recorded_before=previous is not None)
+        directory, location = destination.directory, destination.location
 
     newly = False
     if previous is None:
@@ -116,31 +114,60 @@ def deliver(spec: ExportSpec, logical_date: date, tables: Mapping[str, Sequence[
                 files=[(w.path, w.rows, w.sha256) for w, _ in payloads],
                 manifest=manifest_bytes.decode("utf-8"),
                 manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest())
-    return Delivery(spec.target, logical_date, directory, tuple(w for w, _ in payloads), manifest_file, newly)
+    return Delivery(spec.target, logical_date, directory, tuple(w for w, _ in payloads),
+                    directory / manifest.MANIFEST_NAME, newly, location)
+
+
+def _write(destination: Destination, payloads: Sequence[tuple[manifest.WrittenFile, bytes]],
+           manifest_bytes: bytes, *, recorded_before: bool) -> None:
+    """Steps 1–5 of the module's order; a file already holding the bytes is left untouched."""
+    destination.makedirs()
+    destination.clear_leftovers()
+    if not recorded_before:
+        destination.remove(manifest.SUCCESS_NAME)
+    expected: dict[str, int] = {}
+    for name, payload in [*((w.path, p) for w, p in payloads), (manifest.MANIFEST_NAME, manifest_bytes)]:
+        if destination.digest(name) != (len(payload), hashlib.sha256(payload).hexdigest()):
+            destination.put(name, payload)
+        expected[name] = len(payload)
+    if not destination.exists(manifest.SUCCESS_NAME):
+        destination.put(manifest.SUCCESS_NAME, b"")
+    expected[manifest.SUCCESS_NAME] = 0
+    destination.remove(manifest.NOT_PRODUCED_NAME)  # an earlier failed attempt's note
+    listed = destination.sizes()
+    wrong = sorted(name for name, size in expected.items() if listed.get(name) != size)
+    if wrong:
+        raise DeliveryNotVerified(
+            f"{destination.location}: after writing, {', '.join(wrong)} not listed with the size sent "
+            f"({', '.join(f'{n}: {listed.get(n)} != {expected[n]}' for n in wrong)}); no delivery recorded")
 
 
 def verified_delivery(spec: ExportSpec, logical_date: date) -> Delivery | None:
-    """The night's recorded delivery when its files, manifest and `_SUCCESS` are on disk exactly as
-    recorded; None otherwise. Lets a rerun of a delivered night succeed without recutting it when
-    the marts have moved on to a later night (they can no longer reproduce it)."""
+    """The night's recorded delivery when its files, manifest and `_SUCCESS` are at its destination
+    exactly as recorded (read back and hashed); None otherwise. Lets a rerun of a delivered night
+    succeed without recutting it when the marts have moved on to a later night (they can no longer
+    reproduce it)."""
     with connect() as conn:
         previous = ledger.recorded(conn, spec.target, logical_date)
     if previous is None:
         return None
-    directory = settings.outbox_dir(spec.target, logical_date.isoformat())
-    manifest_file = directory / manifest.MANIFEST_NAME
-    if not (directory / manifest.SUCCESS_NAME).exists() or not manifest_file.exists():
-        return None
-    if manifest_file.read_bytes() != previous.manifest.encode("utf-8"):
-        return None
-    for name, sha256 in previous.file_hashes.items():
-        path = directory / name
-        if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != sha256:
+    manifest_bytes = previous.manifest.encode("utf-8")
+    with open_destination(spec.target, logical_date.isoformat()) as destination:
+        if not destination.exists(manifest.SUCCESS_NAME):
             return None
+        if destination.digest(manifest.MANIFEST_NAME) != (len(manifest_bytes),
+                                                          hashlib.sha256(manifest_bytes).hexdigest()):
+            return None
+        for name, sha256 in previous.file_hashes.items():
+            found = destination.digest(name)
+            if found is None or found[1] != sha256:
+                return None
+        directory, location = destination.directory, destination.location
     by_name = {f.name: f for f in spec.files}
     files = tuple(
         manifest.WrittenFile(spec=by_name[r["name"]], path=r["path"], bytes=r["bytes"],
                              sha256=r["hash"].removeprefix("sha256:"), rows=r["rows"],
                              rows_by_operation=r["rows_by_operation"])
         for r in json.loads(previous.manifest)["resources"] if r["name"] in by_name)
-    return Delivery(spec.target, logical_date, directory, files, manifest_file, newly_recorded=False)
+    return Delivery(spec.target, logical_date, directory, files, directory / manifest.MANIFEST_NAME,
+                    newly_recorded=False, location=location)

@@ -1,5 +1,6 @@
 """Exporting one target for one night: its spec from the catalog, its content from its target
-module, its delivery through `credit_dw.exports.delivery`.
+module, its delivery through `credit_dw.exports.delivery` (to the local outbox, or over SFTP when
+the target's connection is configured: `credit_dw.exports.destination`).
 
 A past night is delivered only from marts built as of that night: each mart the spec names in
 `as_of_checked` must carry `as_of_on` = the night, else `NotBuiltForNight` says so (rebuild the
@@ -16,10 +17,10 @@ from datetime import date
 import psycopg
 
 from credit_dw.catalog.exports import ExportSpec, get_export
-from credit_dw.config import settings
 from credit_dw.db.connect import connect
-from credit_dw.exports import manifest, writer
+from credit_dw.exports import manifest
 from credit_dw.exports.delivery import Delivery, deliver, verified_delivery
+from credit_dw.exports.destination import open_destination
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +42,24 @@ def check_as_of(conn: psycopg.Connection, spec: ExportSpec, logical_date: date) 
 def export(target: str, logical_date: date) -> Delivery:
     """Cut, write and record `target`'s delivery for `logical_date` (idempotent: see delivery).
 
-    When it fails and the night has no delivery yet, `_NOT_PRODUCED` in the night's directory says
-    why, so the receiver can tell "not produced" from "not yet" or "no changes" (an empty delivery).
+    When it fails and the night has no delivery yet, `_NOT_PRODUCED` in the night's directory (at
+    its destination: the outbox, or the SFTP server) says why, so the receiver can tell "not
+    produced" from "not yet" or "no changes" (an empty delivery). When the destination itself cannot
+    be reached (the SFTP server is down or refuses us) the note cannot be left: the error is logged
+    and the task fails, which alerts.
     """
     try:
         return _export(target, logical_date)
     except Exception as exc:
-        directory = settings.outbox_dir(target, logical_date.isoformat())
-        if not (directory / manifest.SUCCESS_NAME).exists():
-            directory.mkdir(parents=True, exist_ok=True)
-            reason = f"export {target} {logical_date} was not produced: {type(exc).__name__}: {exc}\n"
-            writer.write_atomically(directory / manifest.NOT_PRODUCED_NAME, reason.encode("utf-8"))
+        reason = f"export {target} {logical_date} was not produced: {type(exc).__name__}: {exc}\n"
+        try:
+            with open_destination(target, logical_date.isoformat()) as destination:
+                if not destination.exists(manifest.SUCCESS_NAME):
+                    destination.makedirs()
+                    destination.put(manifest.NOT_PRODUCED_NAME, reason.encode("utf-8"))
+        except Exception:
+            log.exception("export %s %s: could not leave %s at the destination", target, logical_date,
+                          manifest.NOT_PRODUCED_NAME)
         raise
 
 
