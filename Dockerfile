@@ -58,5 +58,13 @@ RUN cd /opt/credit-dw/dbt_project \
  && test -s target/manifest.json \
  && chmod -R g+rwX /opt/credit-dw/dbt_project
 
+# No outbound calls from any process of the image, under docker compose or not (as
+# credit_dw.config.airflow_env.defaults): Cosmos's usage metrics, Scarf analytics (DO_NOT_TRACK also
+# stops dbt's tracking), Great Expectations' analytics, Airflow's usage data collection.
 ENV AIRFLOW__CORE__DAGS_FOLDER=/opt/credit-dw/dags \
-    CREDIT_DW_HOME=/opt/airflow/credit-dw-home
+    CREDIT_DW_HOME=/opt/airflow/credit-dw-home \
+    AIRFLOW__COSMOS__ENABLE_TELEMETRY=False \
+    DO_NOT_TRACK=1 \
+    SCARF_NO_ANALYTICS=true \
+    GX_ANALYTICS_ENABLED=False \
+    AIRFLOW__USAGE_DATA_COLLECTION__ENABLED=False

@@ -32,9 +32,14 @@ $(BIN)/credit-dw: $(UV) pyproject.toml uv.lock
 # database needed; rebuilt only when the dbt sources changed), so the DAGs load under a real
 # dag-processor on a fresh checkout.
 ENSURE_MANIFEST := $(BIN)/python -c "from credit_dw.transform.dbt import ensure_manifest; ensure_manifest()"
+# It also writes the project's Airflow settings (credit_dw.config.airflow_env.defaults) into
+# $AIRFLOW_HOME/airflow.cfg (default .local/airflow), so a plain `airflow` command there sees what
+# credit-dw sets: no example DAGs, Beijing time, telemetry off.
+WRITE_AIRFLOW_CFG := $(BIN)/python -c "from credit_dw.config.airflow_env import write_config; write_config()"
 
 setup: $(BIN)/credit-dw
 	@$(ENSURE_MANIFEST)
+	@$(WRITE_AIRFLOW_CFG)
 
 manifest: setup
 	$(ENSURE_MANIFEST)
