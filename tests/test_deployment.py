@@ -474,7 +474,8 @@ def test_warehouse_init_creates_the_database_and_an_owner_that_is_no_superuser(w
                 "select rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls"
                 " from pg_roles where rolname = current_user"
             ).fetchone()
-            assert attributes == (False, False, False, False, False)
+            # CREATEROLE only: bootstrap creates the platform roles (docs/platform_access.md).
+            assert attributes == (False, False, True, False, False)
             assert conn.execute(
                 "select pg_get_userbyid(datdba) = current_user from pg_database where datname = current_database()"
             ).fetchone() == (True,)
