@@ -33,11 +33,18 @@ def _may_create_roles(conn: psycopg.Connection) -> bool:
     return conn.execute("select rolsuper or rolcreaterole from pg_roles where rolname = current_user").fetchone()[0]
 
 
+def _administers(conn: psycopg.Connection, name: str) -> bool:
+    """Whether this role may alter `name`: a superuser, or (PostgreSQL 16+) a CREATEROLE role that
+    created it and so holds ADMIN OPTION on it; roles the DBA made are the DBA's to change."""
+    return conn.execute("select pg_has_role(current_user, %s, 'MEMBER WITH ADMIN OPTION')",
+                        (name,)).fetchone()[0]
+
+
 def ensure_roles(conn: psycopg.Connection) -> list[str]:
     """Create the missing group and login roles, set passwords from the environment; returns the
     roles that are missing and could not be created (no CREATEROLE)."""
     may_create = _may_create_roles(conn)
-    missing = []
+    missing, not_ours = [], []
     for platform in load_platforms():
         wanted = [(platform.group, False), *((login, True) for login in platform.logins)]
         for name, login in wanted:
@@ -47,11 +54,13 @@ def ensure_roles(conn: psycopg.Connection) -> list[str]:
                     continue
                 conn.execute(sql.SQL("create role {} {}").format(
                     sql.Identifier(name), sql.SQL("login" if login else "nologin")))
-            if login and may_create:
+            if login and may_create and not _administers(conn, name):
+                not_ours.append(name)
+            elif login and may_create:
                 # Logins inherit their group's grants; nothing more (no superuser, no bypassing RLS).
                 conn.execute(sql.SQL("alter role {} login inherit nosuperuser nocreatedb nocreaterole "
                                      "noreplication nobypassrls").format(sql.Identifier(name)))
-                if _role_exists(conn, platform.group):
+                if _role_exists(conn, platform.group) and _administers(conn, platform.group):
                     conn.execute(sql.SQL("grant {} to {}").format(sql.Identifier(platform.group),
                                                                  sql.Identifier(name)))
                 password = settings.role_password(name)
@@ -61,6 +70,9 @@ def ensure_roles(conn: psycopg.Connection) -> list[str]:
     if missing:
         log.warning("platform roles missing and not created (the warehouse role lacks CREATEROLE): %s",
                     ", ".join(missing))
+    if not_ours:
+        log.warning("platform roles left as they are (created by another role, e.g. the DBA, who "
+                    "keeps their attributes, memberships and passwords): %s", ", ".join(not_ours))
     return missing
 
 
