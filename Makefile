@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 DEMO_DATE ?= 2026-11-20
 DEMO_SCALE ?= 1
 
-.PHONY: help setup demo test lint bench manifest docs db-start db-stop clean browser sshd
+.PHONY: help setup demo test lint bench manifest docs db-start db-stop clean browser sshd redis
 
 help:
 	@echo "make demo   - set up, start the embedded warehouse, simulate night $(DEMO_DATE), run it through Airflow"
@@ -61,8 +61,12 @@ browser:
 sshd:
 	@test -x /usr/sbin/sshd || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server)
 
+# Redis, the Celery broker tests/test_celery_workers.py starts on 127.0.0.1 (Debian's package).
+redis:
+	@test -x /usr/bin/redis-server || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server)
+
 # The import contracts run with every test run (CI runs `make test`).
-test: setup browser sshd lint
+test: setup browser sshd redis lint
 	$(BIN)/pytest
 
 docs: setup

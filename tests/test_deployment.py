@@ -542,3 +542,24 @@ def test_setup_writes_the_projects_settings_into_airflow_cfg(tmp_path):
     parser.read(fresh / "airflow.cfg")
     for (section, key), value in airflow_env.config_options(airflow_env.defaults(fresh)).items():
         assert parser.get(section, key) == value, (section, key)
+
+
+def test_the_celery_profile_is_shaped_like_the_official_compose_file():
+    """Workers beyond one process: Redis and Celery workers behind the `celery` profile, the
+    executor chosen by AIRFLOW_EXECUTOR (LocalExecutor unless set), flower optional."""
+    services = compose()["services"]
+    common = services["airflow-scheduler"]["environment"]
+    assert common["AIRFLOW__CORE__EXECUTOR"] == "${AIRFLOW_EXECUTOR:-LocalExecutor}"
+    assert common["AIRFLOW__CELERY__BROKER_URL"] == "redis://redis:6379/0"
+    assert common["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql://airflow:${AIRFLOW_METADATA_PASSWORD:?")
+    assert services["redis"]["profiles"] == ["celery"] and "healthcheck" in services["redis"]
+    worker = services["airflow-worker"]
+    assert worker["profiles"] == ["celery"] and worker["command"] == "celery worker"
+    assert "inspect ping" in " ".join(worker["healthcheck"]["test"])
+    assert worker["depends_on"]["redis"] == {"condition": "service_healthy"}
+    assert worker["env_file"] == ".env"  # the night's settings reach the workers too
+    assert services["flower"]["profiles"] == ["flower"]
+    # Without the profile nothing depends on Redis: the LocalExecutor deployment starts alone.
+    for name, service in services.items():
+        if "celery" not in service.get("profiles", []) and "flower" not in service.get("profiles", []):
+            assert "redis" not in service.get("depends_on", {}), name

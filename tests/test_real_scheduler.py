@@ -1,343 +1,50 @@
 """The nightly cycle under Airflow's real components, not `dag.test()` (issue 15).
 
-A deployment of its own, as a data engineer would start one after `make setup`: a data directory
-(`CREDIT_DW_HOME`) in a temporary directory with its own embedded PostgreSQL (`credit-dw db
-start`: the warehouse, the simulated department databases and Airflow's metadata database), so
-nothing another test left in the session's warehouse changes what this night builds. The
-scheduler (LocalExecutor), the dag-processor, the api-server (on a free port on 127.0.0.1) and the
-triggerer run as separate processes; the DAGs folder is the checkout's `dags/`.
+A deployment of its own (tests/airflow_services.py: a data directory and embedded PostgreSQL of
+its own), as a data engineer would start one after `make setup`: the scheduler (LocalExecutor),
+the dag-processor, the api-server (on a free port on 127.0.0.1) and the triggerer as separate
+processes; the DAGs folder is the checkout's `dags/`.
 
 Then, as an operator would: the dag-processor loads the three DAGs without import errors, they are
 unpaused through the REST API (public API v2, JWT from the simple auth manager's `/auth/token`),
 no night is scheduled that nobody asked for, `credit_ingest` is triggered for one simulated night
 and the Assets run `credit_transform` and `credit_export` to success; a second trigger of the same
 night leaves every warehouse table and the export byte-identical.
-
-Every component logs to a file in the temporary directory; a failure or a timeout prints the
-failed tasks' log tails and the components' log tails.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import secrets
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
-
-from credit_dw.config import airflow_env
+from airflow_services import (
+    DAG_IDS,
+    airflow_running,
+    load_and_unpause,
+    own_deployment,
+    run_night,
+    simulate_and_run,
+    table_fingerprints,
+)
 
 pytestmark = pytest.mark.integration
 
-DAG_IDS = ("credit_ingest", "credit_transform", "credit_export")
-METADATA_DB = "airflow_metadata"
-COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
-#: The api-server, scheduler and dag-processor up, and the three DAGs parsed.
-STARTUP_TIMEOUT_SECONDS = 180
 #: Several scheduler loops: long enough for the scheduler to create a run it would create at once.
 UNREQUESTED_RUN_GRACE_SECONDS = 30
 NIGHT = "2025-10-13"  # a Monday
-#: A night through the three DAGs; a cycle taking longer fails with the logs.
-CYCLE_TIMEOUT_SECONDS = int(os.environ.get("CREDIT_DW_NIGHT_TIMEOUT_SECONDS", 1800))
-TERMINAL = {"success", "failed"}
-SCHEMAS = ("raw", "meta", "reference", "staging", "marts")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    """The file's last lines; of a task log (JSON lines), each line's level and event, shortened."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as err:
-        return f"(cannot read {path}: {err})"
-    shown = []
-    for line in text[-lines:]:
-        try:
-            record = json.loads(line)
-            line = f"{record.get('timestamp', '')} {record.get('level', '')}: {record.get('event', '')}"
-        except (ValueError, AttributeError):
-            pass
-        shown.append(line[:400])
-    return "\n".join(shown)
-
-
-@dataclass
-class Airflow:
-    """The running components and a small REST client for them."""
-
-    home: Path
-    base_url: str
-    env: dict[str, str]
-    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
-    token: str = ""
-
-    # --- REST -----------------------------------------------------------------------------------
-    def request(self, method: str, path: str, body: dict | None = None, auth: bool = True) -> dict:
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base_url + path, data=data, method=method)
-        req.add_header("Content-Type", "application/json")
-        if auth:
-            req.add_header("Authorization", f"Bearer {self.token}")
-        try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                raw = resp.read()
-        except urllib.error.HTTPError as err:
-            detail = err.read().decode(errors="replace")[:2000]
-            raise AssertionError(f"{method} {path}: HTTP {err.code}: {detail}") from err
-        return json.loads(raw) if raw else {}
-
-    def runs(self, dag_id: str) -> list[dict]:
-        return self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100&order_by=run_after")["dag_runs"]
-
-    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
-        quoted = urllib.request.quote(run_id, safe="")
-        return self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{quoted}/taskInstances?limit=1000")["task_instances"]
-
-    def wait_for_run(self, dag_id: str, known: set[str], deadline: float) -> dict:
-        """The first run of the DAG not in `known`, once it is terminal; fails with logs at the deadline."""
-        run = None
-        while time.monotonic() < deadline:
-            self.check_alive()
-            new = [r for r in self.runs(dag_id) if r["dag_run_id"] not in known]
-            if new:
-                run = new[0]
-                if run["state"] in TERMINAL:
-                    return run
-            time.sleep(3)
-        where = f"run {run['dag_run_id']} is {run['state']}" if run else "no run was created"
-        pytest.fail(f"timed out waiting for {dag_id}: {where}\n"
-                    + self.failure_report(dag_id, run["dag_run_id"] if run else None))
-
-    def durations(self, dag_id: str, run_id: str) -> str:
-        """The run's slowest tasks, for the test output."""
-        tis = [ti for ti in self.task_instances(dag_id, run_id) if ti.get("duration")]
-        tis.sort(key=lambda ti: -ti["duration"])
-        return ", ".join(f"{ti['task_id']}[{ti['map_index']}] {ti['duration']:.0f} s" for ti in tis[:5])
-
-    # --- diagnostics ----------------------------------------------------------------------------
-    def failure_report(self, dag_id: str | None = None, run_id: str | None = None) -> str:
-        """The failed tasks of a run with their log tails, then every component's log tail."""
-        parts = []
-        if dag_id and run_id:
-            try:
-                instances = self.task_instances(dag_id, run_id)
-            except AssertionError as err:
-                instances = []
-                parts.append(str(err))
-            bad = [ti for ti in instances if ti["state"] not in ("success", "skipped")]
-            parts.append(f"{dag_id} {run_id}: tasks not succeeded: "
-                         + ", ".join(f"{ti['task_id']}[{ti['map_index']}]={ti['state']}" for ti in bad))
-            for ti in bad:
-                if ti["state"] not in ("failed", "up_for_retry"):
-                    continue
-                folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={ti['task_id']}"
-                for log in sorted(folder.rglob("attempt=*.log")):
-                    parts.append(f"--- {log.relative_to(self.home)} (tail)\n{_tail(log, 30)}")
-        for name in COMPONENTS:
-            parts.append(f"--- {name}.log (tail)\n{_tail(self.home / f'{name}.log', 25)}")
-        return "\n".join(parts)
-
-    def check_alive(self) -> None:
-        dead = {name: proc.returncode for name, proc in self.procs.items() if proc.poll() is not None}
-        if dead:
-            pytest.fail(f"Airflow components exited: {dead}\n" + self.failure_report())
-
-    # --- lifecycle ------------------------------------------------------------------------------
-    def start(self, name: str, *args: str) -> None:
-        log = open(self.home / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
-        self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "airflow", name, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,  # its own process group: children too
-        )
-        log.close()
-
-    def stop(self) -> None:
-        import psutil
-
-        # Task processes may leave the component's process group (a task runner in a session of
-        # its own): find every descendant first, and kill what is left of them at the end.
-        descendants = []
-        for proc in self.procs.values():
-            try:
-                descendants += psutil.Process(proc.pid).children(recursive=True)
-            except psutil.NoSuchProcess:
-                pass
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-            try:  # whatever is left in its group (task runners, api-server workers)
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(timeout=10)
-        for child in descendants:
-            try:
-                child.kill()
-            except psutil.NoSuchProcess:
-                pass
-
-
-@dataclass
-class Deployment:
-    """A data directory with its own embedded PostgreSQL, started as `credit-dw db start` does."""
-
-    home: Path
-    env: dict[str, str]
-    warehouse_url: str = ""
-
-    def cli(self, *args: str, timeout: int = 600) -> str:
-        done = subprocess.run([sys.executable, "-m", "credit_dw.cli", *args], env=self.env, text=True,
-                              capture_output=True, timeout=timeout)
-        assert done.returncode == 0, f"credit-dw {' '.join(args)}: {done.stdout[-2000:]}{done.stderr[-4000:]}"
-        return done.stdout
-
-    def metadata_url(self) -> str:
-        """Airflow's metadata database, beside the warehouse on the deployment's server."""
-        import psycopg
-
-        with psycopg.connect(self.warehouse_url, autocommit=True) as conn:
-            conn.execute(f"create database {METADATA_DB}")
-        pg = settings_pg_params(self.warehouse_url)
-        host = f"?host={pg.host}" if pg.host.startswith("/") else ""
-        netloc = "" if host else f"{pg.host}:{pg.port}"
-        return f"postgresql+psycopg2://{pg.user}:{pg.password}@{netloc}/{METADATA_DB}{host}"
-
-    def outbox_bytes(self, target: str, night: str) -> dict[str, str]:
-        out = self.home / "outbox" / target / night
-        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())}
-
-
-def settings_pg_params(url: str):
-    from credit_dw.config import settings
-
-    return settings.pg_params(url)
 
 
 @pytest.fixture(scope="module")
 def deployment():
-    home = Path(tempfile.mkdtemp(prefix="credit-dw-deployment-"))
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AIRFLOW", "CREDIT_DW_", "SOURCE_")) and k != "WAREHOUSE_URL"}
-    env["CREDIT_DW_HOME"] = str(home)
-    dep = Deployment(home=home, env=env)
-    try:
-        dep.cli("db", "start", timeout=180)
-        dep.warehouse_url = (home / "warehouse.url").read_text().strip()
+    with own_deployment() as dep:
         yield dep
-    finally:
-        subprocess.run([sys.executable, "-m", "credit_dw.cli", "db", "stop"], env=env, capture_output=True,
-                       timeout=120)
-        if not os.environ.get("CREDIT_DW_KEEP_AIRFLOW_HOME"):
-            shutil.rmtree(home, ignore_errors=True)
-
-
-def _environment(deployment: Deployment, home: Path, port: int) -> dict[str, str]:
-    env = dict(deployment.env)  # not the session's SQLite, data directory or warehouse
-    env.update(airflow_env.defaults(home))
-    metadata_url = deployment.metadata_url()
-    (home / "passwords.json").write_text(json.dumps({"operator": "night-shift"}))
-    env.update({
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
-        # Airflow derives an asyncpg URL otherwise (not installed): psycopg 3's async driver.
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": metadata_url.replace("+psycopg2://", "+psycopg_async://"),
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        "AIRFLOW__API__WORKERS": "1",
-        # The scheduler's and the triggerer's log servers (8793, 8794 by default) on free ports:
-        # another Airflow on this machine must not make the components fail to start.
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-        # Every component signs or checks the same tokens (task runners ↔ execution API).
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
-        "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "operator:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-        # As deployed (docker-compose.yml): new DAGs start paused; the operator unpauses them.
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-        "CREDIT_DW_RETRY_DELAY_SECONDS": "5",
-    })
-    return env
 
 
 @pytest.fixture(scope="module")
-def airflow(deployment):
-    # Not pytest's tmp_path_factory: other pytest sessions of the same user prune its numbered
-    # directories while this one runs. Kept when CREDIT_DW_KEEP_AIRFLOW_HOME is set.
-    home = deployment.home / "airflow"
-    home.mkdir()
-    port = _free_port()
-    af = Airflow(home=home, base_url=f"http://127.0.0.1:{port}", env=_environment(deployment, home, port))
-    with open(home / "db-migrate.log", "wb") as log:
-        migrated = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=af.env,
-                                  stdout=log, stderr=subprocess.STDOUT, timeout=600)
-    assert migrated.returncode == 0, _tail(home / "db-migrate.log")
-    try:
-        af.start("api-server", "--host", "127.0.0.1", "--port", str(port))
-        af.start("scheduler")
-        af.start("dag-processor")
-        af.start("triggerer")
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while True:
-            af.check_alive()
-            try:
-                health = af.request("GET", "/api/v2/monitor/health", auth=False)
-                if health.get("scheduler", {}).get("status") == "healthy":
-                    break
-            except (AssertionError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("the api-server or the scheduler did not come up\n" + af.failure_report())
-            time.sleep(2)
-        af.token = af.request("POST", "/auth/token", {"username": "operator", "password": "night-shift"},
-                              auth=False)["access_token"]
-        yield af
-    finally:
-        af.stop()
-
-
-@pytest.fixture(scope="module")
-def dags_loaded(airflow):
-    """The dag-processor has serialized the three DAGs, without import errors; they are unpaused."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while True:
-        airflow.check_alive()
-        errors = airflow.request("GET", "/api/v2/importErrors")["import_errors"]
-        assert not errors, "DAG import errors under the dag-processor:\n" + "\n".join(
-            f"{e['filename']}: {e['stack_trace']}" for e in errors)
-        dag_ids = {d["dag_id"] for d in airflow.request("GET", "/api/v2/dags?limit=100")["dags"]}
-        if set(DAG_IDS) <= dag_ids:
-            break
-        if time.monotonic() > deadline:
-            pytest.fail(f"the dag-processor did not load {set(DAG_IDS) - dag_ids}\n" + airflow.failure_report())
-        time.sleep(2)
-    for dag_id in DAG_IDS:
-        airflow.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
-    return airflow
+def dags_loaded(deployment):
+    with airflow_running(deployment, {"AIRFLOW__CORE__EXECUTOR": "LocalExecutor"}) as airflow:
+        yield load_and_unpause(airflow)
 
 
 def test_the_dag_processor_loads_the_three_dags(dags_loaded):
@@ -355,31 +62,10 @@ def test_no_night_is_scheduled_that_nobody_asked_for(dags_loaded):
     assert dag["next_dagrun_run_after"] > time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()), dag
 
 
-def _run_night(airflow: Airflow, night: str) -> dict[str, dict]:
-    """Trigger credit_ingest for the night; return each DAG's new run once terminal."""
-    known = {dag_id: {r["dag_run_id"] for r in airflow.runs(dag_id)} for dag_id in DAG_IDS}
-    airflow.request("POST", "/api/v2/dags/credit_ingest/dagRuns",
-                    {"logical_date": None, "conf": {"logical_date": night}})
-    deadline = time.monotonic() + CYCLE_TIMEOUT_SECONDS
-    runs = {}
-    for dag_id in DAG_IDS:
-        run = airflow.wait_for_run(dag_id, known[dag_id], deadline)
-        if run["state"] != "success":
-            pytest.fail(f"{dag_id} run {run['dag_run_id']} {run['state']}\n"
-                        + airflow.failure_report(dag_id, run["dag_run_id"]))
-        runs[dag_id] = run
-        print(f"\n{dag_id}: slowest tasks {airflow.durations(dag_id, run['dag_run_id'])}")
-    return runs
-
-
 @pytest.fixture(scope="module")
 def first_cycle(dags_loaded, deployment):
     # After the check that nothing runs unasked (module order), as an operator would go on.
-    deployment.cli("simulate", "--date", NIGHT)
-    started = time.monotonic()
-    runs = _run_night(dags_loaded, NIGHT)
-    print(f"\nfirst night under the real components: {time.monotonic() - started:.0f} s")
-    return runs
+    return simulate_and_run(dags_loaded, deployment, NIGHT)
 
 
 @pytest.fixture()
@@ -406,18 +92,12 @@ def test_a_triggered_night_runs_the_asset_chain_to_success(first_cycle, deployme
 
 
 def test_triggering_the_same_night_again_changes_nothing(first_cycle, dags_loaded, deployment, warehouse):
-    before_tables = _table_fingerprints(warehouse)
+    before_tables = table_fingerprints(warehouse)
     before_export = deployment.outbox_bytes("national", NIGHT)
-    runs = _run_night(dags_loaded, NIGHT)
+    runs = run_night(dags_loaded, NIGHT)
     assert [runs[d]["state"] for d in DAG_IDS] == ["success"] * 3
-    assert _table_fingerprints(warehouse) == before_tables
+    assert table_fingerprints(warehouse) == before_tables
     assert deployment.outbox_bytes("national", NIGHT) == before_export
-
-
-def _table_fingerprints(conn) -> dict[str, tuple[int, str]]:
-    from test_nightly import _table_fingerprints as fingerprints
-
-    return fingerprints(conn)
 
 
 # --- one night at a time through the chain (no Airflow needed) --------------------------------
