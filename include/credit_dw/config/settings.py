@@ -15,6 +15,9 @@ module at parse time.
 | `AIRFLOW_HOME` | `$CREDIT_DW_HOME/airflow` | Airflow's home (SQLite metadata locally) |
 | `MPLCONFIGDIR` | `$CREDIT_DW_HOME/cache/matplotlib` | matplotlib's config and font cache (the quality report's charts), built on first use and kept |
 | `CREDIT_DW_GIT_REVISION` | `git rev-parse HEAD` of the checkout, else `unknown` | the producing revision written into every export manifest (set it in an image without `.git`) |
+| `CREDIT_DW_BACKUP_KEY` | unset (a backup run fails saying how to make one) | Fernet key (urlsafe base64, 32 bytes) that encrypts the off-site copy of every backup and its WAL |
+| `CREDIT_DW_BACKUP_OFFSITE_DIR` | `$CREDIT_DW_HOME/backup/offsite` | where the encrypted off-site copy goes (mount of another disk or host) |
+| `CREDIT_DW_BACKUP_RETENTION` | `RECOVERY WINDOW OF 7 DAYS` | Barman's retention policy for the full backups and their WAL |
 """
 
 from __future__ import annotations
@@ -64,6 +67,20 @@ def landing_dir(source_id: str, logical_date: str) -> Path:
 
 def reports_dir() -> Path:
     return home() / "reports"
+
+
+def backup_dir() -> Path:
+    """Barman's configuration, catalogue (full backups, archived WAL) and log; restore drills."""
+    return home() / "backup"
+
+
+def backup_offsite_dir() -> Path:
+    """The encrypted off-site copy of the backups (another disk or host in production)."""
+    return Path(os.environ.get("CREDIT_DW_BACKUP_OFFSITE_DIR", backup_dir() / "offsite")).expanduser().resolve()
+
+
+def backup_retention() -> str:
+    return os.environ.get("CREDIT_DW_BACKUP_RETENTION", "RECOVERY WINDOW OF 7 DAYS")
 
 
 def airflow_home() -> Path:
