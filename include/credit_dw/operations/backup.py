@@ -25,6 +25,7 @@ Barman runs as the current user; the scratch server runs as the embedded server'
 
 from __future__ import annotations
 
+import base64
 import getpass
 import io
 import json
@@ -210,7 +211,7 @@ def run_backup(url: str | None = None) -> BackupResult:
 # --- the encrypted off-site copy ---------------------------------------------------------------
 #
 # Fernet encrypts a message held in memory, so a stream is cut into chunks of CHUNK bytes, each one
-# Fernet token written as <4-byte length><token>. A chunk's plaintext starts with its sequence
+# Fernet token written as <4-byte length><token, base64-decoded>. A chunk's plaintext starts with its sequence
 # number and a last-chunk flag, so chunks dropped, reordered or cut off at the end fail to decrypt.
 
 MAGIC = b"CDWBK1\n"
@@ -255,7 +256,8 @@ class _EncryptingWriter(io.RawIOBase):
         return len(data)
 
     def _emit(self, chunk: bytes, last: bool) -> None:
-        token = self._fernet.encrypt(_HEADER.pack(self._seq, int(last)) + chunk)
+        # Stored as raw bytes: Fernet's urlsafe base64 would add a third to the copy's size.
+        token = base64.urlsafe_b64decode(self._fernet.encrypt(_HEADER.pack(self._seq, int(last)) + chunk))
         self._sink.write(struct.pack(">I", len(token)) + token)
         self._seq += 1
 
@@ -278,7 +280,7 @@ def decrypt_chunks(source: BinaryIO, key: bytes) -> Iterator[bytes]:
         size = source.read(4)
         if len(size) < 4:
             raise BackupError("encrypted off-site file is truncated (no last chunk)")
-        plain = fernet.decrypt(source.read(struct.unpack(">I", size)[0]))
+        plain = fernet.decrypt(base64.urlsafe_b64encode(source.read(struct.unpack(">I", size)[0])))
         seq, last = _HEADER.unpack_from(plain)
         if seq != expected:
             raise BackupError(f"encrypted off-site file: chunk {seq} where {expected} was expected")
@@ -330,7 +332,7 @@ def _wal_files() -> Iterator[tuple[str, Path]]:
     """(path relative to the catalogue's wals/, file) of every archived WAL and history file."""
     wals = barman_home() / SERVER / "wals"
     for path in sorted(wals.rglob("*")):
-        if path.is_file() and path.name != "xlog.db" and not path.name.endswith(".tmp"):
+        if path.is_file() and not path.name.endswith(("xlog.db", ".tmp")):
             yield path.relative_to(wals).as_posix(), path
 
 
