@@ -244,7 +244,11 @@ def backup_run(
 
     with _progress() as progress:
         progress.add_task("backing up the warehouse (barman backup)", total=None)
-        result = backup.run_backup()
+        try:
+            result = backup.run_backup()
+        except backup.BackupError as err:
+            console.print(f"backup failed: {err}", markup=False)
+            raise typer.Exit(code=1) from None
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2))
         return
@@ -285,7 +289,11 @@ def backup_restore_drill(
 
     with _progress() as progress:
         progress.add_task("restore drill (barman recover to a point in time, scratch server)", total=None)
-        result = backup.restore_drill(keep_scratch=keep)
+        try:
+            result = backup.restore_drill(keep_scratch=keep)
+        except backup.BackupError as err:
+            console.print(f"restore drill failed: {err}", markup=False)
+            raise typer.Exit(code=1) from None
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2))
     else:
