@@ -1,4 +1,4 @@
-"""DAG integrity: the `dags/` folder parses into the three nightly DAGs with the conventions of
+"""DAG integrity: the `dags/` folder parses into the three nightly DAGs and the backup DAG with the conventions of
 `shared/style.md` (owner, approved tags, retries, docs, no catchup, explicit schedule) and the
 task graphs and Asset links the nightly cycle relies on.
 
@@ -20,10 +20,10 @@ import pytest
 from credit_dw.config import settings
 from credit_dw.orchestration.assets import FEED_LANDED, MARTS_BUILT, RAW_LANDED
 
-APPROVED_TAGS = {"credit", "ingest", "transform", "export", "quality", "report"}
+APPROVED_TAGS = {"credit", "ingest", "transform", "export", "quality", "report", "backup"}
 
 REPO = Path(__file__).resolve().parents[1]
-DAG_IDS = {"credit_ingest", "credit_transform", "credit_export"}
+DAG_IDS = {"credit_ingest", "credit_transform", "credit_export", "credit_backup"}
 UNREACHABLE_WAREHOUSE = "postgresql://nobody@127.0.0.1:1/none"
 
 
@@ -93,7 +93,7 @@ def test_dagbag_imports_without_errors(dagbag):
     assert not dagbag.import_errors, "DAG import errors:\n" + _import_errors(dagbag.import_errors)
 
 
-def test_dagbag_holds_exactly_the_three_dags(dagbag):
+def test_dagbag_holds_exactly_the_four_dags(dagbag):
     assert set(dagbag.dag_ids) == DAG_IDS
 
 
@@ -303,6 +303,17 @@ def test_assets_chain_the_three_dags(dags):
     # Besides the per-feed alias, ingest emits exactly what transform waits for.
     assert outlets["credit_ingest"] - {_key(FEED_LANDED)} == _asset_schedule(dags["credit_transform"])
     assert outlets["credit_transform"] == _asset_schedule(dags["credit_export"])
+
+
+# --- credit_backup ----------------------------------------------------------------------------
+
+
+def test_backup_runs_daily_at_0500_with_its_restore_drill_after(dags):
+    """A backup a day after the night's export, the drill restoring it after; no night caught up."""
+    dag = dags["credit_backup"]
+    assert dag.schedule == "0 5 * * *"
+    assert dag.start_date is None and dag.catchup is False
+    assert dag.task_dict["take_backup"].downstream_task_ids == {"restore_drill"}
 
 
 # --- parse-time hygiene -----------------------------------------------------------------------

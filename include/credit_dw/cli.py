@@ -5,6 +5,7 @@
     credit-dw run --date D                 the nightly cycle for night D through Airflow
     credit-dw reference divisions          rebuild seeds/hebei_divisions.csv
     credit-dw bench [options]              the benchmarks (benchmarks/, docs/benchmarks.md; `--help` for options)
+    credit-dw backup run|list|restore-drill Barman backups, the encrypted off-site copy, the restore drill
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ from credit_dw.config import airflow_env, settings
 app = typer.Typer(help="The Hebei public credit information warehouse.", no_args_is_help=True)
 db_app = typer.Typer(help="The warehouse database (embedded PostgreSQL by default).", no_args_is_help=True)
 reference_app = typer.Typer(help="Reference data kept as dbt seeds.", no_args_is_help=True)
+backup_app = typer.Typer(help="Backups (Barman), the encrypted off-site copy and the restore drill.",
+                         no_args_is_help=True)
 report_app = typer.Typer(help="Reports for the province credit office.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(report_app, name="report")
+app.add_typer(backup_app, name="backup")
 app.add_typer(reference_app, name="reference")
 console = Console()
 
@@ -232,6 +236,86 @@ def docs() -> None:
         transform.run_dbt(["docs", "generate", "--static"])
     console.print(f"data dictionary: {path}")
     console.print(f"dbt docs site: {settings.DBT_PROJECT_DIR / 'target' / 'static_index.html'} (open in a browser)")
+
+
+@backup_app.command("run")
+def backup_run(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """A full backup (pg_basebackup via Barman) with its WAL archived, then its encrypted off-site copy."""
+    import json
+
+    from credit_dw.operations import backup
+
+    with _progress() as progress:
+        progress.add_task("backing up the warehouse (barman backup)", total=None)
+        try:
+            result = backup.run_backup()
+        except backup.BackupError as err:
+            console.print(f"backup failed: {err}", markup=False)
+            raise typer.Exit(code=1) from None
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    console.print(f"[green]backup {result.backup_id}[/green] {result.size_bytes / 2**20:.1f} MiB in "
+                  f"{result.seconds:g} s (LSN {result.begin_lsn} → {result.end_lsn}, ended {result.end_time})")
+    console.print(f"catalogue: {backup.barman_home()}  (barman -c {backup.config_path()} list-backups "
+                  f"{backup.SERVER})")
+    off = result.offsite
+    console.print(f"off-site copy (encrypted): {off.base_archive}; WAL {off.wal_files_copied} new of "
+                  f"{off.wal_files_total} under {off.directory}/wals/")
+
+
+@backup_app.command("list")
+def backup_list() -> None:
+    """The backups in Barman's catalogue, newest first."""
+    from credit_dw.operations import backup
+
+    backups = backup.list_backups()
+    table = Table(title=f"Backups of {backup.SERVER} ({backup.barman_home()})")
+    for col in ("backup id", "status", "ended", "size", "WAL since"):
+        table.add_column(col)
+    for b in backups:
+        table.add_row(b["backup_id"], b["status"], b.get("end_time", ""), b.get("size", ""), b.get("wal_size", ""))
+    console.print(table)
+    if not backups:
+        console.print("no backups yet: credit-dw backup run")
+
+
+@backup_app.command("restore-drill")
+def backup_restore_drill(
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the scratch data directory.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Restore the latest backup to now (T) into a scratch server; compare the marts with T's checksums."""
+    import json
+
+    from credit_dw.operations import backup
+
+    with _progress() as progress:
+        progress.add_task("restore drill (barman recover to a point in time, scratch server)", total=None)
+        try:
+            result = backup.restore_drill(keep_scratch=keep)
+        except backup.BackupError as err:
+            console.print(f"restore drill failed: {err}", markup=False)
+            raise typer.Exit(code=1) from None
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        table = Table(title=f"Restore drill {result.drill_id}: backup {result.backup_id} to {result.target_time}")
+        for col in ("table", "rows at T", "rows restored", "checksum equal"):
+            table.add_column(col)
+        for name, (rows, digest) in result.at_target.items():
+            restored = result.restored.get(name)
+            table.add_row(name, str(rows), str(restored[0]) if restored else "missing",
+                          "yes" if restored and restored[1] == digest else "[red]NO[/red]")
+        console.print(table)
+        console.print(f"recovery point: {result.recovery_point_time} (LSN {result.recovery_point_lsn}); "
+                      f"restore took {result.restore_seconds:g} s; change after T absent: {result.marker_absent}")
+        verdict = "[green]restore verified[/green]" if result.ok else "[red]RESTORE DIFFERS[/red]"
+        console.print(verdict + (f"  scratch data directory: {result.scratch_dir}" if result.scratch_dir else ""))
+    if not result.ok:
+        raise typer.Exit(code=1)
 
 
 @reference_app.command("divisions")

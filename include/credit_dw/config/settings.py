@@ -17,6 +17,9 @@ module at parse time.
 | `CREDIT_DW_ROLE_<LOGIN>_PASSWORD` | unset → the login role is created without a password (it cannot log in by password) and an existing password is kept | password of a platform login role of `catalog/platform_access.yml`, the role name in upper case: `CREDIT_DW_ROLE_CREDIT_CITY_130100_PASSWORD`, `CREDIT_DW_ROLE_CREDIT_PUBLICITY_PASSWORD`, `CREDIT_DW_ROLE_CREDIT_LENDING_PASSWORD`, `CREDIT_DW_ROLE_CREDIT_CHECK_PASSWORD` (docs/platform_access.md) |
 | `AIRFLOW_CONN_CREDIT_EXPORT_SFTP_<TARGET>` | unset → the local outbox | an export target's SFTP server (Airflow SFTP connection `credit_export_sftp_<target>`, `/` in a target as `_`; extra `remote_root`, `key_file`, `host_key`); the connection may live in Airflow's metadata database or a secrets backend instead (docs/exports.md, SFTP delivery) |
 | `CREDIT_DW_GIT_REVISION` | `git rev-parse HEAD` of the checkout, else `unknown` | the producing revision written into every export manifest (set it in an image without `.git`) |
+| `CREDIT_DW_BACKUP_KEY` | unset (a backup run fails saying how to make one) | Fernet key (urlsafe base64, 32 bytes) that encrypts the off-site copy of every backup and its WAL |
+| `CREDIT_DW_BACKUP_OFFSITE_DIR` | `$CREDIT_DW_HOME/backup/offsite` | where the encrypted off-site copy goes (mount of another disk or host) |
+| `CREDIT_DW_BACKUP_RETENTION` | `RECOVERY WINDOW OF 7 DAYS` | Barman's retention policy for the full backups and their WAL |
 """
 
 from __future__ import annotations
@@ -66,6 +69,20 @@ def landing_dir(source_id: str, logical_date: str) -> Path:
 
 def reports_dir() -> Path:
     return home() / "reports"
+
+
+def backup_dir() -> Path:
+    """Barman's configuration, catalogue (full backups, archived WAL) and log; restore drills."""
+    return home() / "backup"
+
+
+def backup_offsite_dir() -> Path:
+    """The encrypted off-site copy of the backups (another disk or host in production)."""
+    return Path(os.environ.get("CREDIT_DW_BACKUP_OFFSITE_DIR", backup_dir() / "offsite")).expanduser().resolve()
+
+
+def backup_retention() -> str:
+    return os.environ.get("CREDIT_DW_BACKUP_RETENTION", "RECOVERY WINDOW OF 7 DAYS")
 
 
 def airflow_home() -> Path:

