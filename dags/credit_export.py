@@ -3,14 +3,14 @@
 
 Writes the night's deliveries for downstream platforms from the curated marts: one mapped task
 per target of the export catalog (`include/credit_dw/catalog/exports.yml`: `national` for
-全国信用信息共享平台, `publicity` for 信用中国（河北）, ...), each into
-`$CREDIT_DW_HOME/outbox/<target>/<date>/` (or, when the Airflow connection
-`credit_export_sftp_<target>` exists, `<remote_root>/<target>/<date>/` on the receiver's SFTP
-server, each file read back and checked before it is renamed into place) with its files, a
-Frictionless Data Package manifest (`datapackage.json`) and `_SUCCESS` written last, recorded once
-in `meta.export_deliveries` (docs/exports.md). Targets are independent: one failing blocks no
-other (and leaves `_NOT_PRODUCED` with the reason where its receiver looks); the run then fails so
-it is alerted.
+全国信用信息共享平台, `publicity` for 信用中国（河北）, `lending` for 信易贷, and `city/<code>` for each
+jurisdiction's platform), each into `$CREDIT_DW_HOME/outbox/<target>/<date>/` (or, when the
+Airflow connection `credit_export_sftp_<target>` exists, `<remote_root>/<target>/<date>/` on the
+receiver's SFTP server, each file read back and checked before it is renamed into place) with its
+files, a Frictionless Data Package manifest (`datapackage.json`) and `_SUCCESS` written last,
+recorded once in `meta.export_deliveries` (docs/exports.md). Targets are independent: one failing
+blocks no other (and leaves `_NOT_PRODUCED` with the reason where its receiver looks); the run
+then fails so it is alerted.
 
 Beside them, the daily quality report for the province credit office
 (`$CREDIT_DW_HOME/reports/quality/<date>/index.html` plus CSVs): what came in, what was
@@ -46,7 +46,13 @@ def credit_export():
 
     @task
     def list_export_targets() -> list[str]:
-        """The targets of the export catalog (read when the run starts, not at parse time)."""
+        """The targets of the export catalog (read when the run starts, not at parse time).
+
+        The `city` entry arrives fanned out, one target per jurisdiction (city/130100 ...
+        city/133100, city/130000), rather than as one task writing 15 deliveries: each
+        jurisdiction is its own delivery and ledger row, so each is its own mapped task, retried
+        and failing alone (one city's refused rerun or failure blocks no other city), and a
+        city's night can be cleared and rerun by itself."""
         from credit_dw.catalog.exports import export_targets
 
         return export_targets()

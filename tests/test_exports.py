@@ -51,7 +51,7 @@ def _ledger_rows(conn, target: str, night: date) -> int:
 
 def test_the_catalog_declares_every_target_with_its_files():
     specs = {s.target: s for s in load_exports()}
-    assert {"national", "publicity"} <= set(specs)
+    assert {"national", "publicity", "lending", "city/130100", "city/133100", "city/130000"} <= set(specs)
     assert [f.name for f in specs["publicity"].files] == ["licences", "penalties", "lists", "removals"]
     assert "行政处罚决定书文号" in specs["publicity"].files[1].headers
 
@@ -377,7 +377,7 @@ def _person_names(conn) -> set[str]:
     return {n for n in names if n and len(n) >= 2}
 
 
-def test_no_exported_file_holds_a_clear_citizen_id_or_a_persons_full_name(exported, conn):
+def test_no_exported_file_holds_a_clear_citizen_id_or_a_persons_full_name(exported, targets_exported, conn):
     from stdnum.cn import ric, uscc
 
     names = _person_names(conn)
@@ -385,9 +385,11 @@ def test_no_exported_file_holds_a_clear_citizen_id_or_a_persons_full_name(export
     specs = {s.target: s for s in load_exports()}
     outbox = settings.home() / "outbox"
     scanned = 0
+    targets_scanned = set()
     for target, spec in specs.items():
         allowed = {c.header for f in spec.files for c in f.columns if c.key in spec.person_names_allowed}
         for path in sorted((outbox / target).glob("*/*.csv")):
+            targets_scanned.add(target)
             for row in _read(path):
                 for header, value in row.items():
                     scanned += 1
@@ -396,6 +398,7 @@ def test_no_exported_file_holds_a_clear_citizen_id_or_a_persons_full_name(export
                     if header not in allowed:
                         assert value.strip() not in names, (path.name, header, value)
     assert scanned > 1000
+    assert targets_scanned == set(specs)  # every target of the catalog, lending and each city/<code> included
 
 
 def _national(day: date, name: str) -> list[dict[str, str]]:
@@ -431,8 +434,211 @@ def test_every_target_is_a_dbt_exposure_over_the_marts_it_reads():
 
     path = settings.DBT_PROJECT_DIR / "models" / "exports" / "_exports__exposures.yml"
     exposures = {e["meta"]["export_target"]: e for e in yaml.safe_load(path.read_text(encoding="utf-8"))["exposures"]}
-    specs = {s.target: s for s in load_exports()}
+    specs = {s.family: s for s in load_exports()}  # a fanned-out entry (city/<code>) is one exposure
     assert set(exposures) == set(specs)
     for target, spec in specs.items():
         refs = sorted(re.fullmatch(r"ref\('(\w+)'\)", d).group(1) for d in exposures[target]["depends_on"])
         assert refs == sorted(spec.reads), target
+
+
+# --- lending (信易贷) and the city platforms -----------------------------------------------------
+
+#: Feeds the lending indicators and the city files read besides FEEDS, with the night they deliver
+#: on (utilities deliver on the 5th; the others on NIGHTS).
+TARGET_FEEDS = {
+    "utility_water": (date(2022, 5, 5),), "utility_power": (date(2022, 5, 5),),
+    "tax_a_level": NIGHTS, "tax_arrears": NIGHTS, "social_insurance": NIGHTS, "housing_fund": NIGHTS,
+    "court_debtors": NIGHTS, "national_pushdown": NIGHTS,
+}
+CITY_FILES = ("subjects", "licences", "penalties", "lists", "debtors")
+
+
+@pytest.fixture(scope="module")
+def targets_exported(exported, warehouse_url) -> dict:
+    """After the national and publicity cases: the other feeds the lending indicators and the city
+    files read, ingested; the marts rebuilt as of the second night (profile and grade included);
+    lending and every city/<code> exported for it."""
+    from credit_dw.connectors import http as extract_http
+    from credit_dw.exports.run import export
+    from credit_dw.ingest import pipeline as ingest
+    from credit_dw.simulate import api_server, simulator_for
+    from credit_dw.transform import dbt as transform
+
+    night = exported["night"]
+    with pytest.MonkeyPatch.context() as mp:
+        for source_id in TARGET_FEEDS:
+            mp.delenv(extract_http.env_name(source_id), raising=False)
+        api_server.url_file().unlink(missing_ok=True)
+        for source_id, nights in TARGET_FEEDS.items():
+            for day in nights:
+                simulator_for(source_id)(day, scale=1)
+                outcome = ingest.ingest(source_id, day)
+                assert outcome.status == "accepted", (source_id, day, outcome)
+    transform.run_dbt(["run", "--select", "+prf_subject_credit_grade", "+fct_court_debtor", "+dim_jurisdiction",
+                       "--vars", f"{{as_of_date: '{night.isoformat()}'}}"])
+    cities = [s.target for s in load_exports() if s.family == "city"]
+    deliveries = {target: export(target, night) for target in ["lending", *cities]}
+    return {"night": night, "deliveries": deliveries, "cities": cities}
+
+
+def _delivered(targets_exported: dict, target: str, name: str) -> list[dict[str, str]]:
+    day = targets_exported["night"].isoformat()
+    return _read(settings.outbox_dir(target, day) / f"{name}_{day}.csv")
+
+
+def test_lending_holds_organisations_only(targets_exported, conn):
+    rows = _delivered(targets_exported, "lending", "enterprises")
+    organisations = {u for (u,) in conn.execute(
+        "select uscc from marts.prf_subject_credit_profile where subject_type = 'organisation'")}
+    assert rows and [r["统一社会信用代码"] for r in rows] == sorted(organisations)
+    # No natural person and no individual business (个体工商户, 92…): every code a valid USCC of
+    # an organisation, no resident ID, no masked ID.
+    from stdnum.cn import uscc
+
+    assert all(uscc.is_valid(r["统一社会信用代码"]) and not r["统一社会信用代码"].startswith("92") for r in rows)
+    assert not any("*" in v for r in rows for v in r.values())
+    persons = {n for (n,) in conn.execute(
+        "select uscc from marts.dim_subject where subject_type <> 'organisation' and uscc is not null")}
+    assert not persons & {r["统一社会信用代码"] for r in rows}
+    assert {r["信用等级"] for r in rows} <= {"A", "B", "C", "D"}
+
+
+def test_one_enterprises_lending_indicators_equal_the_marts(targets_exported, conn):
+    night = targets_exported["night"]
+    rows = {r["统一社会信用代码"]: r for r in _delivered(targets_exported, "lending", "enterprises")}
+    # The enterprise with the most to say: utility bills, social insurance and a housing fund posting.
+    (chosen,) = conn.execute(
+        """select p.uscc from marts.prf_subject_credit_profile p
+           where p.subject_type = 'organisation'
+           order by (exists (select from marts.fct_utility_payment u where u.subject_id = p.subject_id))::int
+                    + (exists (select from marts.fct_social_insurance s where s.subject_id = p.subject_id))::int
+                    + (exists (select from marts.fct_housing_fund h where h.subject_id = p.subject_id))::int
+                    + p.has_tax_arrears::int + p.is_tax_a_level::int + p.is_court_debtor::int desc,
+                    p.uscc
+           limit 1""").fetchone()
+    row = rows[chosen]
+    from psycopg.rows import dict_row
+
+    with conn.cursor(row_factory=dict_row) as cur:
+        p = cur.execute("""select g.credit_grade, g.score, p.* from marts.prf_subject_credit_profile p
+                           join marts.prf_subject_credit_grade g using (subject_id) where p.uscc = %s""",
+                        (chosen,)).fetchone()
+        bills = cur.execute("""select billing_month, is_in_arrears, overdue_months from marts.fct_utility_payment
+                               where uscc = %s and billing_month <= %s""", (chosen, night)).fetchall()
+        si = cur.execute("""select contribution_month, insured_headcount from marts.fct_social_insurance
+                            where uscc = %s and contribution_month <= %s order by contribution_month desc limit 1""",
+                         (chosen, night)).fetchone()
+
+    def yes(flag) -> str:
+        return "是" if flag else "否"
+
+    recent = [b for b in bills if b["billing_month"] > night.replace(year=night.year - 1)]
+    clear = sum(not b["is_in_arrears"] for b in recent)
+    expected = {
+        "企业名称": p["subject_name"], "信用等级": p["credit_grade"], "信用评分": str(p["score"]),
+        "纳税信用A级": yes(p["is_tax_a_level"]), "欠税": yes(p["has_tax_arrears"]),
+        "社保欠缴": yes(p["has_social_insurance_arrears"]),
+        "社保欠缴金额": str(p["social_insurance_arrears_amount"]),
+        "社保最近缴费月份": si["contribution_month"].strftime("%Y-%m") if si else "",
+        "参保人数": "" if si is None or si["insured_headcount"] is None else str(si["insured_headcount"]),
+        "公积金欠缴": yes(p["has_housing_fund_arrears"]),
+        "水电气欠费": yes(p["has_utility_arrears"]),
+        "水电气欠费金额": "" if p["utility_arrears_amount"] is None else str(p["utility_arrears_amount"]),
+        "近12个月水电气账期数": str(len(recent)), "近12个月无欠费账期数": str(clear),
+        "水电气按期缴费率": f"{clear / len(recent):.4f}" if recent else "",
+        "失信被执行人": yes(p["is_court_debtor"]), "失信黑名单": yes(p["is_on_black_list"]),
+        "守信红名单": yes(p["is_on_red_list"]), "惩戒执行中的行政处罚数": str(p["penalty_in_force_count"]),
+        "指标日期": night.isoformat(),
+    }
+    assert {k: row[k] for k in expected} == expected
+    print("hand-checked", chosen, {k: row[k] for k in expected})
+
+
+def _units(conn) -> set[str]:
+    return {c for (c,) in conn.execute(
+        "select division_code from marts.dim_jurisdiction where is_reporting_unit and division_level <> 'province'")}
+
+
+def test_the_city_fan_out_is_the_seeds_jurisdictions(targets_exported, conn):
+    cities = targets_exported["cities"]
+    assert len(cities) == 15 and cities[-1] == "city/130000"
+    assert {c.removeprefix("city/") for c in cities[:-1]} == _units(conn)
+    for target in cities:
+        delivered = targets_exported["deliveries"][target]
+        assert delivered.directory == settings.outbox_dir(target, targets_exported["night"].isoformat())
+        assert _ledger_rows(conn, target, targets_exported["night"]) == 1
+        package = json.loads(delivered.manifest_file.read_text(encoding="utf-8"))
+        assert package["target"] == target and package["name"].startswith("city-")
+
+
+def test_each_city_holds_only_its_subjects_and_the_union_is_the_whole(targets_exported, conn):
+    units = _units(conn)
+    placed = dict(conn.execute(
+        """select subject_id, case when jurisdiction_code = any(%s) then jurisdiction_code else '130000' end
+           from marts.dim_subject""", (list(units),)).fetchall())
+    facts = {"licences": ("fct_admin_licence", "licence_id"), "penalties": ("fct_admin_penalty", "penalty_id"),
+             "lists": ("fct_list_membership", "list_membership_id"), "debtors": ("fct_court_debtor", "court_debtor_id")}
+    owner = {name: dict(conn.execute(f"select {key}, subject_id from marts.{fact}").fetchall())
+             for name, (fact, key) in facts.items()}
+    county_unit = dict(conn.execute(
+        "select division_code, reporting_unit_code from marts.dim_jurisdiction where division_level = 'county'"))
+    subjects_delivered = 0
+    seen: dict[str, list[str]] = {name: [] for name in facts}
+    for target in targets_exported["cities"]:
+        code = target.removeprefix("city/")
+        subjects = _delivered(targets_exported, target, "subjects")
+        subjects_delivered += len(subjects)
+        for row in subjects:
+            if code == "130000":
+                assert row["属地代码"] not in units, row
+            else:
+                assert row["属地代码"] == code, row
+                assert not row["区县代码"] or county_unit[row["区县代码"]] == code, row  # 雄安's counties are 1306xx
+        for name in facts:
+            for row in _delivered(targets_exported, target, name):
+                assert placed.get(owner[name][row["记录编号"]], "130000") == code, (target, name, row["记录编号"])
+                seen[name].append(row["记录编号"])
+    # Nothing lost, nothing twice: the whole of each mart, across the 15 directories.
+    assert subjects_delivered == conn.execute("select count(*) from marts.dim_subject").fetchone()[0]
+    assert subjects_delivered == sum(
+        targets_exported["deliveries"][t].files[0].rows for t in targets_exported["cities"])
+    for name in facts:
+        assert sorted(seen[name]) == sorted(owner[name]), name
+    assert seen["penalties"] and seen["licences"]
+    # Every jurisdiction has subjects; the province directory counts those no city holds.
+    province = sum(1 for c in placed.values() if c == "130000")
+    assert len(_delivered(targets_exported, "city/130000", "subjects")) == province
+
+
+def test_city_files_carry_the_national_push_down_and_the_marts_states(targets_exported, conn):
+    rows = [r for t in targets_exported["cities"] for r in _delivered(targets_exported, t, "licences")]
+    pushed = {k for (k,) in conn.execute(
+        "select licence_id from marts.fct_admin_licence where source_ids like '%%national_pushdown%%'")}
+    assert pushed, "the push-down brought no licence"
+    assert {r["记录编号"] for r in rows if r["国家推送"] == "是"} == pushed
+    penalties = {r["记录编号"]: r for t in targets_exported["cities"]
+                 for r in _delivered(targets_exported, t, "penalties")}
+    states = dict(conn.execute("select penalty_id, publicity_status from marts.fct_admin_penalty").fetchall())
+    names = {"public": "公示中", "public_under_objection": "公示中（异议）", "expired_archived": "公示期满",
+             "repaired": "已修复", "revoked": "已撤销", "corrected": "已更正", "not_published": "不予公示"}
+    assert {k: r["公示状态"] for k, r in penalties.items()} == {k: names[v] for k, v in states.items()}
+
+
+def test_a_city_rerun_is_byte_identical_and_recorded_once(targets_exported, conn):
+    from credit_dw.exports.run import export
+
+    night = targets_exported["night"]
+    for target in ("city/130100", "city/130000", "lending"):
+        directory = settings.outbox_dir(target, night.isoformat())
+        before = {p.name: p.read_bytes() for p in directory.iterdir()}
+        again = export(target, night)
+        assert not again.newly_recorded and {p.name: p.read_bytes() for p in directory.iterdir()} == before
+        assert _ledger_rows(conn, target, night) == 1
+
+
+def test_lending_and_city_deliveries_validate_against_their_manifests(targets_exported):
+    from frictionless import validate
+
+    for target, delivered in targets_exported["deliveries"].items():
+        report = validate(str(delivered.manifest_file))
+        assert report.valid, (target, report.flatten(["type", "message"])[:5])

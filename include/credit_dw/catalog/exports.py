@@ -8,15 +8,22 @@ only this, so a new exit is one entry plus one module under `credit_dw/exports/t
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from functools import cache
 
 from credit_dw.config import settings
 
 EXPORTS_FILE = settings.CATALOG_DIR / "exports.yml"
+#: The GB/T 2260 reference seed: which codes are jurisdictions (reporting units) [rules §3].
+DIVISIONS_FILE = settings.SEEDS_DIR / "hebei_divisions.csv"
+#: The province's own code: the delivery of a fanned-out target for subjects no city holds.
+PROVINCE_CODE = "130000"
 
 #: Frictionless field types a column may declare (the manifest's table schema).
-FIELD_TYPES = {"string", "date", "integer"}
+FIELD_TYPES = {"string", "date", "integer", "number"}
+#: How an entry may fan out into one export per part (`fan_out:` in exports.yml).
+FAN_OUTS = {"jurisdictions"}
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,10 @@ class ExportSpec:
     masking: str
     person_names_allowed: tuple[str, ...]
     files: tuple[FileSpec, ...]
+    # A fanned-out entry (`fan_out:`) becomes one spec per part: target `<family>/<part>`, and the
+    # target module's tables() is called with the part. Plain entries: family = target, no part.
+    family: str = ""
+    part: str | None = None
 
 
 def _file(target: str, entry: dict) -> FileSpec:
@@ -75,6 +86,28 @@ def _file(target: str, entry: dict) -> FileSpec:
                     operation=None if header else operation, operation_header=header)
 
 
+def jurisdictions() -> list[tuple[str, str]]:
+    """(code, name) of the province's jurisdictions, from the reference seed: the current reporting
+    units below the province (the 11 cities, 定州, 辛集, 雄安新区), by code, then the province itself
+    (130000), which receives the subjects reporting to no city (province-level or unknown)."""
+    with DIVISIONS_FILE.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    units = sorted((r["division_code"], r["division_name"]) for r in rows
+                   if r["is_current"] == "true" and r["division_code"] == r["reporting_unit_code"]
+                   and r["division_level"] != "province")
+    province = next(r["division_name"] for r in rows if r["division_code"] == PROVINCE_CODE)
+    return [*units, (PROVINCE_CODE, f"{province}本级及未归属")]
+
+
+def _parts(entry: dict) -> list[tuple[str, str]] | None:
+    fan_out = entry.get("fan_out")
+    if fan_out is None:
+        return None
+    if fan_out not in FAN_OUTS:
+        raise ValueError(f"{EXPORTS_FILE}: {entry['target']}: fan_out {fan_out!r} is not one of {FAN_OUTS}")
+    return jurisdictions()
+
+
 @cache
 def load_exports() -> tuple[ExportSpec, ...]:
     import yaml
@@ -85,14 +118,22 @@ def load_exports() -> tuple[ExportSpec, ...]:
         missing = {"target", "module", "layout_version", "files"} - set(entry)
         if missing:
             raise ValueError(f"{EXPORTS_FILE}: target {entry.get('target', '?')} lacks {sorted(missing)}")
-        specs.append(ExportSpec(
-            target=entry["target"], title=entry.get("title", entry["target"]), module=entry["module"],
+        common = dict(
+            module=entry["module"],
             layout_version=str(entry["layout_version"]), schedule=entry.get("schedule", "nightly"),
             scope=" ".join(str(entry.get("scope", "")).split()), reads=tuple(entry.get("reads", [])),
             as_of_checked=tuple(entry.get("as_of_checked", [])), masking=entry.get("masking", ""),
             person_names_allowed=tuple(entry.get("person_names_allowed", [])),
             files=tuple(_file(entry["target"], f) for f in entry["files"]),
-        ))
+            family=entry["target"],
+        )
+        title = entry.get("title", entry["target"])
+        parts = _parts(entry)
+        if parts is None:
+            specs.append(ExportSpec(target=entry["target"], title=title, **common))
+        else:
+            specs.extend(ExportSpec(target=f"{entry['target']}/{code}", title=f"{title}（{name}）", part=code,
+                                    **common) for code, name in parts)
     targets = [s.target for s in specs]
     if len(set(targets)) != len(targets):
         raise ValueError(f"{EXPORTS_FILE}: duplicate targets in {targets}")
@@ -100,7 +141,13 @@ def load_exports() -> tuple[ExportSpec, ...]:
 
 
 def export_targets() -> list[str]:
+    """Every delivery target, a fanned-out entry's parts each on its own (`city/130100`, ...)."""
     return [s.target for s in load_exports()]
+
+
+def export_families() -> list[str]:
+    """The catalog entries (`city` once), in catalog order: what the dbt exposures name."""
+    return list(dict.fromkeys(s.family for s in load_exports()))
 
 
 def get_export(target: str) -> ExportSpec:

@@ -77,7 +77,9 @@ def _export(target: str, logical_date: date) -> Delivery:
             log.warning("export %s %s: delivered before and intact on disk; the marts now hold another "
                         "night's state, so it is verified, not recut", target, logical_date)
             return delivered
-        produced = module.tables(conn, logical_date)
+        # A fanned-out target (city/<code>) cuts its part only; the others take the night alone.
+        produced = (module.tables(conn, logical_date) if spec.part is None
+                    else module.tables(conn, logical_date, spec.part))
     tables = {}
     for file_spec in spec.files:
         rows = produced.get(file_spec.name)
