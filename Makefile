@@ -61,7 +61,7 @@ browser:
 sshd:
 	@test -x /usr/sbin/sshd || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server)
 
-# Redis, the Celery broker tests/test_celery_workers.py starts on 127.0.0.1 (Debian's package).
+# Redis, the Celery broker tests/test_real_scheduler.py starts on 127.0.0.1 (Debian's package).
 redis:
 	@test -x /usr/bin/redis-server || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server)
 

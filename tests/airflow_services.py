@@ -7,7 +7,7 @@ session's warehouse changes what a night builds. `airflow_running()` starts the 
 free port on 127.0.0.1), the scheduler, the dag-processor and the triggerer as separate processes
 (and Celery workers when asked), each logging to a file; a failure or a timeout prints the failed
 tasks' log tails and the components' log tails. Used by tests/test_real_scheduler.py
-(LocalExecutor) and tests/test_celery_workers.py (CeleryExecutor, Redis).
+(LocalExecutor, then CeleryExecutor with Redis and two workers on the same deployment).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import redis
 
 from credit_dw.config import airflow_env
 
@@ -216,9 +217,11 @@ class Deployment:
         netloc = "" if host else f"{pg.host}:{pg.port}"
         return f"postgresql+psycopg2://{pg.user}:{pg.password}@{netloc}/{METADATA_DB}{host}"
 
-    def outbox_bytes(self, target: str, night: str) -> dict[str, str]:
-        out = self.home / "outbox" / target / night
-        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())}
+    def outbox_bytes(self, night: str) -> dict[str, str]:
+        """sha256 of every file delivered for the night, every target (city/<code> too)."""
+        outbox = self.home / "outbox"
+        return {str(f.relative_to(outbox)): hashlib.sha256(f.read_bytes()).hexdigest()
+                for f in sorted(outbox.rglob("*")) if f.is_file() and f.parent.name == night}
 
 
 def settings_pg_params(url: str):
@@ -277,11 +280,13 @@ def environment(deployment: Deployment, home: Path, port: int, executor: dict[st
 
 
 @contextmanager
-def airflow_running(deployment: Deployment, executor: dict[str, str], workers: int = 0) -> Iterator[Airflow]:
-    """The four components (and `workers` Celery workers) on the deployment, stopped after."""
+def airflow_running(deployment: Deployment, executor: dict[str, str], workers: int = 0,
+                    name: str = "airflow") -> Iterator[Airflow]:
+    """The four components (and `workers` Celery workers) on the deployment, stopped after; their
+    AIRFLOW_HOME is `<deployment>/<name>` (the metadata database is the deployment's, shared)."""
     # Not pytest's tmp_path_factory: other pytest sessions of the same user prune its numbered
     # directories while this one runs. Kept when CREDIT_DW_KEEP_AIRFLOW_HOME is set.
-    home = deployment.home / "airflow"
+    home = deployment.home / name
     home.mkdir()
     port = free_port()
     af = Airflow(home=home, base_url=f"http://127.0.0.1:{port}", env=environment(deployment, home, port, executor))
@@ -354,6 +359,34 @@ def run_night(airflow: Airflow, night: str) -> dict[str, dict]:
     return runs
 
 
+
+
+@contextmanager
+def redis_running() -> Iterator[str]:
+    """Debian's redis-server (`make redis`) on a free port on 127.0.0.1, no persistence; its URL."""
+    server = shutil.which("redis-server") or "/usr/bin/redis-server"
+    assert Path(server).exists(), "redis-server is missing: `make redis` installs Debian's package"
+    workdir = Path(tempfile.mkdtemp(prefix="credit-dw-redis-"))
+    port = free_port()
+    with open(workdir / "redis.log", "wb") as log:
+        proc = subprocess.Popen(
+            [server, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(workdir), "--save", "",
+             "--appendonly", "no", "--protected-mode", "yes"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        client = redis.Redis(host="127.0.0.1", port=port)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if client.ping():
+                    break
+            except redis.ConnectionError:
+                assert proc.poll() is None and time.monotonic() < deadline, (workdir / "redis.log").read_text()
+                time.sleep(0.2)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def table_fingerprints(conn) -> dict[str, tuple[int, str]]:
