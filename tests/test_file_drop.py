@@ -398,3 +398,71 @@ def test_a_night_without_files_is_accepted_with_zero_rows(warehouse_url, conn):
     assert (outcome.status, outcome.rows_received, outcome.rows_accepted) == ("accepted", 0, 0)
     assert ledger.batch_row(outcome.batch_id)["status"] == "accepted"
     assert file_receipts(outcome.batch_id) == []
+
+
+# --- values the database cannot store -----------------------------------------------------------
+
+def test_a_nul_byte_in_one_field_quarantines_that_row_and_the_rest_lands(warehouse_url, conn):
+    from credit_dw.ingest import returns
+
+    night = date(2024, 3, 4)
+    inbox = _inbox(night)
+    _write_csv(inbox / "hbsamr_ok.csv", _records(night, "ok", 3))
+    nul = _write_csv(inbox / "hbjtt_nul.csv", _records(night, "nul", 3))
+    name = "石家庄nul测试商贸有限公司2"
+    nul.write_bytes(nul.read_bytes().replace(name.encode(), "石家庄nul测试\x00商贸有限公司2".encode()))
+    assert nul.read_bytes().count(b"\x00") == 1
+
+    outcome = ingest.ingest(SOURCE, night)  # COPY no longer fails the feed
+
+    receipts = _receipts(outcome.batch_id)
+    assert {n: r["outcome"] for n, r in receipts.items()} == {"hbjtt_nul.csv": "landed", "hbsamr_ok.csv": "landed"}
+    assert outcome.status == "accepted"
+    assert (outcome.rows_received, outcome.rows_accepted, outcome.rows_quarantined) == (6, 5, 1)
+    refused = sum(r["rows"] or 0 for r in receipts.values() if r["outcome"] == "rejected")
+    assert outcome.rows_received == outcome.rows_accepted + outcome.rows_quarantined + refused
+    assert sum(r["rows"] for r in receipts.values() if r["outcome"] == "landed") == outcome.rows_received
+    issues = conn.execute(
+        """select r._source_file, r._source_row, r.subject_name, i.check_name, i.field, i.reason
+           from meta.row_issues i join raw.admin_penalty__penalties r
+             on r._batch_id = i.batch_id and r._row_number = i.row_number
+           where i.batch_id = %s and i.severity = 'critical'""",
+        (outcome.batch_id,),
+    ).fetchall()
+    header = TEMPLATE["subject_name"]
+    assert issues == [("hbjtt_nul.csv", 2, "石家庄nul测试\ufffd商贸有限公司2", "unstorable_value:subject_name",
+                       "subject_name", f"文件 hbjtt_nul.csv 第 2 行：字段 {header} 含有 NUL 字符 (0x00)，数据库无法保存；"
+                                       "已替换为 \ufffd 留存，本行退回，请更正后重报")]
+    # Every other row landed as delivered.
+    assert sorted(r[2] for r in _raw(conn, outcome.batch_id) if r[2] != issues[0][2]) == sorted(
+        [f"石家庄ok测试商贸有限公司{i}" for i in (1, 2, 3)] + ["石家庄nul测试商贸有限公司1", "石家庄nul测试商贸有限公司3"])
+
+    notices = returns.write_return_notices(SOURCE, night)
+    text = notices[0].path.read_bytes().decode("utf-8-sig")
+    assert notices[0].rows == 1 and f"字段 {header} 含有 NUL 字符 (0x00)" in text and "hbjtt_nul.csv,2," in text
+
+
+def test_landing_replaces_what_copy_refuses_and_names_file_row_and_field(tmp_path):
+    from credit_dw.ingest.landing import UNSTORABLE_KEY, LandingWriter
+
+    spec = get_source("tax_a_level")
+    with LandingWriter(spec, "tax_a_level/2024-03-05", date(2024, 3, 5)) as writer:
+        values = [None] * len(spec.fields)
+        values[1] = "某\x00公司"
+        writer.write_row(values, source_file="/api/x?page=1", source_row=7,
+                         extra={"sjly": "税务\ud800局", "ok": {"nested": ["a\x00"]}})
+        writer.write_row(["91130102MA0000000X"] + [None] * (len(spec.fields) - 1))
+        landed = writer.finish()
+    with open(landed.path, encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert landed.rows == 2 and writer.unstorable_rows == 1
+    first = dict(zip(rows[0], rows[1], strict=True))
+    assert first["subject_name"] == "某\ufffd公司" and "\x00" not in landed.path.read_text(encoding="utf-8")
+    import json
+
+    problems = json.loads(first["_extra"])[UNSTORABLE_KEY]
+    assert [p["field"] for p in problems] == ["subject_name", "sjly", "ok"]
+    assert problems[0]["reason"].startswith("文件 /api/x?page=1 第 7 行：字段 nsrmc 含有 NUL 字符 (0x00)")
+    assert "U+D800" in problems[1]["reason"]
+    assert json.loads(first["_extra"])["ok"] == {"nested": ["a\ufffd"]}
+    assert dict(zip(rows[0], rows[2], strict=True))["_extra"] == ""
