@@ -50,6 +50,10 @@ def _describe(char: str) -> str:
     return f"无法编码的字符 (U+{ord(char):04X}，孤立的代理项)"
 
 
+def _reason(where: str, field: str, found: str) -> str:
+    return f"{where}：字段 {field} 含有 {found}，数据库无法保存；已替换为 \ufffd 留存，本行退回，请更正后重报"
+
+
 def unstorable(value: object) -> str | None:
     """What in a value (text, or nested JSON from an interface) COPY would refuse, in Chinese; else None."""
     found: list[str] = []
@@ -147,14 +151,11 @@ class LandingWriter:
         for name, value in zip(self.spec.canonical_fields, values, strict=True):
             found = value and unstorable(value)
             if found:
-                header = self.spec.fields.get(name, name)
-                problems.append({"field": name, "reason": f"{where}：字段 {header} 含有 {found}，数据库无法保存；"
-                                                          "已替换为 \ufffd 留存，本行退回，请更正后重报"})
+                problems.append({"field": name, "reason": _reason(where, self.spec.fields.get(name, name), found)})
         for key, value in (extra or {}).items():
             found = unstorable(key) or unstorable(value)
             if found:
-                problems.append({"field": storable(key), "reason": f"{where}：字段 {storable(key)} 含有 {found}，"
-                                                                   "数据库无法保存；已替换为 \ufffd 留存，本行退回，请更正后重报"})
+                problems.append({"field": storable(key), "reason": _reason(where, storable(key), found)})
         return problems
 
     def finish(self) -> LandingFile:
