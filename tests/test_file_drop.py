@@ -260,7 +260,9 @@ def test_undecodable_bytes_reject_the_file_with_its_line_and_the_rest_lands(ware
     receipts = _receipts(outcome.batch_id)
     assert receipts["hbsamr_ok.csv"]["outcome"] == "landed"
     rejected = receipts["hbjtt_bad.csv"]
-    assert (rejected["outcome"], rejected["line_number"], rejected["rows"]) == ("rejected", 3, 0)
+    # Its rows are estimated from its lines (header + 3), never a bare 0.
+    assert (rejected["outcome"], rejected["line_number"], rejected["rows"]) == ("rejected", 3, 3)
+    assert rejected["rows_note"].startswith("估计值") and "GBK/GB18030" in rejected["notice"]
     assert "undecodable bytes at line 3" in rejected["reason"] and "GB18030" in rejected["reason"]
     assert {r[0] for r in _raw(conn, outcome.batch_id)} == {"hbsamr_ok.csv"}
     assert outcome.status == "accepted" and outcome.rows_received == 2
@@ -467,3 +469,54 @@ def test_landing_replaces_what_copy_refuses_and_names_file_row_and_field(tmp_pat
     assert "U+D800" in problems[1]["reason"]
     assert json.loads(first["_extra"])["ok"] == {"nested": ["a\ufffd"]}
     assert dict(zip(rows[0], rows[2], strict=True))["_extra"] == ""
+
+
+# --- refused files are reported back ------------------------------------------------------------
+
+def test_refused_files_keep_their_row_counts_and_reach_their_departments_return_notice(warehouse_url, conn):
+    from credit_dw.ingest import returns
+
+    night = date(2024, 3, 11)
+    inbox = _inbox(night)
+    _write_csv(inbox / "hbsamr_ok.csv", _records(night, "ok", 2))
+    cut = _write_csv(inbox / "hbjtt_cut.csv", _records(night, "cut", 4))
+    text = cut.read_text(encoding="utf-8").rstrip("\n")
+    cut.write_text(text[: text.rindex(",冀测罚")] + "\n", encoding="utf-8")  # the last row loses its tail
+    bad = _write_csv(inbox / "hbzjt_bad.csv", _records(night, "bad", 3))
+    lines = bad.read_bytes().split(b"\n")
+    lines[2] = lines[2].replace("石家庄".encode(), b"\xff\xfe\x80", 1)
+    bad.write_bytes(b"\n".join(lines))
+    (inbox / "hbsthjt_notes.txt").write_text("说明", encoding="utf-8")
+
+    outcome = ingest.ingest(SOURCE, night)
+    notices = {n.department: n for n in returns.write_return_notices(SOURCE, night)}
+
+    receipts = _receipts(outcome.batch_id)
+    got = {n: (r["outcome"], r["rows"], r["rows_note"]) for n, r in receipts.items()}
+    assert got["hbsamr_ok.csv"] == ("landed", 2, None)
+    assert got["hbjtt_cut.csv"] == ("rejected", 4, None)  # counted: the file reads as rows
+    assert got["hbzjt_bad.csv"][:2] == ("rejected", 3) and got["hbzjt_bad.csv"][2].startswith("估计值")
+    assert got["hbsthjt_notes.txt"][:2] == ("rejected", None) and "无法统计" in got["hbsthjt_notes.txt"][2]
+    refused = sum(r["rows"] or 0 for r in receipts.values() if r["outcome"] == "rejected")
+    assert outcome.rows_received == 2 == outcome.rows_accepted + outcome.rows_quarantined
+    assert refused == 7
+
+    # Each refused file is in its own department's notice, with its reason in Chinese.
+    expected = {
+        "河北省交通运输厅": ("hbjtt_cut.csv", "5", "第 4 条数据（第 5 行）只有 13 列，表头有 30 列", "共 4 行"),
+        "河北省住房和城乡建设厅": ("hbzjt_bad.csv", "3", "第 3 行含无法识别的字节", "共 3 行（估计值"),
+        "河北省生态环境厅": ("hbsthjt_notes.txt", "", "不支持的文件类型 .txt", "行数无法统计"),
+    }
+    assert set(notices) == set(expected)  # 河北省市场监督管理局 had nothing returned
+    for department, (file_name, line, reason, held) in expected.items():
+        notice = notices[department]
+        assert (notice.files, notice.rows) == (1, 0)
+        body = list(csv.reader(io.StringIO(notice.path.read_bytes().decode("utf-8-sig"))))[1:]
+        assert len(body) == 1
+        row = body[0]
+        assert row[:4] == [file_name, line, "", "（整个文件）"] and row[5] == "file_rejected"
+        assert row[4].startswith("整个文件被退回，未入库") and reason in row[4] and held in row[4], row[4]
+    recorded = dict(conn.execute(
+        "select department, files_refused from meta.return_notices where source_id = %s and logical_date = %s",
+        (SOURCE, night)).fetchall())
+    assert recorded == dict.fromkeys(expected, 1)
