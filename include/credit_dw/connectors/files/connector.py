@@ -16,10 +16,11 @@ Contract, per file (outcomes in `meta.file_receipts`, one row per file and batch
 - `rejected` (the file lands no rows; receipt names line, data row and reason — `reason` in
   English, `notice` in Chinese for the return notice — and the rows it held: counted where it reads
   as rows, estimated from its lines or NULL with `rows_note` saying why, never a bare 0; the
-  department's return notice lists it, so it can correct and re-send it) when it cannot be decoded (CSV: BOM → UTF-8-SIG, else strict UTF-8,
-  else GB18030, the superset of GBK), is malformed or cut off (unterminated quoted field, a row
-  with fewer cells than the header), is not a readable XLSX workbook, has no header row, has two
-  columns meaning the same field, or has an unsupported type;
+  department's return notice lists it, so it can correct and re-send it) when it cannot be
+  decoded (CSV: BOM → UTF-8-SIG, else strict UTF-8, else GB18030, the superset of GBK), is
+  malformed or cut off (unterminated quoted field, a row with fewer cells than the header), is not
+  a readable XLSX workbook, has no header row, has two columns meaning the same field, or has an
+  unsupported type;
 - a file lacking a column of the catalog's `required_columns` fails the WHOLE batch (raised; the
   ledger marks the batch failed and names file and columns), because landing the night without it
   would make the department's records look omitted (漏报) [000 §2.2];
