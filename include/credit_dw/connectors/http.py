@@ -327,12 +327,10 @@ class PagingGuard:
     """What one date's pages served so far; raises PagingError when the paging cannot be trusted."""
 
     def __init__(self, spec: SourceSpec, day: date, *, max_pages: int = DEFAULT_MAX_PAGES):
-        from credit_dw.ingest.returns import business_key
-
         self.feed = spec.source_id
         self.day = day
         self.max_pages = max_pages
-        self.key_names = [spec.fields[k] for k in business_key(spec) if k in spec.fields]
+        self.key_names = [spec.fields[k] for k in spec.business_key if k in spec.fields]
         self.pages: dict[bytes, int] = {}
         self.key_sets: dict[frozenset, int] = {}
         self.records: set[bytes] = set()

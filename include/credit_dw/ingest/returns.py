@@ -84,8 +84,7 @@ def _refused_files(spec: SourceSpec, batch_id: str) -> list[tuple]:
 
 def business_key(spec: SourceSpec) -> list[str]:
     """The catalog's `business_key`, else the subject's USCC when the feed has one, else none."""
-    key = spec.extra.get("business_key") or (["uscc"] if "uscc" in spec.fields else [])
-    return [key] if isinstance(key, str) else list(key)
+    return spec.business_key
 
 
 def _department_expr(spec: SourceSpec) -> str:
