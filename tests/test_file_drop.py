@@ -260,7 +260,9 @@ def test_undecodable_bytes_reject_the_file_with_its_line_and_the_rest_lands(ware
     receipts = _receipts(outcome.batch_id)
     assert receipts["hbsamr_ok.csv"]["outcome"] == "landed"
     rejected = receipts["hbjtt_bad.csv"]
-    assert (rejected["outcome"], rejected["line_number"], rejected["rows"]) == ("rejected", 3, 0)
+    # Its rows are estimated from its lines (header + 3), never a bare 0.
+    assert (rejected["outcome"], rejected["line_number"], rejected["rows"]) == ("rejected", 3, 3)
+    assert rejected["rows_note"].startswith("估计值") and "GBK/GB18030" in rejected["notice"]
     assert "undecodable bytes at line 3" in rejected["reason"] and "GB18030" in rejected["reason"]
     assert {r[0] for r in _raw(conn, outcome.batch_id)} == {"hbsamr_ok.csv"}
     assert outcome.status == "accepted" and outcome.rows_received == 2
@@ -398,3 +400,123 @@ def test_a_night_without_files_is_accepted_with_zero_rows(warehouse_url, conn):
     assert (outcome.status, outcome.rows_received, outcome.rows_accepted) == ("accepted", 0, 0)
     assert ledger.batch_row(outcome.batch_id)["status"] == "accepted"
     assert file_receipts(outcome.batch_id) == []
+
+
+# --- values the database cannot store -----------------------------------------------------------
+
+def test_a_nul_byte_in_one_field_quarantines_that_row_and_the_rest_lands(warehouse_url, conn):
+    from credit_dw.ingest import returns
+
+    night = date(2024, 3, 4)
+    inbox = _inbox(night)
+    _write_csv(inbox / "hbsamr_ok.csv", _records(night, "ok", 3))
+    nul = _write_csv(inbox / "hbjtt_nul.csv", _records(night, "nul", 3))
+    name = "石家庄nul测试商贸有限公司2"
+    nul.write_bytes(nul.read_bytes().replace(name.encode(), "石家庄nul测试\x00商贸有限公司2".encode()))
+    assert nul.read_bytes().count(b"\x00") == 1
+
+    outcome = ingest.ingest(SOURCE, night)  # COPY no longer fails the feed
+
+    receipts = _receipts(outcome.batch_id)
+    assert {n: r["outcome"] for n, r in receipts.items()} == {"hbjtt_nul.csv": "landed", "hbsamr_ok.csv": "landed"}
+    assert outcome.status == "accepted"
+    assert (outcome.rows_received, outcome.rows_accepted, outcome.rows_quarantined) == (6, 5, 1)
+    refused = sum(r["rows"] or 0 for r in receipts.values() if r["outcome"] == "rejected")
+    assert outcome.rows_received == outcome.rows_accepted + outcome.rows_quarantined + refused
+    assert sum(r["rows"] for r in receipts.values() if r["outcome"] == "landed") == outcome.rows_received
+    issues = conn.execute(
+        """select r._source_file, r._source_row, r.subject_name, i.check_name, i.field, i.reason
+           from meta.row_issues i join raw.admin_penalty__penalties r
+             on r._batch_id = i.batch_id and r._row_number = i.row_number
+           where i.batch_id = %s and i.severity = 'critical'""",
+        (outcome.batch_id,),
+    ).fetchall()
+    header = TEMPLATE["subject_name"]
+    reason = (f"文件 hbjtt_nul.csv 第 2 行：字段 {header} 含有 NUL 字符 (0x00)，数据库无法保存；"
+              "已替换为 \ufffd 留存，本行退回，请更正后重报")
+    assert issues == [("hbjtt_nul.csv", 2, "石家庄nul测试\ufffd商贸有限公司2", "unstorable_value:subject_name",
+                       "subject_name", reason)]
+    # Every other row landed as delivered.
+    others = [f"石家庄ok测试商贸有限公司{i}" for i in (1, 2, 3)] + [f"石家庄nul测试商贸有限公司{i}" for i in (1, 3)]
+    assert sorted(r[2] for r in _raw(conn, outcome.batch_id) if r[2] != issues[0][2]) == sorted(others)
+
+    notices = returns.write_return_notices(SOURCE, night)
+    text = notices[0].path.read_bytes().decode("utf-8-sig")
+    assert notices[0].rows == 1 and f"字段 {header} 含有 NUL 字符 (0x00)" in text and "hbjtt_nul.csv,2," in text
+
+
+def test_landing_replaces_what_copy_refuses_and_names_file_row_and_field(tmp_path):
+    from credit_dw.ingest.landing import UNSTORABLE_KEY, LandingWriter
+
+    spec = get_source("tax_a_level")
+    with LandingWriter(spec, "tax_a_level/2024-03-05", date(2024, 3, 5)) as writer:
+        values = [None] * len(spec.fields)
+        values[1] = "某\x00公司"
+        writer.write_row(values, source_file="/api/x?page=1", source_row=7,
+                         extra={"sjly": "税务\ud800局", "ok": {"nested": ["a\x00"]}})
+        writer.write_row(["91130102MA0000000X"] + [None] * (len(spec.fields) - 1))
+        landed = writer.finish()
+    with open(landed.path, encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert landed.rows == 2 and writer.unstorable_rows == 1
+    first = dict(zip(rows[0], rows[1], strict=True))
+    assert first["subject_name"] == "某\ufffd公司" and "\x00" not in landed.path.read_text(encoding="utf-8")
+    import json
+
+    problems = json.loads(first["_extra"])[UNSTORABLE_KEY]
+    assert [p["field"] for p in problems] == ["subject_name", "sjly", "ok"]
+    assert problems[0]["reason"].startswith("文件 /api/x?page=1 第 7 行：字段 nsrmc 含有 NUL 字符 (0x00)")
+    assert "U+D800" in problems[1]["reason"]
+    assert json.loads(first["_extra"])["ok"] == {"nested": ["a\ufffd"]}
+    assert dict(zip(rows[0], rows[2], strict=True))["_extra"] == ""
+
+
+# --- refused files are reported back ------------------------------------------------------------
+
+def test_refused_files_keep_their_row_counts_and_reach_their_departments_return_notice(warehouse_url, conn):
+    from credit_dw.ingest import returns
+
+    night = date(2024, 3, 11)
+    inbox = _inbox(night)
+    _write_csv(inbox / "hbsamr_ok.csv", _records(night, "ok", 2))
+    cut = _write_csv(inbox / "hbjtt_cut.csv", _records(night, "cut", 4))
+    text = cut.read_text(encoding="utf-8").rstrip("\n")
+    cut.write_text(text[: text.rindex(",冀测罚")] + "\n", encoding="utf-8")  # the last row loses its tail
+    bad = _write_csv(inbox / "hbzjt_bad.csv", _records(night, "bad", 3))
+    lines = bad.read_bytes().split(b"\n")
+    lines[2] = lines[2].replace("石家庄".encode(), b"\xff\xfe\x80", 1)
+    bad.write_bytes(b"\n".join(lines))
+    (inbox / "hbsthjt_notes.txt").write_text("说明", encoding="utf-8")
+
+    outcome = ingest.ingest(SOURCE, night)
+    notices = {n.department: n for n in returns.write_return_notices(SOURCE, night)}
+
+    receipts = _receipts(outcome.batch_id)
+    got = {n: (r["outcome"], r["rows"], r["rows_note"]) for n, r in receipts.items()}
+    assert got["hbsamr_ok.csv"] == ("landed", 2, None)
+    assert got["hbjtt_cut.csv"] == ("rejected", 4, None)  # counted: the file reads as rows
+    assert got["hbzjt_bad.csv"][:2] == ("rejected", 3) and got["hbzjt_bad.csv"][2].startswith("估计值")
+    assert got["hbsthjt_notes.txt"][:2] == ("rejected", None) and "无法统计" in got["hbsthjt_notes.txt"][2]
+    refused = sum(r["rows"] or 0 for r in receipts.values() if r["outcome"] == "rejected")
+    assert outcome.rows_received == 2 == outcome.rows_accepted + outcome.rows_quarantined
+    assert refused == 7
+
+    # Each refused file is in its own department's notice, with its reason in Chinese.
+    expected = {
+        "河北省交通运输厅": ("hbjtt_cut.csv", "5", "第 4 条数据（第 5 行）只有 13 列，表头有 30 列", "共 4 行"),
+        "河北省住房和城乡建设厅": ("hbzjt_bad.csv", "3", "第 3 行含无法识别的字节", "共 3 行（估计值"),
+        "河北省生态环境厅": ("hbsthjt_notes.txt", "", "不支持的文件类型 .txt", "行数无法统计"),
+    }
+    assert set(notices) == set(expected)  # 河北省市场监督管理局 had nothing returned
+    for department, (file_name, line, reason, held) in expected.items():
+        notice = notices[department]
+        assert (notice.files, notice.rows) == (1, 0)
+        body = list(csv.reader(io.StringIO(notice.path.read_bytes().decode("utf-8-sig"))))[1:]
+        assert len(body) == 1
+        row = body[0]
+        assert row[:4] == [file_name, line, "", "（整个文件）"] and row[5] == "file_rejected"
+        assert row[4].startswith("整个文件被退回，未入库") and reason in row[4] and held in row[4], row[4]
+    recorded = dict(conn.execute(
+        "select department, files_refused from meta.return_notices where source_id = %s and logical_date = %s",
+        (SOURCE, night)).fetchall())
+    assert recorded == dict.fromkeys(expected, 1)

@@ -19,7 +19,7 @@ import pytest
 
 from credit_dw.catalog import get_source
 from credit_dw.connectors import http as extract_http
-from credit_dw.connectors.http import ApiExtractionError
+from credit_dw.connectors.http import ApiExtractionError, PagingError
 from credit_dw.ingest import ledger
 from credit_dw.ingest import pipeline as ingest
 from credit_dw.ingest.ledger import Window, night_end
@@ -276,3 +276,85 @@ def test_a_simulated_feed_uses_the_recorded_server_or_starts_its_own():
     with extract_http.base_url(spec) as url:
         assert url != running.url and api_server.is_alive(url)  # started for this extraction
     assert not api_server.is_alive(url)  # and stopped after it
+
+
+# --- paging guards ------------------------------------------------------------------------------
+
+def _settled_high(conn, source_id: str):
+    return conn.execute(
+        """select max(watermark_high) from meta.load_batches
+           where source_id = %s and status in ('accepted', 'rejected', 'landed')""",
+        (source_id,),
+    ).fetchone()[0]
+
+
+def test_a_looping_interface_is_refused_and_the_rerun_lands_every_record(seeded, conn, server):
+    url, faults, point = server
+    night = date(2023, 3, 20)
+    tax_a_level.simulate(night, scale=5)  # 600 records: 6 full pages, so a loop reaches `total` exactly
+    point("tax_a_level")
+    ingest.ingest("tax_a_level", night - timedelta(days=1))  # settle what came before (see the first test)
+    settled = _settled_high(conn, "tax_a_level")
+    faults.log.clear()
+    faults.paging = "looping"  # reports 600, serves page 1 over and over
+    with pytest.raises(PagingError) as raised:
+        ingest.extract("tax_a_level", night)
+
+    batch_id = ledger.batch_id_for("tax_a_level", night)
+    batch = ledger.batch_row(batch_id)
+    assert batch["status"] == "failed" and batch["landing_file"] is None
+    for text in ("feed tax_a_level", "page 2", f"{url}/api/tax_a_level?date=2023-03-20&page=2&page_size=100",
+                 "identical to page 1"):
+        assert text in str(raised.value) and text in batch["message"], text
+    assert len(faults.log) == 2  # refused at the first repeated page, not read 6 times
+    assert conn.execute("select count(*) from raw.tax_a_level__taxpayers where _batch_id = %s",
+                        (batch_id,)).fetchone()[0] == 0
+    assert _settled_high(conn, "tax_a_level") == settled  # the night's window is not settled
+
+    faults.paging = None  # the department fixed its interface
+    outcome = ingest.ingest("tax_a_level", night)
+    landed = _landed(conn, "tax_a_level__taxpayers", outcome.batch_id)
+    records = _file_records("tax_a_level", night)
+    assert outcome.rows_received == len(landed) == 600
+    assert [row[2] for row in landed] == [r.get("nsrsbh") for r in records]
+    assert len({(row[0], row[1]) for row in landed}) == 600
+    _assert_conserved(outcome.batch_id)
+    assert _settled_high(conn, "tax_a_level") == night_end(night)
+
+
+@pytest.mark.parametrize("defect", ["short_total", "long_total"])
+def test_a_total_the_interface_does_not_serve_refuses_the_batch(seeded, conn, server, defect):
+    url, faults, point = server
+    night = date(2023, 3, 27) if defect == "short_total" else date(2023, 4, 3)
+    tax_a_level.simulate(night, scale=1)
+    point("tax_a_level")
+    ingest.ingest("tax_a_level", night - timedelta(days=1))
+    faults.paging = defect
+    with pytest.raises(ApiExtractionError):
+        ingest.extract("tax_a_level", night)
+    batch = ledger.batch_row(ledger.batch_id_for("tax_a_level", night))
+    assert batch["status"] == "failed" and "date 2023-" in batch["message"]
+    assert f"{url}/api/tax_a_level?date=" in batch["message"]
+    assert conn.execute("select count(*) from raw.tax_a_level__taxpayers where _batch_id = %s",
+                        (batch["batch_id"],)).fetchone()[0] == 0
+
+
+def test_the_paging_guard_refuses_repeated_keys_and_a_distinct_count_below_total():
+    spec = get_source("tax_a_level")
+    guard = extract_http.PagingGuard(spec, date(2023, 3, 1))
+    first = [{"nsrsbh": "A", "gxsj": "1"}, {"nsrsbh": "B", "gxsj": "1"}]
+    guard.check_page("u1", 1, first)
+    # Same keys, another timestamp: not byte-identical, still page 1 again.
+    with pytest.raises(PagingError, match="page 2: GET u2: the page carries the same 2 record keys .* as page 1"):
+        guard.check_page("u2", 2, [{"nsrsbh": "B", "gxsj": "2"}, {"nsrsbh": "A", "gxsj": "2"}])
+
+    guard = extract_http.PagingGuard(spec, date(2023, 3, 1))
+    guard.check_page("u1", 1, first)
+    guard.check_page("u2", 2, [{"nsrsbh": "A", "gxsj": "1"}, {"nsrsbh": "C", "gxsj": "1"}])
+    with pytest.raises(PagingError, match="reported total 4 but served 4 records, 3 of them distinct"):
+        guard.check_total("u2", 2, 4)
+
+    capped = extract_http.PagingGuard(spec, date(2023, 3, 1), max_pages=1)
+    capped.check_page("u1", 1, first)
+    with pytest.raises(PagingError, match="more than max_pages = 1"):
+        capped.check_page("u2", 2, [{"nsrsbh": "Z"}])

@@ -36,6 +36,12 @@ class SourceSpec:
         return f"raw.{self.raw_table}"
 
     @property
+    def business_key(self) -> list[str]:
+        """The catalog's `business_key`, else the subject's USCC when the feed has one, else none."""
+        key = self.extra.get("business_key") or (["uscc"] if "uscc" in self.fields else [])
+        return [key] if isinstance(key, str) else list(key)
+
+    @property
     def threshold(self) -> float:
         override = settings.reject_share_override()
         return override if override is not None else self.reject_share

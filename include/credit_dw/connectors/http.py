@@ -32,6 +32,20 @@ Environment overrides (not in `settings` because only this connector reads them;
 low): `CREDIT_DW_HTTP_BACKOFF_SECONDS` (1: the first retry waits this long, each next one twice
 as long), `CREDIT_DW_HTTP_TIMEOUT_SECONDS` (overrides every feed's `timeout_seconds`).
 
+Paging guards: an interface whose paging is broken must not be taken at its word. Per date, the
+connector refuses the batch (`PagingError`, naming feed, URL and page) when
+- a page's content is identical to an earlier page's (the interface serves page 1 over and over),
+- a page carries the same set of record keys as an earlier page (keys: the catalog's
+  `business_key`, default `uscc`, through `fields` to the interface's key; pages whose records have
+  no key are compared by content only),
+- more than `max_pages` pages (catalog, default 10,000) would be needed, or
+- the distinct records served (by content) are fewer or more than the `total` the interface reported.
+Without these, a looping interface that reports 100,000 records and serves page 1 a thousand times
+lands 100,000 rows of 100 distinct records, and the records never served are lost once the window
+is settled. A refused batch is a failed batch: the ledger records the message, nothing of it lands,
+its window is not settled, so the next run reads the same dates again. To check the count the
+connector keeps one 16-byte digest per record of the date being read (1.6 MB per 100,000 records).
+
 Failure handling: 5xx, 429, timeouts and connection errors are retried with exponential backoff;
 other 4xx, a body that is not JSON or not the contract's shape, and a result that changes while
 it is paged (`total` differs between pages, or a page comes back short) are not, since retrying
@@ -55,6 +69,7 @@ Uses httpx when importable (an Airflow dependency), else urllib.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -77,12 +92,17 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 DEFAULT_RETRIES = 3
 DEFAULT_BACKOFF_SECONDS = 1.0
 DEFAULT_MAX_CATCHUP_DAYS = 31
+DEFAULT_MAX_PAGES = 10_000
 #: Statuses worth another try: the server or a gateway is overloaded or restarting.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 class ApiExtractionError(RuntimeError):
     """The interface could not be read; the message names the URL, page and cause."""
+
+
+class PagingError(ApiExtractionError):
+    """The interface's paging cannot be trusted (a repeated page, repeated keys, a count mismatch)."""
 
 
 class _Transient(Exception):
@@ -296,6 +316,71 @@ def record_to_row(spec: SourceSpec, record: object) -> tuple[list[str | None], d
     return values, extra or None
 
 
+# --- paging guards --------------------------------------------------------------------------
+
+def _digest(value: object) -> bytes:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+class PagingGuard:
+    """What one date's pages served so far; raises PagingError when the paging cannot be trusted."""
+
+    def __init__(self, spec: SourceSpec, day: date, *, max_pages: int = DEFAULT_MAX_PAGES):
+        self.feed = spec.source_id
+        self.day = day
+        self.max_pages = max_pages
+        self.key_names = [spec.fields[k] for k in spec.business_key if k in spec.fields]
+        self.pages: dict[bytes, int] = {}
+        self.key_sets: dict[frozenset, int] = {}
+        self.records: set[bytes] = set()
+        self.served = 0
+
+    def _refuse(self, url: str, page: int, problem: str) -> PagingError:
+        return PagingError(
+            f"feed {self.feed}, date {self.day}, page {page}: GET {url}: {problem}. The interface's paging "
+            "cannot be trusted: the batch is refused (nothing of it lands, its window is not settled, the "
+            "next run reads these dates again); ask the department to fix its interface."
+        )
+
+    def _keys(self, records: list) -> frozenset | None:
+        if not self.key_names or not records:
+            return None
+        keys = []
+        for record in records:
+            if not isinstance(record, dict):
+                return None
+            key = tuple(record.get(name) for name in self.key_names)
+            if all(v is None or v == "" for v in key):
+                return None
+            keys.append(json.dumps(key, ensure_ascii=False))
+        return frozenset(keys)
+
+    def check_page(self, url: str, page: int, records: list) -> None:
+        if page > self.max_pages:
+            raise self._refuse(url, page, f"more than max_pages = {self.max_pages} pages for one date")
+        if records:
+            content = _digest(records)
+            earlier = self.pages.setdefault(content, page)
+            if earlier != page:
+                raise self._refuse(url, page, f"the page is identical to page {earlier} "
+                                              f"({len(records)} records served again)")
+            keys = self._keys(records) if len(records) > 1 else None
+            if keys is not None:
+                earlier = self.key_sets.setdefault(keys, page)
+                if earlier != page:
+                    raise self._refuse(url, page, f"the page carries the same {len(keys)} record keys "
+                                                  f"({', '.join(self.key_names)}) as page {earlier}")
+        self.served += len(records)
+        self.records.update(_digest(r) for r in records)
+
+    def check_total(self, url: str, page: int, total: int) -> None:
+        distinct = len(self.records)
+        if distinct != total or self.served != total:
+            raise self._refuse(url, page, f"the interface reported total {total} but served {self.served} "
+                                          f"records, {distinct} of them distinct")
+
+
 # --- the connector --------------------------------------------------------------------------
 
 def extract_api(spec: SourceSpec, batch_id: str, logical_date: date, window: Window) -> LandingFile:
@@ -307,6 +392,7 @@ def extract_api(spec: SourceSpec, batch_id: str, logical_date: date, window: Win
     fixed_params = dict(_option(spec, "params", {}))
     days = dates_to_read(window, logical_date, int(_option(spec, "max_catchup_days", DEFAULT_MAX_CATCHUP_DAYS)))
     backoff = backoff_seconds()
+    max_pages = int(_option(spec, "max_pages", DEFAULT_MAX_PAGES))
 
     with base_url(spec) as base, LandingWriter(spec, batch_id, logical_date) as writer:
         http = _transport(timeout_seconds(spec), base)
@@ -315,6 +401,7 @@ def extract_api(spec: SourceSpec, batch_id: str, logical_date: date, window: Win
                 read = 0
                 total: int | None = None
                 page = 1
+                guard = PagingGuard(spec, day, max_pages=max_pages)
                 while True:
                     query = urlencode({**fixed_params, date_param: day.isoformat(), "page": page,
                                        "page_size": page_size})
@@ -331,6 +418,7 @@ def extract_api(spec: SourceSpec, batch_id: str, logical_date: date, window: Win
                             "the department changed the data during the read, so the batch is failed and reread later."
                         )
                     records = data["records"]
+                    guard.check_page(url, page, records)
                     for position, record in enumerate(records, start=1):
                         values, extra = record_to_row(spec, record)
                         writer.write_row(values, source_file=source_file, source_row=position, extra=extra)
@@ -343,10 +431,7 @@ def extract_api(spec: SourceSpec, batch_id: str, logical_date: date, window: Win
                             "the interface ended before its own total."
                         )
                     page += 1
-                if read != total:
-                    raise ApiExtractionError(
-                        f"feed {spec.source_id}, date {day}: read {read} records but the interface announced {total}."
-                    )
+                guard.check_total(url, page, total)  # read == total, every record distinct
                 log.info("feed %s date %s: %d records in %d page(s)", spec.source_id, day, read, page)
         finally:
             http.close()

@@ -191,6 +191,37 @@ def _record_failing_rows(conn, spec: SourceSpec, batch_id: str, batch_relation: 
     )
 
 
+def _record_unstorable_rows(conn, spec: SourceSpec, batch_id: str, logical_date: date, received: int) -> int:
+    """Quarantine the rows landing marked as holding values the database could not store
+    (`_extra._unstorable`, see `ingest.landing`): one critical issue per row and field, check
+    `unstorable_value:<field>`, with landing's reason (file, row and field, in Chinese). Built in,
+    so it applies whatever the feed's suite says; returns the number of such rows."""
+    from credit_dw.ingest.landing import UNSTORABLE_KEY
+
+    rows = conn.execute(
+        f"""insert into meta.row_issues (batch_id, source_id, row_number, check_name, field, severity, reason)
+            select distinct on (r._row_number, u->>'field') r._batch_id, r._source_id, r._row_number,
+                   'unstorable_value:' || (u->>'field'), u->>'field', 'critical', u->>'reason'
+            from {spec.raw_relation} r
+            cross join lateral jsonb_array_elements(r._extra->'{UNSTORABLE_KEY}') u
+            where r._batch_id = %s and r._extra ? '{UNSTORABLE_KEY}'
+            on conflict do nothing
+            returning row_number""",
+        (batch_id,),
+    ).fetchall()
+    count = len({r[0] for r in rows})
+    if count:
+        conn.execute(
+            """insert into meta.validation_results
+               (batch_id, source_id, logical_date, suite_name, check_name, field, severity,
+                success, unexpected_count, element_count, result)
+               values (%s, %s, %s, 'built-in', 'unstorable_value', '*', 'critical', false, %s, %s, %s)""",
+            (batch_id, spec.source_id, logical_date, count, received,
+             json.dumps({"observed_value": count, "note": "values with NUL or lone surrogates (ingest.landing)"})),
+        )
+    return count
+
+
 def _raised_exception(info: dict | None) -> str | None:
     """The message of an exception GX caught, at the top level or nested per metric (GX 1.x puts a
     failed query under its metric's id). A check whose SQL fails must stop the gate, never pass
@@ -236,6 +267,9 @@ def validate_batch(spec: SourceSpec, batch_id: str, logical_date: date) -> GateO
                 failing.append(exp)
         if failing:
             _record_failing_rows(conn, spec, batch_id, batch_relation, failing)
+        unstorable = _record_unstorable_rows(conn, spec, batch_id, logical_date, received)
+        if unstorable:
+            checks.append(CheckResult("unstorable_value", "*", "critical", False, unstorable))
         quarantined, warned = conn.execute(
             """select count(distinct row_number) filter (where severity = 'critical'),
                       count(distinct row_number) filter (where severity = 'warning')

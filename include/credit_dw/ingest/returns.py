@@ -7,6 +7,13 @@ the row's own values under the department's own headers (the catalog's `fields` 
 can correct the row in its template and send it again. Written as UTF-8 with BOM (opens in Excel
 on a department's PC), sorted, atomically; a rerun rewrites the same bytes.
 
+A file the feed refused as a whole (file-drop feeds: undecodable, cut off, not a workbook, …;
+`meta.file_receipts.outcome = 'rejected'`) is listed too, first, on one line: its name, the line
+where it broke, field `（整个文件）`, the reason in Chinese and how many rows it held
+(`meta.file_receipts.rows`, or why they could not be counted), check `file_rejected`. It goes to
+the department its file name starts with (`<department_code>_…`, `seeds/departments.csv`), else
+to the feed's catalog department. `meta.return_notices.files_refused` counts those files.
+
 A later accepted row of the same feed whose business key (catalog `business_key`, default
 `uscc`) matches a returned row is recorded in `meta.resubmissions` as its correction (补报).
 """
@@ -18,6 +25,7 @@ import hashlib
 import io
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from pathlib import Path
 
 from credit_dw.catalog import SourceSpec, get_source
@@ -27,6 +35,8 @@ from credit_dw.db.connect import connect
 from credit_dw.ingest import ledger
 
 NOTICE_HEADER = ("来源文件", "文件行号", "批次行号", "问题字段", "问题说明", "校验规则")
+WHOLE_FILE = "（整个文件）"
+FILE_REJECTED = "file_rejected"
 
 
 @dataclass(frozen=True)
@@ -34,12 +44,47 @@ class ReturnNotice:
     department: str
     path: Path
     rows: int
+    files: int = 0
+
+
+@cache
+def _department_names() -> dict[str, str]:
+    """`seeds/departments.csv`: department code → name."""
+    with (settings.SEEDS_DIR / "departments.csv").open(encoding="utf-8", newline="") as fh:
+        return {r["department_code"]: r["department_name"] for r in csv.DictReader(fh)}
+
+
+def file_department(spec: SourceSpec, file_name: str) -> str:
+    """Who sent a delivered file: its name's `<department_code>_` prefix, else the catalog's department."""
+    return _department_names().get(file_name.split("_", 1)[0].lower(), spec.department)
+
+
+def _refused_files(spec: SourceSpec, batch_id: str) -> list[tuple]:
+    """The batch's rejected files, as notice lines (department first), in file-name order."""
+    with connect() as conn:
+        if conn.execute("select to_regclass('meta.file_receipts')").fetchone()[0] is None:
+            return []
+        rejected = conn.execute(
+            """select file_name, line_number, source_row, coalesce(notice, reason), rows, rows_note
+               from meta.file_receipts where batch_id = %s and outcome = 'rejected' order by file_name""",
+            (batch_id,),
+        ).fetchall()
+    lines = []
+    for file_name, line_number, source_row, notice, rows, rows_note in rejected:
+        if rows is None:
+            held = f"行数无法统计（{rows_note}）" if rows_note else "行数无法统计"
+        else:
+            held = f"共 {rows} 行" + (f"（{rows_note}）" if rows_note else "")
+        where = f"第 {source_row} 条数据处；" if source_row else ""
+        reason = f"整个文件被退回，未入库：{where}{notice}。文件{held}，请更正后整份重新报送"
+        lines.append((file_department(spec, file_name), file_name, line_number, None, WHOLE_FILE, reason,
+                      FILE_REJECTED, *([None] * len(spec.canonical_fields))))
+    return lines
 
 
 def business_key(spec: SourceSpec) -> list[str]:
     """The catalog's `business_key`, else the subject's USCC when the feed has one, else none."""
-    key = spec.extra.get("business_key") or (["uscc"] if "uscc" in spec.fields else [])
-    return [key] if isinstance(key, str) else list(key)
+    return spec.business_key
 
 
 def _department_expr(spec: SourceSpec) -> str:
@@ -70,7 +115,7 @@ def write_return_notices(source_id: str, logical_date: date) -> list[ReturnNotic
     """Write (or rewrite, or remove when nothing was returned) the night's notices of one feed."""
     spec = get_source(source_id)
     batch_id = ledger.batch_id_for(source_id, logical_date)
-    rows = _returned_rows(spec, batch_id)
+    rows = _refused_files(spec, batch_id) + _returned_rows(spec, batch_id)
     by_department: dict[str, list[tuple]] = {}
     for row in rows:
         by_department.setdefault(row[0], []).append(row[1:])
@@ -93,22 +138,23 @@ def write_return_notices(source_id: str, logical_date: date) -> list[ReturnNotic
             writer.writerow([*NOTICE_HEADER, *template_headers])
             for source_file, source_row, row_number, field, reason, check, *values in dept_rows:
                 shown_field = spec.fields.get(field, field)
-                writer.writerow([source_file, source_row or "", row_number, shown_field, reason, check,
+                writer.writerow([source_file, source_row or "", row_number or "", shown_field, reason, check,
                                  *("" if v is None else v for v in values)])
             payload = buffer.getvalue().encode("utf-8-sig")
             directory = settings.outbox_dir(f"returns/{department}", logical_date.isoformat())
             directory.mkdir(parents=True, exist_ok=True)
             path = directory / file_name
             write_atomically(path, payload)
-            returned = len({r[2] for r in dept_rows})
+            returned = len({r[2] for r in dept_rows if r[5] != FILE_REJECTED})
+            files = sum(r[5] == FILE_REJECTED for r in dept_rows)
             conn.execute(
                 """insert into meta.return_notices
-                   (source_id, department, logical_date, file_name, rows_returned, sha256)
-                   values (%s, %s, %s, %s, %s, %s)""",
+                   (source_id, department, logical_date, file_name, rows_returned, sha256, files_refused)
+                   values (%s, %s, %s, %s, %s, %s, %s)""",
                 (source_id, department, logical_date, str(path.relative_to(settings.home())), returned,
-                 hashlib.sha256(payload).hexdigest()),
+                 hashlib.sha256(payload).hexdigest(), files),
             )
-            notices.append(ReturnNotice(department, path, returned))
+            notices.append(ReturnNotice(department, path, returned, files))
     return notices
 
 

@@ -18,6 +18,10 @@ Fault injection, for tests of the connector's retries and failure handling:
 - server-wide, through the `Faults` object handed to `serve` / `start_background` (mutable while
   the server runs): answer 503 to the first k API requests, sleep `slow_seconds` on the first k,
   or send invalid JSON to the first k (`ALWAYS` for every request);
+- paging defects, server-wide (`Faults.paging`) or per request (`fault=looping|short_total|
+  long_total`): `looping` answers every page with page 1's records and the true `total` (the
+  interface whose paging loops); `short_total` / `long_total` report 1 record fewer / more than
+  the date has while serving the true records;
 - per request, with the query parameter `fault=unavailable|slow|invalid_json` (sleeping
   `slow_seconds`, default 30 s), so a catalog entry's fixed `params:` can simulate a broken feed.
 
@@ -52,6 +56,8 @@ DATA_DIRNAME = "simulated_api"
 URL_FILENAME = "server.url"
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+#: Paging defects (see the module doc).
+PAGING_FAULTS = frozenset({"looping", "short_total", "long_total"})
 #: A fault count meaning "every request".
 ALWAYS = 1 << 62
 
@@ -109,6 +115,8 @@ class Faults:
     invalid_json_first: int = 0
     slow_seconds: float = 30.0
     unavailable_status: int = 503
+    #: Paging defect for every API request: None, "looping", "short_total" or "long_total".
+    paging: str | None = None
     requests: int = 0
     #: Path and query of every API request, in arrival order (tests assert on it).
     log: list[str] = field(default_factory=list)
@@ -182,9 +190,10 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "invalid_json":
             self._send(200, b'{"total": 3, "page": 1, "records": [{"nsrsbh": "9113')
             return
-        self._page(match.group(1), query)
+        paging = self.server.faults.paging or (fault if fault in PAGING_FAULTS else None)
+        self._page(match.group(1), query, paging)
 
-    def _page(self, source_id: str, query: dict[str, str]) -> None:
+    def _page(self, source_id: str, query: dict[str, str], paging: str | None = None) -> None:
         if not _SOURCE_ID.match(source_id):
             self._json(404, {"error": f"unknown source {source_id!r}"})
             return
@@ -207,8 +216,9 @@ class _Handler(BaseHTTPRequestHandler):
         page_size = min(page_size, MAX_PAGE_SIZE)
         path = folder / f"{day.isoformat()}.json"
         records = read_day(path) if path.exists() else ()
-        start = (page - 1) * page_size
-        self._json(200, {"total": len(records), "page": page, "page_size": page_size,
+        start = 0 if paging == "looping" else (page - 1) * page_size
+        total = len(records) + {"short_total": -1, "long_total": 1}.get(paging or "", 0)
+        self._json(200, {"total": max(total, 0), "page": page, "page_size": page_size,
                          "records": list(records[start:start + page_size])})
 
 

@@ -13,11 +13,14 @@ Contract, per file (outcomes in `meta.file_receipts`, one row per file and batch
   settled batch (`meta.delivered_files`, confirmed against the raw table's `_source_file`) or by
   an earlier file of the same night; a rerun of the same night replaces its own entries, so it
   never counts its own files as duplicates;
-- `rejected` (the file lands no rows; receipt names line, data row and reason, so the department
-  can correct and re-send it) when it cannot be decoded (CSV: BOM → UTF-8-SIG, else strict UTF-8,
-  else GB18030, the superset of GBK), is malformed or cut off (unterminated quoted field, a row
-  with fewer cells than the header), is not a readable XLSX workbook, has no header row, has two
-  columns meaning the same field, or has an unsupported type;
+- `rejected` (the file lands no rows; receipt names line, data row and reason — `reason` in
+  English, `notice` in Chinese for the return notice — and the rows it held: counted where it reads
+  as rows, estimated from its lines or NULL with `rows_note` saying why, never a bare 0; the
+  department's return notice lists it, so it can correct and re-send it) when it cannot be
+  decoded (CSV: BOM → UTF-8-SIG, else strict UTF-8, else GB18030, the superset of GBK), is
+  malformed or cut off (unterminated quoted field, a row with fewer cells than the header), is not
+  a readable XLSX workbook, has no header row, has two columns meaning the same field, or has an
+  unsupported type;
 - a file lacking a column of the catalog's `required_columns` fails the WHOLE batch (raised; the
   ledger marks the batch failed and names file and columns), because landing the night without it
   would make the department's records look omitted (漏报) [000 §2.2];
@@ -119,7 +122,8 @@ def _data_rows(scan: _Scan, records: Iterator[tuple[int, list[str | None]]], *, 
             header_cells = cells
             break
     if header_cells is None:
-        raise FileRejected("no header row (a row with the template's column headers) in the file")
+        raise FileRejected("no header row (a row with the template's column headers) in the file",
+                           notice="文件中没有表头行（含模板列名的一行），请使用模板表头后重新报送")
     if header_found is not None:
         header_found(header_cells)
     width = len(header_cells)
@@ -139,20 +143,56 @@ def _data_rows(scan: _Scan, records: Iterator[tuple[int, list[str | None]]], *, 
             if scan.file_format == "csv":
                 raise FileRejected(
                     f"data row {row_number} (line {line}) has {len(cells)} cells, the header has {width}: "
-                    "the file looks cut off or a row is broken", line=line, row=row_number)
+                    "the file looks cut off or a row is broken", line=line, row=row_number,
+                    notice=f"第 {row_number} 条数据（第 {line} 行）只有 {len(cells)} 列，表头有 {width} 列："
+                           "文件可能不完整或该行损坏，请检查后整份重新报送")
             cells = cells + [None] * (width - len(cells))
         elif len(cells) > width and scan.file_format == "csv" and not all(_blank(c) for c in cells[width:]):
             raise FileRejected(
                 f"data row {row_number} (line {line}) has {len(cells)} cells, more than the {width} "
-                "columns of the header (an unquoted comma?)", line=line, row=row_number)
+                "columns of the header (an unquoted comma?)", line=line, row=row_number,
+                notice=f"第 {row_number} 条数据（第 {line} 行）有 {len(cells)} 列，多于表头的 {width} 列"
+                       "（可能含未加引号的逗号），请检查后整份重新报送")
         yield row_number, line, cells
+
+
+def refused_rows(archived: Path, file_format: str | None) -> tuple[int | None, str | None]:
+    """A rejected file's data rows, for its receipt: (count, None) where the file reads as rows (the
+    rows after the header row that are not blank); (estimate, note) from its non-blank lines where
+    it does not; (None, why) where neither can be had. Never a 0 that only means "not counted"."""
+    if file_format is None:
+        return None, "不支持的文件类型，行数无法统计"
+    records = None
+    try:
+        encoding = detect_encoding(archived) if file_format == "csv" else None
+        records = xlsx_records(archived) if file_format == "xlsx" else csv_records(archived, encoding or "utf-8")
+        header_seen, rows, filled_rows = False, 0, 0
+        for _line, cells in records:
+            filled = sum(not _blank(c) for c in cells)
+            filled_rows += filled > 0
+            if not header_seen:
+                header_seen = filled >= 2
+            elif filled:
+                rows += 1
+        if header_seen:
+            return rows, None
+        return filled_rows, "估计值：文件中没有表头行，按非空行计"
+    except FileRejected:
+        pass
+    if file_format == "xlsx":
+        return None, "工作簿无法读取，行数无法统计"
+    with open(archived, "rb") as fh:
+        lines = sum(1 for raw in fh if raw.strip())
+    return max(lines - 1, 0), "估计值：文件无法按行解析，按非空文本行数减表头 1 行计"
 
 
 def _scan(path: Path, archived: Path, sha256: str, size: int, aliases: dict[str, str], required: list[str]) -> _Scan:
     """Validate a file end to end without landing it: FileRejected, or its column plan and row count."""
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
-        raise FileRejected(f"unsupported file type {path.suffix or '(none)'!r}: send CSV (UTF-8 or GBK) or XLSX")
+        raise FileRejected(f"unsupported file type {path.suffix or '(none)'!r}: send CSV (UTF-8 or GBK) or XLSX",
+                           notice=f"不支持的文件类型 {path.suffix or '（无扩展名）'}："
+                                  "请以 CSV（UTF-8 或 GBK）或 XLSX 报送")
     scan = _Scan(path.name, archived, sha256, size, FORMATS[suffix], None)
     if scan.file_format == "csv":
         scan.encoding = detect_encoding(archived)
@@ -219,9 +259,11 @@ def extract_files(spec: SourceSpec, batch_id: str, logical_date: date, window: W
             try:
                 scan = _scan(path, archived, sha256, size, aliases, required)
             except FileRejected as bad:
+                rows, rows_note = refused_rows(archived, FORMATS.get(path.suffix.lower()))
                 receipts.append(FileReceipt(
                     **base, outcome="rejected", file_format=FORMATS.get(path.suffix.lower()),
-                    line_number=bad.line, source_row=bad.row, reason=bad.reason))
+                    line_number=bad.line, source_row=bad.row, reason=bad.reason, notice=bad.notice,
+                    rows=rows, rows_note=rows_note))
                 log.warning("%s: file %s rejected: %s", batch_id, path.name, bad.reason)
                 continue
             if scan.missing:

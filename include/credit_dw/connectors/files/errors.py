@@ -9,10 +9,12 @@ class MissingColumnsError(ValueError):
 
 
 class FileRejected(Exception):
-    """A file that cannot be landed; the receipt carries where and why."""
+    """A file that cannot be landed; the receipt carries where and why: `reason` for engineers,
+    `notice` in Chinese for the department's return notice (信息退回)."""
 
-    def __init__(self, reason: str, *, line: int | None = None, row: int | None = None):
+    def __init__(self, reason: str, *, line: int | None = None, row: int | None = None, notice: str | None = None):
         super().__init__(reason)
         self.reason = reason
+        self.notice = notice or f"文件无法读取（{reason}），请按模板重新报送"
         self.line = line
         self.row = row

@@ -84,7 +84,9 @@ def map_header(cells: list[str | None], aliases: dict[str, str], required: list[
             columns.append(("extra", name))
         elif canonical in taken:
             raise FileRejected(f"columns {taken[canonical]!r} and {text!r} both mean {canonical}; "
-                               "send one column per field", line=None)
+                               "send one column per field", line=None,
+                               notice=f"列 {taken[canonical]} 与列 {text} 表示同一字段，每个字段只能有一列，"
+                                      "请删除重复列后重新报送")
         else:
             taken[canonical] = text
             columns.append(("field", canonical))

@@ -51,7 +51,11 @@ def csv_records(path: Path, encoding: str) -> Iterator[tuple[int, list[str | Non
             message = str(exc)
             if "unexpected end of data" in message:
                 message = "the file ends inside a quoted value (cut off, or an unclosed quote)"
-            raise FileRejected(f"malformed CSV at line {reader.line_num}: {message}", line=reader.line_num) from exc
+            raise FileRejected(f"malformed CSV at line {reader.line_num}: {message}", line=reader.line_num,
+                               notice=f"CSV 格式错误，第 {reader.line_num} 行"
+                                      + ("：文件在引号内结束（文件不完整或引号未闭合）"
+                                         if "quoted value" in message else f"（{message}）")
+                                      + "，请检查后重新报送") from exc
         yield reader.line_num, list(cells)
 
 
@@ -63,7 +67,8 @@ def detect_encoding(path: Path) -> str:
         candidates = ["utf-8-sig"]
     elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise FileRejected("the file is UTF-16 (Excel 'Unicode text'); save it as CSV in UTF-8 or GBK, or as XLSX",
-                           line=1)
+                           line=1, notice="文件为 UTF-16 编码（Excel 的“Unicode 文本”），"
+                                          "请另存为 UTF-8 或 GBK 编码的 CSV，或 XLSX")
     else:
         candidates = ["utf-8", "gb18030"]
     failures = []
@@ -79,7 +84,9 @@ def detect_encoding(path: Path) -> str:
     tried = "; ".join(f"{enc}: line {b.line}, byte {b.exc.start + 1} ({b.exc.object[b.exc.start:b.exc.end]!r})"
                       for enc, b in failures)
     raise FileRejected(f"undecodable bytes at line {bad.line}: the file is neither UTF-8 nor GB18030/GBK ({tried})",
-                       line=bad.line)
+                       line=bad.line,
+                       notice=f"第 {bad.line} 行含无法识别的字节：文件既不是 UTF-8 也不是 GBK/GB18030 编码，"
+                              "请另存为 UTF-8 或 GBK 编码后重新报送")
 
 
 def _cell_text(value: object) -> str | None:
@@ -106,11 +113,13 @@ def xlsx_records(path: Path) -> Iterator[tuple[int, list[str | None]]]:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # BadZipFile, InvalidFileException, KeyError, XML errors …
         raise FileRejected(f"not a readable XLSX workbook ({type(exc).__name__}: {exc}); "
-                           "send it again as .xlsx saved by Excel/WPS, or as CSV") from exc
+                           "send it again as .xlsx saved by Excel/WPS, or as CSV",
+                           notice="不是可读取的 XLSX 工作簿（文件损坏或传输不完整），"
+                                  "请用 Excel/WPS 另存为 .xlsx 或 CSV 后重新报送") from exc
     number = 0
     try:
         if not workbook.worksheets:
-            raise FileRejected("the workbook has no worksheet")
+            raise FileRejected("the workbook has no worksheet", notice="工作簿中没有工作表，请检查后重新报送")
         sheet = workbook.worksheets[0]
         sheet.reset_dimensions()  # the stored dimension may be wrong; read rows as they are
         rows = sheet.iter_rows(values_only=True)
@@ -121,7 +130,8 @@ def xlsx_records(path: Path) -> Iterator[tuple[int, list[str | None]]]:
                 return
             except Exception as exc:
                 raise FileRejected(f"the worksheet cannot be read after row {number} "
-                                   f"({type(exc).__name__}: {exc})", line=number + 1) from exc
+                                   f"({type(exc).__name__}: {exc})", line=number + 1,
+                                   notice=f"工作表第 {number} 行之后无法读取（文件损坏），请重新保存后报送") from exc
             number += 1
             yield number, [_cell_text(v) for v in row]
     finally:

@@ -45,6 +45,13 @@ create table if not exists meta.file_receipts (
     archived_as            text not null,
     primary key (batch_id, file_name)
 );
+alter table meta.file_receipts add column if not exists notice text;
+alter table meta.file_receipts add column if not exists rows_note text;
+comment on column meta.file_receipts.rows is
+    'Data rows of the file: landed rows; for a rejected file counted where it can be read, estimated '
+    'from its lines where not (rows_note says which), NULL when it cannot be counted (rows_note says why).';
+comment on column meta.file_receipts.notice is
+    'Why a rejected file was refused, in Chinese, as its department''s return notice says it.';
 comment on table meta.file_receipts is
     'One row per delivered file per file-drop batch: landed, skipped as a duplicate, or rejected '
     '(line, row, reason) for the return notice.';
@@ -60,12 +67,14 @@ class FileReceipt:
     archived_as: str
     file_format: str | None = None
     encoding: str | None = None
-    rows: int = 0
+    rows: int | None = 0
     line_number: int | None = None
     source_row: int | None = None
     reason: str | None = None
     duplicate_of_batch_id: str | None = None
     duplicate_of_file: str | None = None
+    notice: str | None = None
+    rows_note: str | None = None
 
 
 def ensure_tables() -> None:
@@ -102,11 +111,12 @@ def record(spec: SourceSpec, batch_id: str, logical_date: date, receipts: list[F
             conn.execute(
                 """insert into meta.file_receipts
                    (batch_id, source_id, logical_date, file_name, sha256, bytes, file_format, encoding, outcome,
-                    rows, line_number, source_row, reason, duplicate_of_batch_id, duplicate_of_file, archived_as)
-                   values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                    rows, line_number, source_row, reason, duplicate_of_batch_id, duplicate_of_file, archived_as,
+                    notice, rows_note)
+                   values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
                 (batch_id, spec.source_id, logical_date, r.file_name, r.sha256, r.bytes, r.file_format, r.encoding,
                  r.outcome, r.rows, r.line_number, r.source_row, r.reason, r.duplicate_of_batch_id,
-                 r.duplicate_of_file, r.archived_as),
+                 r.duplicate_of_file, r.archived_as, r.notice, r.rows_note),
             )
             if r.outcome != "landed":
                 continue

@@ -22,3 +22,5 @@ create table if not exists meta.return_notices (
     sha256        text not null,
     primary key (source_id, department, logical_date)
 );
+-- Files refused as a whole, listed in the notice with their reason (file-drop feeds).
+alter table meta.return_notices add column if not exists files_refused bigint not null default 0;
