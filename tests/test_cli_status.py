@@ -72,7 +72,7 @@ def test_status_shows_the_ledger_counts_and_the_refused_file(small_night, conn):
     # The refused file with its line and reason, on one line (never cut when not on a terminal).
     refused = [line for line in out.splitlines() if "file refused: hbjtt_bad.csv" in line]
     assert len(refused) == 1 and "line 3" in refused[0] and "undecodable bytes at line 3" in refused[0]
-    assert f"credit-dw run --date {small_night} --feed tax_arrears" in out
+    assert f"next: credit-dw run --date {small_night} --feed tax_a_level --feed tax_arrears" in out
     assert "Exports of night" in out
 
 
@@ -114,3 +114,33 @@ def test_an_unknown_feed_is_refused_with_the_catalog_named(warehouse_url):
         result = runner.invoke(app, [*command, "--feed", "no_such_feed"])
         assert result.exit_code == 2
         assert "no_such_feed" in result.output and "market_registry" in result.output
+
+
+@pytest.mark.integration
+def test_a_rerun_of_one_feed_leaves_the_other_feeds_batches_untouched(small_night, conn):
+    from credit_dw.orchestration import nightly
+
+    _ingest_small_night(RERUN_NIGHT)
+    before = _batches(conn, RERUN_NIGHT)
+    registry_rows_before = conn.execute(
+        "select count(*), md5(string_agg(_row_number::text, ',' order by _row_number)) "
+        "from raw.market_registry__subjects where _batch_id = %s", (f"market_registry/{RERUN_NIGHT}",)).fetchone()
+
+    nightly.ensure_airflow_db()
+    result = nightly.run_dag("credit_ingest", RERUN_NIGHT, feeds=["admin_penalty"])
+
+    assert (result.state, result.failed_tasks) == ("success", []), result
+    after = _batches(conn, RERUN_NIGHT)
+    assert after["market_registry"] == before["market_registry"]  # same counts, attempts, started_at
+    assert conn.execute(
+        "select count(*), md5(string_agg(_row_number::text, ',' order by _row_number)) "
+        "from raw.market_registry__subjects where _batch_id = %s",
+        (f"market_registry/{RERUN_NIGHT}",)).fetchone() == registry_rows_before
+    assert set(after) == set(before)  # no other feed got a batch for the night
+    status, received, accepted, quarantined, attempts, started = after["admin_penalty"]
+    assert attempts == before["admin_penalty"][4] + 1 and started > before["admin_penalty"][5]
+    assert (status, received, accepted, quarantined) == before["admin_penalty"][:4]
+
+    shown = runner.invoke(app, ["status", "--date", RERUN_NIGHT.isoformat(), "--json", "--no-freshness"])
+    feeds = {f["source_id"]: f for f in json.loads(shown.output)["feeds"]}
+    assert feeds["admin_penalty"]["attempts"] == attempts and feeds["market_registry"]["attempts"] == 1
