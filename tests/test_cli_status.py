@@ -144,3 +144,23 @@ def test_a_rerun_of_one_feed_leaves_the_other_feeds_batches_untouched(small_nigh
     shown = runner.invoke(app, ["status", "--date", RERUN_NIGHT.isoformat(), "--json", "--no-freshness"])
     feeds = {f["source_id"]: f for f in json.loads(shown.output)["feeds"]}
     assert feeds["admin_penalty"]["attempts"] == attempts and feeds["market_registry"]["attempts"] == 1
+
+
+def test_a_backfill_goes_on_past_a_failed_night_and_lists_it(monkeypatch):
+    from credit_dw.orchestration import nightly
+
+    ran = []
+
+    def fake_cycle(night, feeds=None):
+        ran.append((night, feeds))
+        state = "failed" if night == date(2025, 6, 21) else "success"
+        return [nightly.DagRunResult(dag_id, f"run_{night}", state, ["extract[3]"] if state == "failed" else [])
+                for dag_id in nightly.CYCLE]
+
+    monkeypatch.setattr(nightly, "run_cycle", fake_cycle)
+    result = runner.invoke(app, ["backfill", "--from", "2025-06-20", "--to", "2025-06-22", "--feed", "tax_arrears"])
+
+    assert result.exit_code == 1, result.output
+    assert ran == [(date(2025, 6, d), ["tax_arrears"]) for d in (20, 21, 22)]
+    assert "night 3 of 3: 2025-06-22" in result.output
+    assert "failed nights (1 of 3): 2025-06-21" in result.output

@@ -4,6 +4,7 @@
     credit-dw simulate --date D [--scale N] fill the simulated department systems for night D
     credit-dw run --date D [--feed F ...]  the nightly cycle for night D through Airflow (only feeds F re-ingested)
     credit-dw status [--date D] [--feed F] the night's state per feed from the warehouse ledger (no Airflow)
+    credit-dw backfill --from D1 --to D2   night after night, on past a failed night, the failed ones listed
     credit-dw reference divisions          rebuild seeds/hebei_divisions.csv
     credit-dw bench [options]              the benchmarks (benchmarks/, docs/benchmarks.md; `--help` for options)
     credit-dw backup run|list|restore-drill Barman backups, the encrypted off-site copy, the restore drill
@@ -162,6 +163,65 @@ def run(date_: DateOption, feed: FeedOption = None) -> None:
         raise typer.Exit(code=1)
 
 
+@app.command()
+def backfill(
+    from_: Annotated[str, typer.Option("--from", help="The first night, YYYY-MM-DD.")],
+    to: Annotated[str, typer.Option("--to", help="The last night, YYYY-MM-DD (included).")],
+    feed: FeedOption = None,
+) -> None:
+    """Run the nights D1..D2 in order (each as `credit-dw run`), going on past a failed night; list the
+    failed nights at the end (exit code 1 when any failed)."""
+    import time as clock
+    from datetime import timedelta
+
+    from credit_dw.catalog import checked_source_ids
+    from credit_dw.orchestration import nightly
+
+    first, last = _parse_date(from_), _parse_date(to)
+    if last < first:
+        raise typer.BadParameter(f"--to {last} is before --from {first}", param_hint="--to")
+    try:
+        feeds = checked_source_ids(feed) if feed else None
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--feed") from None
+    airflow_env.configure(os.environ)
+    os.environ.setdefault("CREDIT_DW_RETRY_DELAY_SECONDS", "5")
+    nights = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    outcomes: list[tuple[date, str, str, float]] = []
+    for i, night in enumerate(nights, 1):
+        started = clock.monotonic()
+        console.print(f"night {i} of {len(nights)}: {night}", soft_wrap=True)
+        try:
+            with _progress() as progress:
+                progress.add_task(f"running {' → '.join(nightly.CYCLE)} for {night}", total=None)
+                results = nightly.run_cycle(night, feeds)
+        except Exception as exc:  # a night that cannot even start is a failed night, not the end
+            outcomes.append((night, "failed", f"{type(exc).__name__}: {exc}", clock.monotonic() - started))
+        else:
+            failed = [f"{r.dag_id}: {', '.join(r.failed_tasks) or r.state}" for r in results if r.state != "success"]
+            if len(results) < len(nightly.CYCLE) and not failed:
+                failed = ["the cycle stopped early"]
+            outcomes.append((night, "failed" if failed else "success", "; ".join(failed),
+                             clock.monotonic() - started))
+        night_, state, detail, seconds = outcomes[-1]
+        colour = "green" if state == "success" else "red"
+        console.print(f"  [{colour}]{state}[/{colour}] in {seconds:.0f} s" + (f": {detail}" if detail else ""),
+                      soft_wrap=True)
+    table = Table(title=f"Backfill {first} → {last}", title_justify="left")
+    for col in ("night", "state", "seconds", "failed"):
+        table.add_column(col, overflow="fold")
+    for night, state, detail, seconds in outcomes:
+        colour = "green" if state == "success" else "red"
+        table.add_row(str(night), f"[{colour}]{state}[/{colour}]", f"{seconds:.0f}", detail or "-")
+    console.print(table)
+    failed_nights = [str(n) for n, state, _, _ in outcomes if state != "success"]
+    if failed_nights:
+        console.print(f"failed nights ({len(failed_nights)} of {len(outcomes)}): {' '.join(failed_nights)}; "
+                      "see credit-dw status --date <night>, then credit-dw run --date <night>", soft_wrap=True)
+        raise typer.Exit(code=1)
+    console.print(f"[green]all {len(outcomes)} nights succeeded[/green]")
+
+
 def _print_cycle(night: date, results) -> None:
     from credit_dw.reports.summary import night_summary
 
@@ -295,7 +355,8 @@ def _print_status(st: dict) -> None:
                                       f"row {r['source_row']}" if r["source_row"] else "") if p)
         console.print(f"{r['source_id']} file refused: {r['file_name']}" + (f" ({where})" if where else "")
                       + f": {r['reason']}  [archived: {r['archived_as']}]", markup=False, soft_wrap=True)
-    exports = Table(title=f"Exports of night {night} (meta.export_deliveries)", title_justify="left")
+    console.print(f"Exports of night {night} (meta.export_deliveries)", soft_wrap=True)
+    exports = Table()
     for col in ("target", "delivered", "files", "rows", "at"):
         exports.add_column(col, no_wrap=True)
     for e in st["exports"]:
@@ -303,11 +364,11 @@ def _print_status(st: dict) -> None:
                         "-" if e["file_count"] is None else str(e["file_count"]),
                         "-" if e["row_count"] is None else str(e["row_count"]), e["delivered_at"] or "-")
     console.print(exports)
-    reruns = [f["next"] for f in st["feeds"] if f["next"]]
+    reruns = [f["source_id"] for f in st["feeds"] if f["next"]]
     if reruns:
-        console.print("next:", markup=False)
-        for line in reruns:
-            console.print(f"  {line}", markup=False, soft_wrap=True)
+        every = len(reruns) == len(st["feeds"]) and len(reruns) > 1
+        line = f"credit-dw run --date {night}" + ("" if every else "".join(f" --feed {r}" for r in reruns))
+        console.print(f"next: {line}", markup=False, soft_wrap=True)
     else:
         console.print("[green]no feed needs a rerun[/green]")
     if st["refused_files"]:
