@@ -17,6 +17,9 @@ are done, `publish_raw_landed` emits the `credit_raw_landed` Asset that schedule
 `credit_transform`; `fail_if_any_feed_failed` then makes a failed feed visible on the run.
 
 Runs at 01:30 Beijing time for the night before; `credit-dw run --date D` runs it for night D.
+A run whose conf names `feeds` (`{"logical_date": "D", "feeds": ["tax_arrears"]}`, `credit-dw run
+--date D --feed tax_arrears`) ingests only those feeds; the other feeds' batches of the night stay
+as they are. An unknown feed fails `prepare_warehouse` with the catalog's feeds named.
 """
 
 from __future__ import annotations
@@ -52,26 +55,32 @@ def credit_ingest():
         from credit_dw.orchestration.one_night import wait_for_nights_in_flight
         from credit_dw.transform.dbt import seed_reference
 
+        nights.feeds_of(context)  # an unknown feed fails here, before anything ran
         wait_for_nights_in_flight(context)
         bootstrap()
         seed_reference()
         return nights.night_of(context).isoformat()
 
     @task
-    def list_registering_sources() -> list[str]:
-        """Feeds whose accepted codes other feeds' gates look up (catalog `registers_codes`)."""
+    def list_registering_sources(**context) -> list[str]:
+        """Feeds whose accepted codes other feeds' gates look up (catalog `registers_codes`)
+        (those of them named in conf `feeds`, when it names any)."""
         from credit_dw.catalog import registering_source_ids
+        from credit_dw.orchestration import nights
 
-        return registering_source_ids()
+        chosen = nights.feeds_of(context)
+        return [s for s in registering_source_ids() if chosen is None or s in chosen]
 
     # Runs once the registering feeds are done, whatever their outcome, so every other feed's gate
     # sees the night's registrations (the dual-publicity "USCC known to the registry" warning) and
     # a rerun of the night gives the same warnings; a failed registry holds no other feed back.
     @task(trigger_rule="all_done")
-    def list_other_sources() -> list[str]:
+    def list_other_sources(**context) -> list[str]:
         from credit_dw.catalog import non_registering_source_ids
+        from credit_dw.orchestration import nights
 
-        return non_registering_source_ids()
+        chosen = nights.feeds_of(context)
+        return [s for s in non_registering_source_ids() if chosen is None or s in chosen]
 
     @task_group
     def ingest_feed(source_id: str, night: str):

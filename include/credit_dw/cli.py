@@ -2,7 +2,9 @@
 
     credit-dw db status|start|stop|url     the embedded PostgreSQL (or the configured WAREHOUSE_URL)
     credit-dw simulate --date D [--scale N] fill the simulated department systems for night D
-    credit-dw run --date D                 the nightly cycle for night D through Airflow
+    credit-dw run --date D [--feed F ...]  the nightly cycle for night D through Airflow (only feeds F re-ingested)
+    credit-dw status [--date D] [--feed F] the night's state per feed from the warehouse ledger (no Airflow)
+    credit-dw backfill --from D1 --to D2   night after night, on past a failed night, the failed ones listed
     credit-dw reference divisions          rebuild seeds/hebei_divisions.csv
     credit-dw bench [options]              the benchmarks (benchmarks/, docs/benchmarks.md; `--help` for options)
     credit-dw backup run|list|restore-drill Barman backups, the encrypted off-site copy, the restore drill
@@ -32,9 +34,21 @@ app.add_typer(db_app, name="db")
 app.add_typer(report_app, name="report")
 app.add_typer(backup_app, name="backup")
 app.add_typer(reference_app, name="reference")
-console = Console()
+
+
+def _console_width() -> int | None:
+    """A terminal's own width; when the output is not a terminal (a pipe, a file, a test), COLUMNS
+    or 200, not rich's 80, so paths and URLs are not cut or broken."""
+    if sys.stdout.isatty() or os.environ.get("COLUMNS"):
+        return None
+    return 200
+
+
+console = Console(width=_console_width())
 
 DateOption = Annotated[str, typer.Option("--date", help="Logical date (the night), YYYY-MM-DD.")]
+FeedOption = Annotated[list[str] | None, typer.Option(
+    "--feed", help="A feed (catalog source id); repeat for several.", show_default=False)]
 
 
 def _parse_date(value: str) -> date:
@@ -123,21 +137,89 @@ def simulate(
 
 
 @app.command()
-def run(date_: DateOption) -> None:
-    """Run the nightly cycle for night D through Airflow: ingest → transform → export."""
+def run(date_: DateOption, feed: FeedOption = None) -> None:
+    """Run the nightly cycle for night D through Airflow: ingest → transform → export.
+
+    With --feed (repeatable) only the named feeds are re-ingested for the night; the other feeds'
+    batches stay as they are; the transform and the exports then run as usual."""
+    from credit_dw.catalog import checked_source_ids
     from credit_dw.orchestration import nightly
 
     night = _parse_date(date_)
+    try:
+        feeds = checked_source_ids(feed) if feed else None
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--feed") from None
     airflow_env.configure(os.environ)
     # Interactive runs retry a failed task after seconds, not the scheduler's minutes.
     os.environ.setdefault("CREDIT_DW_RETRY_DELAY_SECONDS", "5")
     results = []
     with _progress() as progress:
-        progress.add_task(f"running {' → '.join(nightly.CYCLE)} for {night} through Airflow", total=None)
-        results = nightly.run_cycle(night)
+        only = f" (ingesting only {', '.join(feeds)})" if feeds else ""
+        progress.add_task(f"running {' → '.join(nightly.CYCLE)} for {night}{only} through Airflow", total=None)
+        results = nightly.run_cycle(night, feeds)
     _print_cycle(night, results)
     if any(r.state != "success" for r in results) or len(results) < len(nightly.CYCLE):
         raise typer.Exit(code=1)
+
+
+@app.command()
+def backfill(
+    from_: Annotated[str, typer.Option("--from", help="The first night, YYYY-MM-DD.")],
+    to: Annotated[str, typer.Option("--to", help="The last night, YYYY-MM-DD (included).")],
+    feed: FeedOption = None,
+) -> None:
+    """Run the nights D1..D2 in order (each as `credit-dw run`), going on past a failed night; list the
+    failed nights at the end (exit code 1 when any failed)."""
+    import time as clock
+    from datetime import timedelta
+
+    from credit_dw.catalog import checked_source_ids
+    from credit_dw.orchestration import nightly
+
+    first, last = _parse_date(from_), _parse_date(to)
+    if last < first:
+        raise typer.BadParameter(f"--to {last} is before --from {first}", param_hint="--to")
+    try:
+        feeds = checked_source_ids(feed) if feed else None
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--feed") from None
+    airflow_env.configure(os.environ)
+    os.environ.setdefault("CREDIT_DW_RETRY_DELAY_SECONDS", "5")
+    nights = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    outcomes: list[tuple[date, str, str, float]] = []
+    for i, night in enumerate(nights, 1):
+        started = clock.monotonic()
+        console.print(f"night {i} of {len(nights)}: {night}", soft_wrap=True)
+        try:
+            with _progress() as progress:
+                progress.add_task(f"running {' → '.join(nightly.CYCLE)} for {night}", total=None)
+                results = nightly.run_cycle(night, feeds)
+        except Exception as exc:  # a night that cannot even start is a failed night, not the end
+            outcomes.append((night, "failed", f"{type(exc).__name__}: {exc}", clock.monotonic() - started))
+        else:
+            failed = [f"{r.dag_id}: {', '.join(r.failed_tasks) or r.state}" for r in results if r.state != "success"]
+            if len(results) < len(nightly.CYCLE) and not failed:
+                failed = ["the cycle stopped early"]
+            outcomes.append((night, "failed" if failed else "success", "; ".join(failed),
+                             clock.monotonic() - started))
+        night_, state, detail, seconds = outcomes[-1]
+        colour = "green" if state == "success" else "red"
+        console.print(f"  [{colour}]{state}[/{colour}] in {seconds:.0f} s" + (f": {detail}" if detail else ""),
+                      soft_wrap=True)
+    table = Table(title=f"Backfill {first} → {last}", title_justify="left")
+    for col in ("night", "state", "seconds", "failed"):
+        table.add_column(col, overflow="fold")
+    for night, state, detail, seconds in outcomes:
+        colour = "green" if state == "success" else "red"
+        table.add_row(str(night), f"[{colour}]{state}[/{colour}]", f"{seconds:.0f}", detail or "-")
+    console.print(table)
+    failed_nights = [str(n) for n, state, _, _ in outcomes if state != "success"]
+    if failed_nights:
+        console.print(f"failed nights ({len(failed_nights)} of {len(outcomes)}): {' '.join(failed_nights)}; "
+                      "see credit-dw status --date <night>, then credit-dw run --date <night>", soft_wrap=True)
+        raise typer.Exit(code=1)
+    console.print(f"[green]all {len(outcomes)} nights succeeded[/green]")
 
 
 def _print_cycle(night: date, results) -> None:
@@ -195,6 +277,103 @@ def _print_cycle(night: date, results) -> None:
     console.print("quarantined rows: select * from meta.quarantine;  "
                   "the batch ledger: select * from meta.load_batches;")
     console.print(f'open the warehouse: psql "$(credit-dw db url)"   (Airflow home: {settings.airflow_home()})')
+
+
+@app.command()
+def status(
+    date_: Annotated[str | None, typer.Option("--date", help="The night, YYYY-MM-DD; default the latest night in "
+                                              "the ledger.", show_default=False)] = None,
+    feed: FeedOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON (for monitoring).")] = False,
+    freshness: Annotated[bool, typer.Option(help="Measure each feed's freshness (dbt source freshness).")] = True,
+) -> None:
+    """What happened last night, from the warehouse ledger alone (no Airflow): per feed the night's state,
+    rows received / accepted / quarantined, refused files and why, the exports delivered, and what to run next.
+
+    Exit code 0: nothing needs a rerun; 1: a feed failed, was refused, is incomplete or did not run;
+    2: the ledger has nothing for the night."""
+    import json
+
+    from credit_dw.catalog import checked_source_ids
+    from credit_dw.db import embedded as embedded_db
+    from credit_dw.reports.status import night_status
+
+    night = _parse_date(date_) if date_ else None
+    try:
+        feeds = checked_source_ids(feed) if feed else None
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--feed") from None
+    embedded_db.ensure_warehouse()
+    st = night_status(night, feeds, freshness=freshness)
+    if as_json:
+        typer.echo(json.dumps(st, indent=2, ensure_ascii=False, default=str))
+    if not st["found"]:
+        if not as_json:
+            what = f"night {st['logical_date']}" if st["logical_date"] else "any night"
+            console.print(f"the ledger (meta.load_batches) has no batch for {what}; "
+                          "run one: credit-dw run --date YYYY-MM-DD", soft_wrap=True)
+        raise typer.Exit(code=2)
+    if not as_json:
+        _print_status(st)
+    if st["needs_attention"]:
+        raise typer.Exit(code=1)
+
+
+def _n(value) -> str:
+    return "-" if value is None else str(value)
+
+
+def _print_status(st: dict) -> None:
+    night = st["logical_date"]
+    colours = {"accepted": "green", "not delivered": "yellow", "refused": "red", "failed": "red",
+               "incomplete": "red", "not run": "red", "skipped": "yellow"}
+    table = Table(title=f"Night {night} (meta.load_batches)", title_justify="left")
+    table.add_column("feed", no_wrap=True)
+    table.add_column("department", overflow="fold", max_width=24)
+    table.add_column("state", no_wrap=True)
+    for col in ("received", "accepted", "quarantined"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("files refused", justify="right", no_wrap=True)
+    table.add_column("fresh", no_wrap=True)
+    for f in st["feeds"]:
+        colour = colours.get(f["state"], "white")
+        state = f"[{colour}]{f['state']}[/{colour}]"
+        if f["state"] == "accepted" and f["rows_quarantined"]:
+            state += f" ({f['quarantined_share']:.1%} quarantined)"
+
+        fresh = {"pass": "ok", "warn": "[yellow]stale (warn)[/yellow]", "error": "[red]stale[/red]"}.get(
+            f["freshness"] or "", "-")
+        table.add_row(f["source_id"], f["department"], state, _n(f["rows_received"]), _n(f["rows_accepted"]),
+                      _n(f["rows_quarantined"]), str(f["files_refused"]) if f["files_delivered"] else "-", fresh)
+    console.print(table)
+    # Messages and paths as plain lines (soft-wrapped: never broken inside, copyable whole).
+    for f in st["feeds"]:
+        if f["message"]:
+            console.print(f"{f['source_id']} {f['state']}: {f['message']}", markup=False, soft_wrap=True)
+    for r in st["refused_files"]:
+        where = ", ".join(p for p in (f"line {r['line_number']}" if r["line_number"] else "",
+                                      f"row {r['source_row']}" if r["source_row"] else "") if p)
+        console.print(f"{r['source_id']} file refused: {r['file_name']}" + (f" ({where})" if where else "")
+                      + f": {r['reason']}  [archived: {r['archived_as']}]", markup=False, soft_wrap=True)
+    console.print(f"Exports of night {night} (meta.export_deliveries)", soft_wrap=True)
+    exports = Table()
+    for col in ("target", "delivered", "files", "rows", "at"):
+        exports.add_column(col, no_wrap=True)
+    for e in st["exports"]:
+        exports.add_row(e["target"], "[green]yes[/green]" if e["delivered"] else "[red]no[/red]",
+                        "-" if e["file_count"] is None else str(e["file_count"]),
+                        "-" if e["row_count"] is None else str(e["row_count"]), e["delivered_at"] or "-")
+    console.print(exports)
+    reruns = [f["source_id"] for f in st["feeds"] if f["next"]]
+    if reruns:
+        every = len(reruns) == len(st["feeds"]) and len(reruns) > 1
+        line = f"credit-dw run --date {night}" + ("" if every else "".join(f" --feed {r}" for r in reruns))
+        console.print(f"next: {line}", markup=False, soft_wrap=True)
+    else:
+        console.print("[green]no feed needs a rerun[/green]")
+    if st["refused_files"]:
+        console.print("refused files: the department corrects and re-sends them (return notices under "
+                      "outbox/returns/), then rerun the feed for the night", soft_wrap=True)
 
 
 @report_app.command("quality")

@@ -93,6 +93,16 @@ def ingest_order() -> list[str]:
     return registering_source_ids() + non_registering_source_ids()
 
 
+def checked_source_ids(feeds) -> list[str]:
+    """The named feeds in the night's ingest order (`ingest_order`), each checked against the
+    catalog; ValueError naming the unknown ones and the catalog's feeds."""
+    wanted = list(dict.fromkeys(feeds))
+    unknown = [f for f in wanted if f not in source_ids()]
+    if unknown:
+        raise ValueError(f"unknown feed(s) {unknown}; the catalog ({settings.CATALOG_DIR}) has {source_ids()}")
+    return [s for s in ingest_order() if s in wanted]
+
+
 def get_source(source_id: str) -> SourceSpec:
     for spec in load_catalog():
         if spec.source_id == source_id:

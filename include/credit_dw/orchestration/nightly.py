@@ -16,7 +16,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from credit_dw.config import airflow_env, settings
-from credit_dw.orchestration import one_night
+from credit_dw.orchestration import nights, one_night
 
 CYCLE = ("credit_ingest", "credit_transform", "credit_export")
 
@@ -66,7 +66,8 @@ def _forget_previous_run(dag_id: str, logical: datetime) -> None:
         session.commit()
 
 
-def run_dag(dag_id: str, night: date) -> DagRunResult:
+def run_dag(dag_id: str, night: date, feeds: list[str] | None = None) -> DagRunResult:
+    """One DAG run for the night; `feeds` (credit_ingest only): ingest just those feeds (conf `feeds`)."""
     bag = _dagbag()
     dag = bag.get_dag(dag_id)
     # The run's logical date is the night itself at 01:30 Beijing time; conf names the night so
@@ -75,8 +76,10 @@ def run_dag(dag_id: str, night: date) -> DagRunResult:
     _forget_previous_run(dag_id, logical)
     # The cycle is chained here, one DAG after another: credit_ingest has no earlier night in
     # flight to wait for (one_night).
-    dag_run = dag.test(logical_date=logical,
-                       run_conf={"logical_date": night.isoformat(), one_night.CHAINED_IN_PROCESS: True})
+    conf = {"logical_date": night.isoformat(), one_night.CHAINED_IN_PROCESS: True}
+    if feeds:
+        conf[nights.FEEDS_CONF] = list(feeds)
+    dag_run = dag.test(logical_date=logical, run_conf=conf)
     instances = dag_run.get_task_instances()
     failed = sorted(
         ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else "")
@@ -91,8 +94,11 @@ def run_dag(dag_id: str, night: date) -> DagRunResult:
     return DagRunResult(dag_id, dag_run.run_id, state, failed)
 
 
-def run_cycle(night: date) -> list[DagRunResult]:
-    """Run ingest, transform and export for the night; stop after a DAG run that failed."""
+def run_cycle(night: date, feeds: list[str] | None = None) -> list[DagRunResult]:
+    """Run ingest, transform and export for the night; stop after a DAG run that failed.
+
+    `feeds`: re-ingest only these catalog feeds (the others' batches of the night stay as they
+    are), then transform and export as usual."""
     from credit_dw.db import embedded as embedded_db
     from credit_dw.db.bootstrap import bootstrap
     from credit_dw.transform import dbt as transform
@@ -105,7 +111,7 @@ def run_cycle(night: date) -> list[DagRunResult]:
     ensure_airflow_db()
     results = []
     for dag_id in CYCLE:
-        result = run_dag(dag_id, night)
+        result = run_dag(dag_id, night, feeds if dag_id == "credit_ingest" else None)
         results.append(result)
         if result.state != "success":
             break

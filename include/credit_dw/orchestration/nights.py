@@ -29,3 +29,23 @@ def night_of(context: dict[str, Any]) -> date:
     if logical is None:
         raise ValueError("cannot tell which night this run is for: no conf, asset event or logical date")
     return logical.astimezone(ZoneInfo(settings.TIMEZONE)).date() - timedelta(days=1)
+
+
+#: conf key naming the feeds a run of `credit_ingest` ingests (`credit-dw run --feed F`); absent or
+#: empty: every feed in the catalog.
+FEEDS_CONF = "feeds"
+
+
+def feeds_of(context: dict[str, Any]) -> list[str] | None:
+    """The feeds the run is limited to (conf `feeds`: a list of catalog source ids, or one id), in
+    ingest order; None for every feed. An unknown feed raises ValueError naming the catalog's feeds."""
+    from credit_dw.catalog import checked_source_ids
+
+    dag_run = context.get("dag_run")
+    conf = (getattr(dag_run, "conf", None) or {}) if dag_run is not None else {}
+    feeds = conf.get(FEEDS_CONF)
+    if not feeds:
+        return None
+    if isinstance(feeds, str):
+        feeds = [feeds]
+    return checked_source_ids(str(f) for f in feeds)
