@@ -159,6 +159,95 @@ def test_success_is_written_last_and_a_killed_run_delivers_once(warehouse_url, c
     assert {name: data for name, data in _snapshot(night).items() if name.endswith(".csv")} == expected
 
 
+# --- held, not sent: a snapshot that empties or shrinks sharply ---------------------------------
+
+HOLD_SPEC = ExportSpec(
+    target="hold_test", title="暂缓测试", module="unused", layout_version="1", schedule="nightly",
+    scope="test", reads=(), as_of_checked=(), masking="none", person_names_allowed=(),
+    files=(
+        FileSpec(name="everything", title="全量", operation="current", kind="snapshot", hold_if_shrinks_below=0.5,
+                 columns=(ColumnSpec("item_id", "编号"),)),
+        FileSpec(name="changes", title="增量", operation="changed", columns=(ColumnSpec("item_id", "编号"),)),
+    ),
+)
+
+
+def _hold_rows(snapshot: int, changes: int = 0) -> dict:
+    return {"everything": [(f"S-{k:03d}",) for k in range(snapshot)],
+            "changes": [(f"C-{k:03d}",) for k in range(changes)]}
+
+
+def _hold_dir(night: date):
+    return settings.outbox_dir(HOLD_SPEC.target, night.isoformat())
+
+
+def test_the_catalog_holds_snapshots_only():
+    specs = {s.target: s for s in load_exports()}
+    assert [(f.name, f.kind, f.hold_if_shrinks_below) for f in specs["publicity"].files] == [
+        ("licences", "snapshot", 0.5), ("penalties", "snapshot", 0.5), ("lists", "snapshot", 0.5),
+        ("removals", "increment", None)]
+    assert all(f.kind == "increment" and f.hold_if_shrinks_below is None for f in specs["national"].files)
+    assert all(f.kind == "snapshot" for t in ("lending", "city/130100", "gsxt") for f in specs[t].files
+               if f.name != "repairs")
+
+
+def test_a_shrunk_snapshot_is_held_and_an_operator_releases_it(warehouse_url, conn):
+    first, second = date(2031, 2, 1), date(2031, 2, 2)
+    assert delivery.deliver(HOLD_SPEC, first, _hold_rows(10, 3)).newly_recorded
+    # A normal night (a little smaller, an empty increment) is sent.
+    normal = delivery.deliver(HOLD_SPEC, second, _hold_rows(8))
+    assert normal.newly_recorded and (_hold_dir(second) / "_SUCCESS").exists()
+    assert (_hold_dir(second) / "changes_2031-02-02.csv").read_text(encoding="utf-8") == "编号\n"
+    # Shrunk below half of the last delivered night (8 on 2031-02-02): held, not sent.
+    shrunk = date(2031, 2, 3)
+    with pytest.raises(delivery.DeliveryHeld, match=r"everything has 3 rows against 8 on 2031-02-02"):
+        delivery.deliver(HOLD_SPEC, shrunk, _hold_rows(3, 2))
+    assert sorted(p.name for p in _hold_dir(shrunk).iterdir()) == ["_HELD"]
+    note = (_hold_dir(shrunk) / "_HELD").read_text(encoding="utf-8")
+    assert note.count("\n") == 1 and note.startswith("暂缓发送") and "HELD, not sent" in note
+    assert "3 行" in note and "8 行" in note and "credit-dw export release --target hold_test --date 2031-02-03" in note
+    assert _ledger_rows(conn, HOLD_SPEC.target, shrunk) == 0
+    # Held again on a retry; then released deliberately: delivered, recorded once, note gone.
+    with pytest.raises(delivery.DeliveryHeld):
+        delivery.deliver(HOLD_SPEC, shrunk, _hold_rows(3, 2))
+    released = delivery.deliver(HOLD_SPEC, shrunk, _hold_rows(3, 2), release=True)
+    assert released.newly_recorded and _ledger_rows(conn, HOLD_SPEC.target, shrunk) == 1
+    assert sorted(p.name for p in _hold_dir(shrunk).iterdir()) == [
+        "_SUCCESS", "changes_2031-02-03.csv", "datapackage.json", "everything_2031-02-03.csv"]
+    # A rerun of the released (delivered) night is never held again.
+    assert not delivery.deliver(HOLD_SPEC, shrunk, _hold_rows(3, 2)).newly_recorded
+    # Emptied against a night that had rows: held, whatever the threshold.
+    emptied = date(2031, 2, 4)
+    with pytest.raises(delivery.DeliveryHeld, match="everything is empty against 3 rows on 2031-02-03"):
+        delivery.deliver(HOLD_SPEC, emptied, _hold_rows(0, 5))
+    assert not (_hold_dir(emptied) / "_SUCCESS").exists() and _ledger_rows(conn, HOLD_SPEC.target, emptied) == 0
+
+
+def test_a_held_export_fails_its_task_and_leaves_no_not_produced_note(warehouse_url, conn, monkeypatch):
+    from credit_dw.exports import run
+
+    night = date(2031, 2, 10)
+    delivery.deliver(HOLD_SPEC, night - timedelta(days=1), _hold_rows(20))
+
+    def cut(target, logical_date, *, release=False):  # the real target's cut, as run._export does
+        return delivery.deliver(HOLD_SPEC, logical_date, _hold_rows(4), release=release)
+
+    monkeypatch.setattr(run, "_export", cut)
+    with pytest.raises(delivery.DeliveryHeld, match="4 rows against 20"):
+        run.export(HOLD_SPEC.target, night)
+    assert sorted(p.name for p in _hold_dir(night).iterdir()) == ["_HELD"]
+    assert run.export(HOLD_SPEC.target, night, release=True).newly_recorded
+    assert not (_hold_dir(night) / "_HELD").exists() and (_hold_dir(night) / "_SUCCESS").exists()
+
+
+def test_an_empty_increment_is_never_held(warehouse_url, conn):
+    spec = ExportSpec(**{**HOLD_SPEC.__dict__, "target": "hold_test_increment", "files": HOLD_SPEC.files[1:]})
+    delivery.deliver(spec, date(2031, 2, 20), {"changes": [("C-1",), ("C-2",)]})
+    empty = delivery.deliver(spec, date(2031, 2, 21), {"changes": []})
+    assert empty.newly_recorded and (empty.directory / "_SUCCESS").exists()
+    assert not (empty.directory / "_HELD").exists()
+
+
 # --- the real targets, cut from a simulated warehouse ------------------------------------------
 
 NIGHTS = (date(2022, 5, 10), date(2022, 5, 11))  # simulated and ingested; the year 2022's May belongs to this file

@@ -6,6 +6,7 @@
     credit-dw reference divisions          rebuild seeds/hebei_divisions.csv
     credit-dw bench [options]              the benchmarks (benchmarks/, docs/benchmarks.md; `--help` for options)
     credit-dw backup run|list|restore-drill Barman backups, the encrypted off-site copy, the restore drill
+    credit-dw export release --target T --date D  deliver a held export night (docs/exports.md)
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(report_app, name="report")
 app.add_typer(backup_app, name="backup")
 app.add_typer(reference_app, name="reference")
+export_app = typer.Typer(help="Export deliveries to downstream platforms (docs/exports.md).", no_args_is_help=True)
+app.add_typer(export_app, name="export")
 console = Console()
 
 DateOption = Annotated[str, typer.Option("--date", help="Logical date (the night), YYYY-MM-DD.")]
@@ -195,6 +198,22 @@ def _print_cycle(night: date, results) -> None:
     console.print("quarantined rows: select * from meta.quarantine;  "
                   "the batch ledger: select * from meta.load_batches;")
     console.print(f'open the warehouse: psql "$(credit-dw db url)"   (Airflow home: {settings.airflow_home()})')
+
+
+@export_app.command("release")
+def export_release(
+    target: Annotated[str, typer.Option("--target", help="The export target held, e.g. publicity or city/130100.")],
+    date_: DateOption,
+) -> None:
+    """Deliver a night held because a snapshot file shrank or emptied (`_HELD`), once checked."""
+    from credit_dw.exports.run import export
+
+    night = _parse_date(date_)
+    airflow_env.configure(os.environ)  # the target's SFTP connection, when it has one
+    delivery = export(target, night, release=True)
+    state = "released and delivered" if delivery.newly_recorded else "already delivered"
+    console.print(f"export {target} {night}: {state}: {delivery.location or delivery.directory} "
+                  f"({delivery.row_count} rows)")
 
 
 @report_app.command("quality")
