@@ -252,7 +252,7 @@ def test_an_empty_increment_is_never_held(warehouse_url, conn):
 
 NIGHTS = (date(2022, 5, 10), date(2022, 5, 11))  # simulated and ingested; the year 2022's May belongs to this file
 FEEDS = ("market_registry", "admin_licence", "admin_penalty", "objections", "credit_lists")
-FACTS = ("fct_admin_penalty", "fct_admin_licence", "fct_list_membership")
+FACTS = ("fct_admin_penalty", "fct_admin_licence", "fct_list_membership", "fct_repair")
 INJECTED_FROM = 910_001  # _row_number of the hand-made applications
 
 
@@ -281,11 +281,11 @@ def _read(path) -> list[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def exported(warehouse_url: str) -> dict:
-    """Two nights of the feeds ingested; national and publicity exported for the second night;
+    """Two nights of the feeds ingested; national, publicity and gsxt exported for the second night;
     then the marts rebuilt as of the last public day of the earliest-ending public penalty P (the
     day before its window closes) and as of the closing day itself, with an objection open on
-    penalty O, a repair of R and a revocation of V, both closed on the closing day; publicity
-    exported for both days."""
+    penalty O, a repair of R and a revocation of V, both closed on the closing day; publicity and
+    gsxt exported for both days."""
     import psycopg
 
     from credit_dw.catalog import get_source, source_ids
@@ -317,7 +317,7 @@ def exported(warehouse_url: str) -> dict:
                 batches[source_id] = outcome.batch_id
     night = NIGHTS[-1]
     _build_as_of(night, parents=True)
-    deliveries = {("national", night): export("national", night), ("publicity", night): export("publicity", night)}
+    deliveries = {(target, night): export(target, night) for target in ("national", "publicity", "gsxt")}
 
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         p_id, p_doc, closing = conn.execute(
@@ -340,7 +340,8 @@ def exported(warehouse_url: str) -> dict:
              opened)])
         try:
             _build_as_of(closing - timedelta(days=1))
-            deliveries[("publicity", closing - timedelta(days=1))] = export("publicity", closing - timedelta(days=1))
+            for target in ("publicity", "gsxt"):
+                deliveries[(target, closing - timedelta(days=1))] = export(target, closing - timedelta(days=1))
             _inject(conn, batches["objections"], INJECTED_FROM + 1, [
                 ("XF-EXPORT-R", "2", r_uscc, r_name, applied, r_doc, "04", closing, None, "修复成功", closed),
                 ("YY-EXPORT-V", "1", v_uscc, v_name, applied, v_doc, "04", closing, applied + timedelta(days=2),
@@ -348,6 +349,7 @@ def exported(warehouse_url: str) -> dict:
             _build_as_of(closing)
             deliveries[("publicity", closing)] = export("publicity", closing)
             deliveries[("national", closing)] = export("national", closing)
+            deliveries[("gsxt", closing)] = export("gsxt", closing)
         finally:
             conn.execute("delete from raw.objections__applications where _row_number >= %s", (INJECTED_FROM,))
     return {"deliveries": deliveries, "closing": closing, "night": night,
@@ -488,6 +490,71 @@ def test_no_exported_file_holds_a_clear_citizen_id_or_a_persons_full_name(export
                         assert value.strip() not in names, (path.name, header, value)
     assert scanned > 1000
     assert targets_scanned == set(specs)  # every target of the catalog, lending and each city/<code> included
+
+
+def _gsxt(day: date, name: str) -> list[dict[str, str]]:
+    return _read(settings.outbox_dir("gsxt", day.isoformat()) / f"{name}_{day.isoformat()}.csv")
+
+
+def test_gsxt_holds_market_subjects_only_never_a_natural_person(exported, conn):
+    from stdnum.cn import uscc
+
+    persons = {table: {k for (k,) in conn.execute(
+        f"select {key} from marts.{table} where subject_type = 'natural_person'")}
+        for table, key in (("fct_admin_licence", "licence_id"), ("fct_admin_penalty", "penalty_id"))}
+    assert persons["fct_admin_licence"] and persons["fct_admin_penalty"], "the simulator made no natural person"
+    market = {k for (k,) in conn.execute(
+        "select penalty_id from marts.fct_admin_penalty where is_public and subject_type <> 'natural_person'")}
+    for day in (exported["night"], exported["closing"] - timedelta(days=1), exported["closing"]):
+        files = {name: _gsxt(day, name) for name in ("licences", "penalties", "lists", "repairs")}
+        assert files["licences"] and files["penalties"] and files["lists"], day
+        for name, rows in files.items():
+            for row in rows:
+                assert row["主体类别"] in ("法人及非法人组织", "个体工商户"), (day, name, row)
+                assert uscc.is_valid(row["统一社会信用代码"]), (day, name, row)
+                assert not any("*" in v for v in row.values()), (day, name, row)  # no masked person
+        assert not {r["记录编号"] for r in files["licences"]} & persons["fct_admin_licence"]
+        assert not {r["记录编号"] for r in files["penalties"]} & persons["fct_admin_penalty"]
+        assert [r["记录编号"] for r in files["penalties"]] == sorted(r["记录编号"] for r in files["penalties"])
+    # The marts' states as they stand (built as of the closing day): the market subjects' public set.
+    closing = {r["记录编号"]: r for r in _gsxt(exported["closing"], "penalties")}
+    assert set(closing) == market
+    o_id = exported["O"][0]
+    assert (closing[o_id]["公示状态"], closing[o_id]["信息状态"], closing[o_id]["惩戒状态"]) == (
+        "公示中（异议）", "2", "暂停（异议核实中）")
+
+
+def test_gsxt_repair_results_carry_a_repaired_penalty_on_the_night_it_was_repaired(exported, conn):
+    closing, (r_id, r_doc) = exported["closing"], exported["R"]
+    repairs = _gsxt(closing, "repairs")
+    row = next(r for r in repairs if r["处罚记录编号"] == r_id)
+    assert (row["申请编号"], row["涉及信息编号"], row["修复结果"], row["办结日期"]) == (
+        "XF-EXPORT-R", r_doc, "修复成功", closing.isoformat())
+    (ends_on,) = conn.execute("select publicity_ends_on from marts.fct_admin_penalty where penalty_id = %s",
+                              (r_id,)).fetchone()
+    assert row["停止公示日期"] == ends_on.isoformat()
+    assert all(r["办结日期"] == closing.isoformat() for r in repairs)
+    assert not [r for r in _gsxt(closing - timedelta(days=1), "repairs") if r["处罚记录编号"] == r_id]
+    # Repaired: out of the penalties snapshot from the night its publicity ends.
+    if ends_on <= closing:
+        assert r_id not in {r["记录编号"] for r in _gsxt(closing, "penalties")}
+    package = json.loads((settings.outbox_dir("gsxt", closing.isoformat()) / "datapackage.json").read_text(
+        encoding="utf-8"))
+    assert {r["name"]: r["rows_by_operation"] for r in package["resources"]}["repairs"].get("修复成功", 0) >= 1
+
+
+def test_a_gsxt_rerun_is_byte_identical_and_recorded_once(exported, conn):
+    from credit_dw.exports.run import export
+
+    closing = exported["closing"]
+    for day in (closing, closing - timedelta(days=1)):  # recut from the marts; verified from the ledger
+        directory = settings.outbox_dir("gsxt", day.isoformat())
+        before = {p.name: p.read_bytes() for p in directory.iterdir()}
+        assert sorted(before) == ["_SUCCESS", "datapackage.json", *sorted(
+            f"{n}_{day.isoformat()}.csv" for n in ("licences", "lists", "penalties", "repairs"))]
+        again = export("gsxt", day)
+        assert not again.newly_recorded and {p.name: p.read_bytes() for p in directory.iterdir()} == before
+        assert _ledger_rows(conn, "gsxt", day) == 1
 
 
 def _national(day: date, name: str) -> list[dict[str, str]]:
