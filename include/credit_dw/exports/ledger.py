@@ -55,7 +55,8 @@ def record(conn: psycopg.Connection, *, target: str, logical_date: date, layout_
     return True
 
 
-def last_delivered_rows(conn: psycopg.Connection, target: str, logical_date: date) -> tuple[date, dict[str, int]] | None:
+def last_delivered_rows(conn: psycopg.Connection, target: str,
+                        logical_date: date) -> tuple[date, dict[str, int]] | None:
     """The latest night before `logical_date` delivered for `target`, with each file's rows (by file
     name as delivered, `<name>_<that date>.csv`); None when none was."""
     row = conn.execute(
