@@ -458,40 +458,6 @@ def test_a_night_that_could_not_be_produced_says_so_where_the_receiver_looks(exp
     assert _ledger_rows(conn, "publicity", never_built) == 0
 
 
-def _person_names(conn) -> set[str]:
-    names = set()
-    for table in ("admin_penalty__penalties", "admin_licence__licences"):
-        names |= {n for (n,) in conn.execute(
-            f"select distinct btrim(subject_name) from raw.{table} where subject_category ~ '自然人'").fetchall()}
-    names |= {n for (n,) in conn.execute(
-        "select distinct btrim(legal_representative) from raw.market_registry__subjects").fetchall()}
-    return {n for n in names if n and len(n) >= 2}
-
-
-def test_no_exported_file_holds_a_clear_citizen_id_or_a_persons_full_name(exported, targets_exported, conn):
-    from stdnum.cn import ric, uscc
-
-    names = _person_names(conn)
-    assert len(names) > 20  # the simulator's natural persons and legal representatives
-    specs = {s.target: s for s in load_exports()}
-    outbox = settings.home() / "outbox"
-    scanned = 0
-    targets_scanned = set()
-    for target, spec in specs.items():
-        allowed = {c.header for f in spec.files for c in f.columns if c.key in spec.person_names_allowed}
-        for path in sorted((outbox / target).glob("*/*.csv")):
-            targets_scanned.add(target)
-            for row in _read(path):
-                for header, value in row.items():
-                    scanned += 1
-                    for token in re.findall(r"[0-9]{17}[0-9Xx]", value):
-                        assert not (ric.is_valid(token) and not uscc.is_valid(token)), (path.name, header)
-                    if header not in allowed:
-                        assert value.strip() not in names, (path.name, header, value)
-    assert scanned > 1000
-    assert targets_scanned == set(specs)  # every target of the catalog, lending and each city/<code> included
-
-
 def _gsxt(day: date, name: str) -> list[dict[str, str]]:
     return _read(settings.outbox_dir("gsxt", day.isoformat()) / f"{name}_{day.isoformat()}.csv")
 
@@ -555,6 +521,40 @@ def test_a_gsxt_rerun_is_byte_identical_and_recorded_once(exported, conn):
         again = export("gsxt", day)
         assert not again.newly_recorded and {p.name: p.read_bytes() for p in directory.iterdir()} == before
         assert _ledger_rows(conn, "gsxt", day) == 1
+
+
+def _person_names(conn) -> set[str]:
+    names = set()
+    for table in ("admin_penalty__penalties", "admin_licence__licences"):
+        names |= {n for (n,) in conn.execute(
+            f"select distinct btrim(subject_name) from raw.{table} where subject_category ~ '自然人'").fetchall()}
+    names |= {n for (n,) in conn.execute(
+        "select distinct btrim(legal_representative) from raw.market_registry__subjects").fetchall()}
+    return {n for n in names if n and len(n) >= 2}
+
+
+def test_no_exported_file_holds_a_clear_citizen_id_or_a_persons_full_name(exported, targets_exported, conn):
+    from stdnum.cn import ric, uscc
+
+    names = _person_names(conn)
+    assert len(names) > 20  # the simulator's natural persons and legal representatives
+    specs = {s.target: s for s in load_exports()}
+    outbox = settings.home() / "outbox"
+    scanned = 0
+    targets_scanned = set()
+    for target, spec in specs.items():
+        allowed = {c.header for f in spec.files for c in f.columns if c.key in spec.person_names_allowed}
+        for path in sorted((outbox / target).glob("*/*.csv")):
+            targets_scanned.add(target)
+            for row in _read(path):
+                for header, value in row.items():
+                    scanned += 1
+                    for token in re.findall(r"[0-9]{17}[0-9Xx]", value):
+                        assert not (ric.is_valid(token) and not uscc.is_valid(token)), (path.name, header)
+                    if header not in allowed:
+                        assert value.strip() not in names, (path.name, header, value)
+    assert scanned > 1000
+    assert targets_scanned == set(specs)  # every target of the catalog, lending and each city/<code> included
 
 
 def _national(day: date, name: str) -> list[dict[str, str]]:
