@@ -1,16 +1,21 @@
 """
 # credit_export
 
-Writes the night's deliveries for downstream platforms from the curated marts: one mapped task
-per target of the export catalog (`include/credit_dw/catalog/exports.yml`: `national` for
-全国信用信息共享平台, `publicity` for 信用中国（河北）, `lending` for 信易贷, and `city/<code>` for each
-jurisdiction's platform), each into `$CREDIT_DW_HOME/outbox/<target>/<date>/` (or, when the
-Airflow connection `credit_export_sftp_<target>` exists, `<remote_root>/<target>/<date>/` on the
-receiver's SFTP server, each file read back and checked before it is renamed into place) with its
-files, a Frictionless Data Package manifest (`datapackage.json`) and `_SUCCESS` written last,
-recorded once in `meta.export_deliveries` (docs/exports.md). Targets are independent: one failing
-blocks no other (and leaves `_NOT_PRODUCED` with the reason where its receiver looks); the run
-then fails so it is alerted.
+Writes the night's deliveries for downstream platforms from the curated marts: one
+mapped task per target of the export catalog (`include/credit_dw/catalog/exports.yml`:
+`national` for 全国信用信息共享平台, `publicity` for 信用中国（河北）, `lending` for 信易贷, `gsxt` for
+国家企业信用信息公示系统（河北）, and `city/<code>` for each jurisdiction's platform), each into
+`$CREDIT_DW_HOME/outbox/<target>/<date>/` (or, when the Airflow connection
+`credit_export_sftp_<target>` exists, `<remote_root>/<target>/<date>/` on the receiver's
+SFTP server, each file read back and checked before it is renamed into place) with its
+files, a Frictionless Data Package manifest (`datapackage.json`) and `_SUCCESS` written
+last, recorded once in `meta.export_deliveries` (docs/exports.md). Targets are
+independent: one failing blocks no other (and leaves `_NOT_PRODUCED` with the reason
+where its receiver looks); the run then fails so it is alerted. A target whose snapshot
+files would be empty or shrink sharply against its last delivered night is held, not
+sent (`_HELD` with the reason and both counts, no ledger row, the task fails and alerts)
+until an operator releases it: `credit-dw export release --target T --date D`, or a run
+triggered with conf `{"logical_date": "D", "release_held": ["T"]}` (docs/runbook.md).
 
 Beside them, the daily quality report for the province credit office
 (`$CREDIT_DW_HOME/reports/quality/<date>/index.html` plus CSVs): what came in, what was
@@ -63,8 +68,12 @@ def credit_export():
 
         from credit_dw.exports.run import export
 
-        get_current_context()["export_target"] = target  # names the mapped task in the UI
-        delivery = export(target, date.fromisoformat(night))
+        context = get_current_context()
+        context["export_target"] = target  # names the mapped task in the UI
+        # An operator's deliberate release of a held night: conf {"release_held": ["publicity", ...]}.
+        dag_run = context.get("dag_run")
+        released = ((getattr(dag_run, "conf", None) or {}).get("release_held")) or []
+        delivery = export(target, date.fromisoformat(night), release=target in released)
         return {"directory": str(delivery.directory), "location": delivery.location, "rows": delivery.row_count,
                 "files": {f.path: f.sha256 for f in delivery.files}, "newly_recorded": delivery.newly_recorded}
 

@@ -159,11 +159,100 @@ def test_success_is_written_last_and_a_killed_run_delivers_once(warehouse_url, c
     assert {name: data for name, data in _snapshot(night).items() if name.endswith(".csv")} == expected
 
 
+# --- held, not sent: a snapshot that empties or shrinks sharply ---------------------------------
+
+HOLD_SPEC = ExportSpec(
+    target="hold_test", title="暂缓测试", module="unused", layout_version="1", schedule="nightly",
+    scope="test", reads=(), as_of_checked=(), masking="none", person_names_allowed=(),
+    files=(
+        FileSpec(name="everything", title="全量", operation="current", kind="snapshot", hold_if_shrinks_below=0.5,
+                 columns=(ColumnSpec("item_id", "编号"),)),
+        FileSpec(name="changes", title="增量", operation="changed", columns=(ColumnSpec("item_id", "编号"),)),
+    ),
+)
+
+
+def _hold_rows(snapshot: int, changes: int = 0) -> dict:
+    return {"everything": [(f"S-{k:03d}",) for k in range(snapshot)],
+            "changes": [(f"C-{k:03d}",) for k in range(changes)]}
+
+
+def _hold_dir(night: date):
+    return settings.outbox_dir(HOLD_SPEC.target, night.isoformat())
+
+
+def test_the_catalog_holds_snapshots_only():
+    specs = {s.target: s for s in load_exports()}
+    assert [(f.name, f.kind, f.hold_if_shrinks_below) for f in specs["publicity"].files] == [
+        ("licences", "snapshot", 0.5), ("penalties", "snapshot", 0.5), ("lists", "snapshot", 0.5),
+        ("removals", "increment", None)]
+    assert all(f.kind == "increment" and f.hold_if_shrinks_below is None for f in specs["national"].files)
+    assert all(f.kind == "snapshot" for t in ("lending", "city/130100", "gsxt") for f in specs[t].files
+               if f.name != "repairs")
+
+
+def test_a_shrunk_snapshot_is_held_and_an_operator_releases_it(warehouse_url, conn):
+    first, second = date(2031, 2, 1), date(2031, 2, 2)
+    assert delivery.deliver(HOLD_SPEC, first, _hold_rows(10, 3)).newly_recorded
+    # A normal night (a little smaller, an empty increment) is sent.
+    normal = delivery.deliver(HOLD_SPEC, second, _hold_rows(8))
+    assert normal.newly_recorded and (_hold_dir(second) / "_SUCCESS").exists()
+    assert (_hold_dir(second) / "changes_2031-02-02.csv").read_text(encoding="utf-8") == "编号\n"
+    # Shrunk below half of the last delivered night (8 on 2031-02-02): held, not sent.
+    shrunk = date(2031, 2, 3)
+    with pytest.raises(delivery.DeliveryHeld, match=r"everything has 3 rows against 8 on 2031-02-02"):
+        delivery.deliver(HOLD_SPEC, shrunk, _hold_rows(3, 2))
+    assert sorted(p.name for p in _hold_dir(shrunk).iterdir()) == ["_HELD"]
+    note = (_hold_dir(shrunk) / "_HELD").read_text(encoding="utf-8")
+    assert note.count("\n") == 1 and note.startswith("暂缓发送") and "HELD, not sent" in note
+    assert "3 行" in note and "8 行" in note and "credit-dw export release --target hold_test --date 2031-02-03" in note
+    assert _ledger_rows(conn, HOLD_SPEC.target, shrunk) == 0
+    # Held again on a retry; then released deliberately: delivered, recorded once, note gone.
+    with pytest.raises(delivery.DeliveryHeld):
+        delivery.deliver(HOLD_SPEC, shrunk, _hold_rows(3, 2))
+    released = delivery.deliver(HOLD_SPEC, shrunk, _hold_rows(3, 2), release=True)
+    assert released.newly_recorded and _ledger_rows(conn, HOLD_SPEC.target, shrunk) == 1
+    assert sorted(p.name for p in _hold_dir(shrunk).iterdir()) == [
+        "_SUCCESS", "changes_2031-02-03.csv", "datapackage.json", "everything_2031-02-03.csv"]
+    # A rerun of the released (delivered) night is never held again.
+    assert not delivery.deliver(HOLD_SPEC, shrunk, _hold_rows(3, 2)).newly_recorded
+    # Emptied against a night that had rows: held, whatever the threshold.
+    emptied = date(2031, 2, 4)
+    with pytest.raises(delivery.DeliveryHeld, match="everything is empty against 3 rows on 2031-02-03"):
+        delivery.deliver(HOLD_SPEC, emptied, _hold_rows(0, 5))
+    assert not (_hold_dir(emptied) / "_SUCCESS").exists() and _ledger_rows(conn, HOLD_SPEC.target, emptied) == 0
+
+
+def test_a_held_export_fails_its_task_and_leaves_no_not_produced_note(warehouse_url, conn, monkeypatch):
+    from credit_dw.exports import run
+
+    night = date(2031, 2, 10)
+    delivery.deliver(HOLD_SPEC, night - timedelta(days=1), _hold_rows(20))
+
+    def cut(target, logical_date, *, release=False):  # the real target's cut, as run._export does
+        return delivery.deliver(HOLD_SPEC, logical_date, _hold_rows(4), release=release)
+
+    monkeypatch.setattr(run, "_export", cut)
+    with pytest.raises(delivery.DeliveryHeld, match="4 rows against 20"):
+        run.export(HOLD_SPEC.target, night)
+    assert sorted(p.name for p in _hold_dir(night).iterdir()) == ["_HELD"]
+    assert run.export(HOLD_SPEC.target, night, release=True).newly_recorded
+    assert not (_hold_dir(night) / "_HELD").exists() and (_hold_dir(night) / "_SUCCESS").exists()
+
+
+def test_an_empty_increment_is_never_held(warehouse_url, conn):
+    spec = ExportSpec(**{**HOLD_SPEC.__dict__, "target": "hold_test_increment", "files": HOLD_SPEC.files[1:]})
+    delivery.deliver(spec, date(2031, 2, 20), {"changes": [("C-1",), ("C-2",)]})
+    empty = delivery.deliver(spec, date(2031, 2, 21), {"changes": []})
+    assert empty.newly_recorded and (empty.directory / "_SUCCESS").exists()
+    assert not (empty.directory / "_HELD").exists()
+
+
 # --- the real targets, cut from a simulated warehouse ------------------------------------------
 
 NIGHTS = (date(2022, 5, 10), date(2022, 5, 11))  # simulated and ingested; the year 2022's May belongs to this file
 FEEDS = ("market_registry", "admin_licence", "admin_penalty", "objections", "credit_lists")
-FACTS = ("fct_admin_penalty", "fct_admin_licence", "fct_list_membership")
+FACTS = ("fct_admin_penalty", "fct_admin_licence", "fct_list_membership", "fct_repair")
 INJECTED_FROM = 910_001  # _row_number of the hand-made applications
 
 
@@ -192,11 +281,11 @@ def _read(path) -> list[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def exported(warehouse_url: str) -> dict:
-    """Two nights of the feeds ingested; national and publicity exported for the second night;
+    """Two nights of the feeds ingested; national, publicity and gsxt exported for the second night;
     then the marts rebuilt as of the last public day of the earliest-ending public penalty P (the
     day before its window closes) and as of the closing day itself, with an objection open on
-    penalty O, a repair of R and a revocation of V, both closed on the closing day; publicity
-    exported for both days."""
+    penalty O, a repair of R and a revocation of V, both closed on the closing day; publicity and
+    gsxt exported for both days."""
     import psycopg
 
     from credit_dw.catalog import get_source, source_ids
@@ -228,7 +317,7 @@ def exported(warehouse_url: str) -> dict:
                 batches[source_id] = outcome.batch_id
     night = NIGHTS[-1]
     _build_as_of(night, parents=True)
-    deliveries = {("national", night): export("national", night), ("publicity", night): export("publicity", night)}
+    deliveries = {(target, night): export(target, night) for target in ("national", "publicity", "gsxt")}
 
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         p_id, p_doc, closing = conn.execute(
@@ -251,7 +340,8 @@ def exported(warehouse_url: str) -> dict:
              opened)])
         try:
             _build_as_of(closing - timedelta(days=1))
-            deliveries[("publicity", closing - timedelta(days=1))] = export("publicity", closing - timedelta(days=1))
+            for target in ("publicity", "gsxt"):
+                deliveries[(target, closing - timedelta(days=1))] = export(target, closing - timedelta(days=1))
             _inject(conn, batches["objections"], INJECTED_FROM + 1, [
                 ("XF-EXPORT-R", "2", r_uscc, r_name, applied, r_doc, "04", closing, None, "修复成功", closed),
                 ("YY-EXPORT-V", "1", v_uscc, v_name, applied, v_doc, "04", closing, applied + timedelta(days=2),
@@ -259,6 +349,7 @@ def exported(warehouse_url: str) -> dict:
             _build_as_of(closing)
             deliveries[("publicity", closing)] = export("publicity", closing)
             deliveries[("national", closing)] = export("national", closing)
+            deliveries[("gsxt", closing)] = export("gsxt", closing)
         finally:
             conn.execute("delete from raw.objections__applications where _row_number >= %s", (INJECTED_FROM,))
     return {"deliveries": deliveries, "closing": closing, "night": night,
@@ -365,6 +456,71 @@ def test_a_night_that_could_not_be_produced_says_so_where_the_receiver_looks(exp
     assert sorted(p.name for p in directory.iterdir()) == ["_NOT_PRODUCED"]
     assert "NotBuiltForNight" in (directory / "_NOT_PRODUCED").read_text(encoding="utf-8")
     assert _ledger_rows(conn, "publicity", never_built) == 0
+
+
+def _gsxt(day: date, name: str) -> list[dict[str, str]]:
+    return _read(settings.outbox_dir("gsxt", day.isoformat()) / f"{name}_{day.isoformat()}.csv")
+
+
+def test_gsxt_holds_market_subjects_only_never_a_natural_person(exported, conn):
+    from stdnum.cn import uscc
+
+    persons = {table: {k for (k,) in conn.execute(
+        f"select {key} from marts.{table} where subject_type = 'natural_person'")}
+        for table, key in (("fct_admin_licence", "licence_id"), ("fct_admin_penalty", "penalty_id"))}
+    assert persons["fct_admin_licence"] and persons["fct_admin_penalty"], "the simulator made no natural person"
+    market = {k for (k,) in conn.execute(
+        "select penalty_id from marts.fct_admin_penalty where is_public and subject_type <> 'natural_person'")}
+    for day in (exported["night"], exported["closing"] - timedelta(days=1), exported["closing"]):
+        files = {name: _gsxt(day, name) for name in ("licences", "penalties", "lists", "repairs")}
+        assert files["licences"] and files["penalties"] and files["lists"], day
+        for name, rows in files.items():
+            for row in rows:
+                assert row["主体类别"] in ("法人及非法人组织", "个体工商户"), (day, name, row)
+                assert uscc.is_valid(row["统一社会信用代码"]), (day, name, row)
+                assert not any("*" in v for v in row.values()), (day, name, row)  # no masked person
+        assert not {r["记录编号"] for r in files["licences"]} & persons["fct_admin_licence"]
+        assert not {r["记录编号"] for r in files["penalties"]} & persons["fct_admin_penalty"]
+        assert [r["记录编号"] for r in files["penalties"]] == sorted(r["记录编号"] for r in files["penalties"])
+    # The marts' states as they stand (built as of the closing day): the market subjects' public set.
+    closing = {r["记录编号"]: r for r in _gsxt(exported["closing"], "penalties")}
+    assert set(closing) == market
+    o_id = exported["O"][0]
+    assert (closing[o_id]["公示状态"], closing[o_id]["信息状态"], closing[o_id]["惩戒状态"]) == (
+        "公示中（异议）", "2", "暂停（异议核实中）")
+
+
+def test_gsxt_repair_results_carry_a_repaired_penalty_on_the_night_it_was_repaired(exported, conn):
+    closing, (r_id, r_doc) = exported["closing"], exported["R"]
+    repairs = _gsxt(closing, "repairs")
+    row = next(r for r in repairs if r["处罚记录编号"] == r_id)
+    assert (row["申请编号"], row["涉及信息编号"], row["修复结果"], row["办结日期"]) == (
+        "XF-EXPORT-R", r_doc, "修复成功", closing.isoformat())
+    (ends_on,) = conn.execute("select publicity_ends_on from marts.fct_admin_penalty where penalty_id = %s",
+                              (r_id,)).fetchone()
+    assert row["停止公示日期"] == ends_on.isoformat()
+    assert all(r["办结日期"] == closing.isoformat() for r in repairs)
+    assert not [r for r in _gsxt(closing - timedelta(days=1), "repairs") if r["处罚记录编号"] == r_id]
+    # Repaired: out of the penalties snapshot from the night its publicity ends.
+    if ends_on <= closing:
+        assert r_id not in {r["记录编号"] for r in _gsxt(closing, "penalties")}
+    package = json.loads((settings.outbox_dir("gsxt", closing.isoformat()) / "datapackage.json").read_text(
+        encoding="utf-8"))
+    assert {r["name"]: r["rows_by_operation"] for r in package["resources"]}["repairs"].get("修复成功", 0) >= 1
+
+
+def test_a_gsxt_rerun_is_byte_identical_and_recorded_once(exported, conn):
+    from credit_dw.exports.run import export
+
+    closing = exported["closing"]
+    for day in (closing, closing - timedelta(days=1)):  # recut from the marts; verified from the ledger
+        directory = settings.outbox_dir("gsxt", day.isoformat())
+        before = {p.name: p.read_bytes() for p in directory.iterdir()}
+        assert sorted(before) == ["_SUCCESS", "datapackage.json", *sorted(
+            f"{n}_{day.isoformat()}.csv" for n in ("licences", "lists", "penalties", "repairs"))]
+        again = export("gsxt", day)
+        assert not again.newly_recorded and {p.name: p.read_bytes() for p in directory.iterdir()} == before
+        assert _ledger_rows(conn, "gsxt", day) == 1
 
 
 def _person_names(conn) -> set[str]:

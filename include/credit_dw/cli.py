@@ -8,6 +8,7 @@
     credit-dw reference divisions          rebuild seeds/hebei_divisions.csv
     credit-dw bench [options]              the benchmarks (benchmarks/, docs/benchmarks.md; `--help` for options)
     credit-dw backup run|list|restore-drill Barman backups, the encrypted off-site copy, the restore drill
+    credit-dw export release --target T --date D  deliver a held export night (docs/exports.md)
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(report_app, name="report")
 app.add_typer(backup_app, name="backup")
 app.add_typer(reference_app, name="reference")
+export_app = typer.Typer(help="Export deliveries to downstream platforms (docs/exports.md).", no_args_is_help=True)
+app.add_typer(export_app, name="export")
 
 
 def _console_width() -> int | None:
@@ -374,6 +377,22 @@ def _print_status(st: dict) -> None:
     if st["refused_files"]:
         console.print("refused files: the department corrects and re-sends them (return notices under "
                       "outbox/returns/), then rerun the feed for the night", soft_wrap=True)
+
+
+@export_app.command("release")
+def export_release(
+    target: Annotated[str, typer.Option("--target", help="The export target held, e.g. publicity or city/130100.")],
+    date_: DateOption,
+) -> None:
+    """Deliver a night held because a snapshot file shrank or emptied (`_HELD`), once checked."""
+    from credit_dw.exports.run import export
+
+    night = _parse_date(date_)
+    airflow_env.configure(os.environ)  # the target's SFTP connection, when it has one
+    delivery = export(target, night, release=True)
+    state = "released and delivered" if delivery.newly_recorded else "already delivered"
+    console.print(f"export {target} {night}: {state}: {delivery.location or delivery.directory} "
+                  f"({delivery.row_count} rows)")
 
 
 @report_app.command("quality")

@@ -24,6 +24,11 @@ PROVINCE_CODE = "130000"
 FIELD_TYPES = {"string", "date", "integer", "number"}
 #: How an entry may fan out into one export per part (`fan_out:` in exports.yml).
 FAN_OUTS = {"jurisdictions"}
+#: What a file is (`kind:` in exports.yml): the whole set as of the night, or the night's changes.
+FILE_KINDS = {"snapshot", "increment"}
+#: A snapshot file is held, not sent, when its rows fall below this share of the last delivered
+#: night's (or to none from some), unless the file or the entry declares `hold_if_shrinks_below`.
+DEFAULT_HOLD_IF_SHRINKS_BELOW = 0.5
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,10 @@ class FileSpec:
     columns: tuple[ColumnSpec, ...]
     operation: str | None = None  # every row counts under this operation ...
     operation_header: str | None = None  # ... or under the value of this column
+    kind: str = "increment"  # "snapshot": the whole set as of the night; "increment": the night's changes
+    # Snapshots only: held (not sent) when rows < this share of the last delivered night's, or
+    # when it is empty and that night's was not (credit_dw.exports.delivery); None: never held.
+    hold_if_shrinks_below: float | None = None
 
     @property
     def headers(self) -> list[str]:
@@ -72,7 +81,23 @@ class ExportSpec:
     part: str | None = None
 
 
-def _file(target: str, entry: dict) -> FileSpec:
+def _hold_threshold(where: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"{EXPORTS_FILE}: {where}: hold_if_shrinks_below must be a share between 0 and 1, "
+                         f"not {value!r}")
+    return float(value)
+
+
+def _file(target: str, entry: dict, default_hold: float) -> FileSpec:
+    where = f"{target}/{entry['name']}"
+    kind = entry.get("kind", "increment")
+    if kind not in FILE_KINDS:
+        raise ValueError(f"{EXPORTS_FILE}: {where}: kind {kind!r} is not one of {FILE_KINDS}")
+    if kind != "snapshot" and "hold_if_shrinks_below" in entry:
+        raise ValueError(f"{EXPORTS_FILE}: {where}: only a snapshot file is held when it shrinks (an "
+                         "increment may legitimately be empty)")
+    hold = (_hold_threshold(where, entry.get("hold_if_shrinks_below", default_hold))
+            if kind == "snapshot" else None)
     columns = tuple(ColumnSpec(key=c["key"], header=c["header"], type=c.get("type", "string"))
                     for c in entry["columns"])
     bad = [c.key for c in columns if c.type not in FIELD_TYPES]
@@ -83,7 +108,8 @@ def _file(target: str, entry: dict) -> FileSpec:
     if header is not None and header not in [c.header for c in columns]:
         raise ValueError(f"{EXPORTS_FILE}: {target}/{entry['name']}: operation column {header!r} is not a header")
     return FileSpec(name=entry["name"], title=entry.get("title", entry["name"]), columns=columns,
-                    operation=None if header else operation, operation_header=header)
+                    operation=None if header else operation, operation_header=header, kind=kind,
+                    hold_if_shrinks_below=hold)
 
 
 def jurisdictions() -> list[tuple[str, str]]:
@@ -124,7 +150,9 @@ def load_exports() -> tuple[ExportSpec, ...]:
             scope=" ".join(str(entry.get("scope", "")).split()), reads=tuple(entry.get("reads", [])),
             as_of_checked=tuple(entry.get("as_of_checked", [])), masking=entry.get("masking", ""),
             person_names_allowed=tuple(entry.get("person_names_allowed", [])),
-            files=tuple(_file(entry["target"], f) for f in entry["files"]),
+            files=tuple(_file(entry["target"], f, _hold_threshold(
+                entry["target"], entry.get("hold_if_shrinks_below", DEFAULT_HOLD_IF_SHRINKS_BELOW)))
+                for f in entry["files"]),
             family=entry["target"],
         )
         title = entry.get("title", entry["target"])

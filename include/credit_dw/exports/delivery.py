@@ -9,7 +9,7 @@ Order of writing, so that a receiver who sees `_SUCCESS` sees a complete deliver
 2. every data file (UTF-8 CSV), each under a temporary name in the directory, then renamed (on
    SFTP: read back, size and sha256, before the rename);
 3. the manifest (`datapackage.json`);
-4. `_SUCCESS`, last (then an earlier failed attempt's `_NOT_PRODUCED` note is removed);
+4. `_SUCCESS`, last (then an earlier failed attempt's `_NOT_PRODUCED` or `_HELD` note is removed);
 5. the directory is listed and every file's size checked against what was sent;
 6. the ledger row (`meta.export_deliveries`, one per target and night).
 
@@ -20,6 +20,16 @@ byte for byte, the recorded manifest is restored, and no second delivery is reco
 → `DeliveryConflict`, nothing is touched: a correction after delivery is a new increment, never a
 rewrite of a delivered file. Every scheduled delivery is written even when it has no rows
 (header-only files with their manifest), so a receiver can tell "no changes" from "not produced".
+
+Held, not sent: before a night is first delivered, each snapshot file (`kind: snapshot` in the
+catalog) is compared with the same file of the last night delivered before it (`meta.export_files`).
+It is held when it is empty and that one was not, or when its rows fall below the file's
+`hold_if_shrinks_below` share of that night's (default 0.5): then nothing is written but `_HELD`
+(one line, Chinese and English: the file, both counts, the threshold, how to release), nothing is
+recorded and `DeliveryHeld` is raised, so the task fails and is alerted. An increment is never
+held (a night without changes is delivered empty). `deliver(..., release=True)` (the operator's
+`credit-dw export release --target T --date D`) delivers it anyway; a rerun of a delivered night is
+never held.
 """
 
 from __future__ import annotations
@@ -47,6 +57,64 @@ class DeliveryNotVerified(RuntimeError):
     """After writing, the destination does not list a file with the size that was sent."""
 
 
+class DeliveryHeld(RuntimeError):
+    """A snapshot file would be empty, or shrink sharply, against the last delivered night: held."""
+
+
+@dataclass(frozen=True)
+class Shrinkage:
+    """A snapshot file held: its rows tonight and on the last delivered night."""
+
+    file: str
+    rows: int
+    previous_rows: int
+    previous_night: date
+    threshold: float
+
+    def english(self) -> str:
+        if self.rows == 0:
+            return (f"{self.file} is empty against {self.previous_rows} rows on {self.previous_night}")
+        return (f"{self.file} has {self.rows} rows against {self.previous_rows} on {self.previous_night} "
+                f"({self.rows / self.previous_rows:.1%} < {self.threshold:.0%})")
+
+    def chinese(self) -> str:
+        if self.rows == 0:
+            return f"{self.file} 为空（{self.previous_night} 已交付 {self.previous_rows} 行）"
+        return (f"{self.file} 仅 {self.rows} 行（{self.previous_night} 已交付 {self.previous_rows} 行，"
+                f"降至 {self.rows / self.previous_rows:.1%}，低于 {self.threshold:.0%}）")
+
+
+def shrinkages(spec: ExportSpec, logical_date: date, counts: Mapping[str, int]) -> list[Shrinkage]:
+    """The snapshot files of `spec` that would be held for `logical_date` (`counts`: rows per file
+    name of the spec), against the last night delivered before it; [] when none was."""
+    snapshots = [f for f in spec.files if f.kind == "snapshot" and f.hold_if_shrinks_below is not None]
+    if not snapshots:
+        return []
+    with connect() as conn:
+        last = ledger.last_delivered_rows(conn, spec.target, logical_date)
+    if last is None:
+        return []
+    previous_night, previous_rows = last
+    held = []
+    for file_spec in snapshots:
+        before = previous_rows.get(file_spec.file_name(previous_night.isoformat()))
+        if not before:  # not delivered then, or empty then: nothing to shrink from
+            continue
+        now = counts[file_spec.name]
+        if now == 0 or now < file_spec.hold_if_shrinks_below * before:
+            held.append(Shrinkage(file_spec.name, now, before, previous_night, file_spec.hold_if_shrinks_below))
+    return held
+
+
+def held_note(spec: ExportSpec, logical_date: date, held: Sequence[Shrinkage]) -> str:
+    """The one line of `_HELD` (Chinese, then English)."""
+    day = logical_date.isoformat()
+    return (f"暂缓发送：{spec.target} {day} 的快照文件 {'；'.join(h.chinese() for h in held)}，待人工核实后放行"
+            f"（credit-dw export release --target {spec.target} --date {day}）。 / "
+            f"HELD, not sent: export {spec.target} {day}: {'; '.join(h.english() for h in held)}; an operator "
+            f"releases it once checked (credit-dw export release --target {spec.target} --date {day})\n")
+
+
 @dataclass(frozen=True)
 class Delivery:
     target: str
@@ -69,8 +137,12 @@ def _rows_by_operation(spec: FileSpec, rows: Sequence[Sequence[object]]) -> dict
     return {spec.operation or "rows": len(rows)} if rows else {}
 
 
-def deliver(spec: ExportSpec, logical_date: date, tables: Mapping[str, Sequence[Sequence[object]]]) -> Delivery:
-    """Write `tables` (file name in the spec → rows in the spec's column order) as the night's delivery."""
+def deliver(spec: ExportSpec, logical_date: date, tables: Mapping[str, Sequence[Sequence[object]]], *,
+            release: bool = False) -> Delivery:
+    """Write `tables` (file name in the spec → rows in the spec's column order) as the night's delivery.
+
+    A night not delivered yet whose snapshot files shrink sharply is held (`DeliveryHeld`, `_HELD`)
+    unless `release` (see the module)."""
     day = logical_date.isoformat()
     missing = [f.name for f in spec.files if f.name not in tables]
     if missing:
@@ -98,6 +170,15 @@ def deliver(spec: ExportSpec, logical_date: date, tables: Mapping[str, Sequence[
                 "new increment (or, for a past night, rebuild the marts as of that night first)")
         manifest_bytes = previous.manifest.encode("utf-8")
     else:
+        held = shrinkages(spec, logical_date, {f.name: len(tables[f.name]) for f in spec.files})
+        if held and not release:
+            note = held_note(spec, logical_date, held)
+            with open_destination(spec.target, day) as destination:
+                destination.makedirs()
+                destination.remove(manifest.SUCCESS_NAME)  # a killed, unrecorded run's
+                destination.remove(manifest.NOT_PRODUCED_NAME)
+                destination.put(manifest.HELD_NAME, note.encode("utf-8"))
+            raise DeliveryHeld(note.strip())
         package = manifest.descriptor(spec, logical_date, [w for w, _ in payloads], revision)
         manifest_bytes = manifest.descriptor_bytes(package)
 
@@ -134,6 +215,7 @@ def _write(destination: Destination, payloads: Sequence[tuple[manifest.WrittenFi
         destination.put(manifest.SUCCESS_NAME, b"")
     expected[manifest.SUCCESS_NAME] = 0
     destination.remove(manifest.NOT_PRODUCED_NAME)  # an earlier failed attempt's note
+    destination.remove(manifest.HELD_NAME)  # a held attempt's note, now released
     listed = destination.sizes()
     wrong = sorted(name for name, size in expected.items() if listed.get(name) != size)
     if wrong:

@@ -53,3 +53,18 @@ def record(conn: psycopg.Connection, *, target: str, logical_date: date, layout_
                values (%s, %s, %s, %s, %s)""",
             [(target, logical_date, name, rows, sha) for name, rows, sha in files])
     return True
+
+
+def last_delivered_rows(conn: psycopg.Connection, target: str,
+                        logical_date: date) -> tuple[date, dict[str, int]] | None:
+    """The latest night before `logical_date` delivered for `target`, with each file's rows (by file
+    name as delivered, `<name>_<that date>.csv`); None when none was."""
+    row = conn.execute(
+        """select max(logical_date) from meta.export_deliveries where target = %s and logical_date < %s""",
+        (target, logical_date)).fetchone()
+    if row is None or row[0] is None:
+        return None
+    rows = dict(conn.execute(
+        "select file_name, row_count from meta.export_files where target = %s and logical_date = %s",
+        (target, row[0])).fetchall())
+    return row[0], rows

@@ -22,6 +22,9 @@ MANIFEST_NAME = "datapackage.json"
 SUCCESS_NAME = "_SUCCESS"
 #: Left instead of a delivery when a night's export failed: the reason, where the receiver looks.
 NOT_PRODUCED_NAME = "_NOT_PRODUCED"
+#: Left instead of a delivery when a snapshot file would be empty or shrink sharply against the
+#: last delivered night: the reason and both counts, until an operator releases it.
+HELD_NAME = "_HELD"
 
 
 @dataclass(frozen=True)

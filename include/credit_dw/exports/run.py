@@ -19,7 +19,7 @@ import psycopg
 from credit_dw.catalog.exports import ExportSpec, get_export
 from credit_dw.db.connect import connect
 from credit_dw.exports import manifest
-from credit_dw.exports.delivery import Delivery, deliver, verified_delivery
+from credit_dw.exports.delivery import Delivery, DeliveryHeld, deliver, verified_delivery
 from credit_dw.exports.destination import open_destination
 
 log = logging.getLogger(__name__)
@@ -39,8 +39,13 @@ def check_as_of(conn: psycopg.Connection, spec: ExportSpec, logical_date: date) 
                 f"(credit-dw run --date {logical_date}) before exporting it")
 
 
-def export(target: str, logical_date: date) -> Delivery:
+def export(target: str, logical_date: date, *, release: bool = False) -> Delivery:
     """Cut, write and record `target`'s delivery for `logical_date` (idempotent: see delivery).
+
+    A night whose snapshot files would be empty or shrink sharply against the last delivered night
+    is held: `_HELD` says why where the receiver looks, nothing is recorded and `DeliveryHeld` is
+    raised (the task fails and alerts). `release=True` (`credit-dw export release`) delivers it
+    anyway, after an operator has checked that the shrinkage is real.
 
     When it fails and the night has no delivery yet, `_NOT_PRODUCED` in the night's directory (at
     its destination: the outbox, or the SFTP server) says why, so the receiver can tell "not
@@ -49,7 +54,9 @@ def export(target: str, logical_date: date) -> Delivery:
     and the task fails, which alerts.
     """
     try:
-        return _export(target, logical_date)
+        return _export(target, logical_date, release=release)
+    except DeliveryHeld:
+        raise  # `_HELD` is the receiver's note
     except Exception as exc:
         reason = f"export {target} {logical_date} was not produced: {type(exc).__name__}: {exc}\n"
         try:
@@ -63,7 +70,7 @@ def export(target: str, logical_date: date) -> Delivery:
         raise
 
 
-def _export(target: str, logical_date: date) -> Delivery:
+def _export(target: str, logical_date: date, *, release: bool = False) -> Delivery:
     spec = get_export(target)
     module = importlib.import_module(f"credit_dw.exports.targets.{spec.module}")
     with connect() as conn:
@@ -86,4 +93,7 @@ def _export(target: str, logical_date: date) -> Delivery:
         if rows is None:
             raise ValueError(f"export {target}: module {spec.module} produced no {file_spec.name!r} table")
         tables[file_spec.name] = [tuple(row[key] for key in file_spec.keys) for row in rows]
-    return deliver(spec, logical_date, tables)
+    if release:
+        log.warning("export %s %s: released by an operator; delivered even if its snapshots shrank", target,
+                    logical_date)
+    return deliver(spec, logical_date, tables, release=release)
