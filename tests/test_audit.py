@@ -24,7 +24,7 @@ NIGHTS = (date(2012, 3, 5), date(2012, 3, 6), date(2012, 3, 7))
 PUSH_NIGHT = date(2012, 3, 8)  # repeats decisions delivered 1-3 nights before
 AS_OF = date(2012, 4, 30)  # April: no record, every county blank in the month
 REDELIVERED_DEPARTMENT = "hbjtt"  # its UTF-8 CSV of the first night is sent again on the next two
-MODELS = ("rpt_audit_reconciliation", "rpt_audit_records_by_jurisdiction")
+MODELS = ("rpt_audit_reconciliation", "rpt_audit_records_by_jurisdiction", "rpt_audit_records_by_department")
 OURS = "batch_id ~ '^(admin_licence|admin_penalty|dept_ledgers|national_pushdown)/2012-'"
 
 
@@ -113,6 +113,9 @@ def test_counted_total_equals_the_sum_over_jurisdictions(built, conn):
            from intermediate.int_audit_record_deliveries where is_counted""").fetchone()
     assert counted > 0
     assert levels["province"] == counted
+    by_department = conn.execute(
+        """select sum(records_in_month) from marts.rpt_audit_records_by_department""").fetchone()[0]
+    assert by_department == counted
     assert levels["city"] + no_city == counted
     assert levels["county"] + no_county == counted
     # Each city's counties add up to it with its city-level records; April adds nothing.
