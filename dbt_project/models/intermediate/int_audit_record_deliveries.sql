@@ -56,21 +56,24 @@ unioned as (
     from licences
     union all
     select
-        'admin_penalty', 'report', 1, 'penalty', batch_id, source_row_number, reported_on,
+        'admin_penalty'::text as source_id, 'report'::text as channel, 1 as channel_rank,
+        'penalty'::text as record_kind, batch_id, source_row_number, reported_on as seen_on,
         decision_document_number, decision_date, subject_name, uscc, authority_name, authority_uscc,
-        coalesce(source_department, authority_name)
+        coalesce(source_department, authority_name) as department
     from penalties
     union all
     select
-        'dept_ledgers', 'ledger', 2, decision_kind, batch_id, source_row_number, received_on,
+        'dept_ledgers'::text as source_id, 'ledger'::text as channel, 2 as channel_rank,
+        decision_kind as record_kind, batch_id, source_row_number, received_on as seen_on,
         decision_document_number, decision_date, subject_name, uscc, authority_name, authority_uscc,
-        coalesce(source_department, authority_name)
+        coalesce(source_department, authority_name) as department
     from ledgers
     union all
     select
-        'national_pushdown', 'pushdown', 3, decision_kind, batch_id, source_row_number, pushed_on,
+        'national_pushdown'::text as source_id, 'pushdown'::text as channel, 3 as channel_rank,
+        decision_kind as record_kind, batch_id, source_row_number, pushed_on as seen_on,
         decision_document_number, decision_date, subject_name, uscc, authority_name, authority_uscc,
-        coalesce(source_department, authority_name)
+        coalesce(source_department, authority_name) as department
     from pushdown
 ),
 
@@ -140,7 +143,7 @@ registrations as (
         registration_division_code
     from registry
     where uscc is not null and registration_division_code is not null
-    order by uscc, source_updated_at desc nulls last, batch_logical_date desc, source_row_number desc
+    order by uscc asc, source_updated_at desc nulls last, batch_logical_date desc, source_row_number desc
 ),
 
 all_rows as (
@@ -152,7 +155,8 @@ all_rows as (
     union all
     select
         batch_id, source_row_number, source_id, channel, record_kind, seen_on, decision_date,
-        decision_document_number, uscc, authority_uscc, department, null, null, 'not_countable'
+        decision_document_number, uscc, authority_uscc, department, null::text as record_key,
+        null::bigint as delivery_rank, 'not_countable' as audit_rule
     from keyed
     where record_key is null
 ),

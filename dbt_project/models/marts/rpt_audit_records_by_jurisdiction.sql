@@ -36,11 +36,15 @@ jurisdictions as (
     from divisions
     where division_level = 'province' and is_current
     union all
-    select 'city', division_code, division_name, division_code
+    select
+        'city'::text as jurisdiction_level, division_code as jurisdiction_code, division_name,
+        division_code as city_code
     from divisions
     where is_current and division_level <> 'province' and division_code = reporting_unit_code
     union all
-    select 'county', division_code, division_name, reporting_unit_code
+    select
+        'county'::text as jurisdiction_level, division_code as jurisdiction_code, division_name,
+        reporting_unit_code as city_code
     from divisions
     where is_current and division_level = 'county' and division_code <> reporting_unit_code
 ),
@@ -52,7 +56,7 @@ categories as (
 
 months as (
     select generate_series(
-        coalesce((select min(seen_month) from counted), date_trunc('month', as_of.as_of_on)::date),
+        coalesce((select min(counted.seen_month) from counted), date_trunc('month', as_of.as_of_on)::date),
         date_trunc('month', as_of.as_of_on)::date,
         interval '1 month'
     )::date as report_month
@@ -72,9 +76,15 @@ attributed as (
         seen_month
     from counted
     union all
-    select city_code, 'city', source_category, seen_month from counted where city_code is not null
+    select
+        city_code as jurisdiction_code, 'city'::text as jurisdiction_level, source_category, seen_month
+    from counted
+    where city_code is not null
     union all
-    select county_code, 'county', source_category, seen_month from counted where county_code is not null
+    select
+        county_code as jurisdiction_code, 'county'::text as jurisdiction_level, source_category, seen_month
+    from counted
+    where county_code is not null
 ),
 
 monthly as (
@@ -122,7 +132,7 @@ record_targets as (
         rule
     from targets
     where metric = 'records'
-    order by jurisdiction_level, coalesce(jurisdiction_code, ''), target_year desc
+    order by jurisdiction_level asc, coalesce(jurisdiction_code, '') asc, target_year desc
 ),
 
 final as (
