@@ -10,6 +10,8 @@ Logical dates: the year 2012 belongs to this file.
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date
 
 import pytest
@@ -17,6 +19,7 @@ from conftest import ensure_all_raw_tables, seed_reference_unless_seeded
 
 from credit_dw.config import settings
 from credit_dw.ingest import pipeline as ingest
+from credit_dw.reports.audit import write_audit_report
 from credit_dw.simulate import admin_licence, admin_penalty, national_pushdown
 from credit_dw.transform import dbt as transform
 
@@ -86,9 +89,10 @@ def test_a_record_delivered_three_times_counts_once(built, conn):
             where {OURS} and source_id = 'admin_licence' and record_key is not null
             group by record_key having count(distinct batch_id) = 3""").fetchall()
     assert keys, conn.execute(
-        f"""select n, count(*) from (select record_key, count(distinct batch_id) as n
-                                     from intermediate.int_audit_record_deliveries
-                                     where {OURS} and source_id = 'admin_licence' group by 1) k group by 1""").fetchall()
+        f"""select n, count(*)
+            from (select record_key, count(distinct batch_id) as n from intermediate.int_audit_record_deliveries
+                  where {OURS} and source_id = 'admin_licence' group by 1) k
+            group by 1""").fetchall()
     for _key, deliveries, counted, rules in keys:
         assert deliveries == 3 and counted == 1 and rules == ["counted", "redelivery", "redelivery"], rules
 
@@ -178,3 +182,15 @@ def test_headline_equals_a_direct_count(built, conn):
         (AS_OF,)).fetchone()[0]
     assert direct > 0 and headline[0] == direct
     assert headline[1] == 500_000_000 and float(headline[2]) == pytest.approx(direct / 500_000_000, abs=1e-6)
+
+
+def test_audit_csvs_list_the_rows_of_each_headline(built, conn):
+    report = write_audit_report(AS_OF, rebuild=False)
+    headline = list(csv.reader(io.StringIO((report.directory / "headline.csv").read_text(encoding="utf-8-sig"))))
+    assert headline[0] == ["指标", "数值", "目标", "完成率", "明细文件"]
+    province = next(r for r in headline if r[0] == "全省归集信息条数")
+    drilled = (report.directory / province[4]).read_text(encoding="utf-8-sig").splitlines()
+    assert drilled[0].startswith("批次,批次行号,数据源") and int(province[1]) == len(drilled) - 1 > 0
+    assert province[2] == "500000000"
+    unbalanced = next(r for r in headline if r[0] == "不平衡批次数")
+    assert unbalanced[1] == "0"
