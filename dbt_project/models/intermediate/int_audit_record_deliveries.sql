@@ -18,7 +18,8 @@
 -- across the three channels.
 -- Jurisdiction [rules §3]: the subject's registration division (the registry's latest record),
 -- else the division in characters 3-8 of its USCC, else the reporting authority's (its USCC); the
--- county is null when the division is a city-level unit (定州, 辛集 count as city-level) or unknown.
+-- county is null when the division is a city-level unit (定州, 辛集 count as city-level), a city's
+-- 市辖区 placeholder code (not a county) or unknown.
 with
 
 licences as (
@@ -203,6 +204,7 @@ final as (
         divisions.reporting_unit_code as city_code,
         case
             when divisions.division_level = 'county' and divisions.division_code <> divisions.reporting_unit_code
+                and divisions.division_name <> '市辖区'
                 then divisions.division_code
         end as county_code
     from located

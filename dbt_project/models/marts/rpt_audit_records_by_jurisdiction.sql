@@ -3,7 +3,8 @@
 -- it first reached the platform, under the subject's registration division), as of the night built
 -- (macro as_of_on). Every jurisdiction appears, whether it has records or not: the province
 -- (130000), each reporting unit (the 11 cities, 定州, 辛集, 雄安新区: level city) and each current
--- county, district and county-level city under them (level county), for each source category and
+-- county, district and county-level city under them (level county; a city's 市辖区 placeholder code
+-- is not one), for each source category and
 -- each month from the first counted record to the as-of month; a county with no record in a
 -- category is blank (空白县 [002 #10]). A record whose county is unknown counts for its city only,
 -- one whose city is unknown for the province only.
@@ -47,6 +48,7 @@ jurisdictions as (
         reporting_unit_code as city_code
     from divisions
     where is_current and division_level = 'county' and division_code <> reporting_unit_code
+        and division_name <> '市辖区'
 ),
 
 categories as (
