@@ -409,6 +409,20 @@ def report_quality(date_: DateOption) -> None:
     console.print(f"quality report: {report.index_html}")
 
 
+@report_app.command("audit")
+def report_audit(date_: DateOption) -> None:
+    """Write the auditors' CSVs for night D (counts, reconciliation, a drill-down per headline number)."""
+    from credit_dw.db import embedded as embedded_db
+    from credit_dw.reports.audit import write_audit_report
+
+    night = _parse_date(date_)
+    with _progress() as progress:
+        progress.add_task(f"writing the audit figures as of {night}", total=None)
+        embedded_db.ensure_warehouse()
+        report = write_audit_report(night)
+    console.print(f"audit figures: {report.directory}")
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
                                "help_option_names": []}, add_help_option=False)
 def bench(ctx: typer.Context) -> None:

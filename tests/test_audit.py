@@ -1,0 +1,196 @@
+"""The auditors' counts end to end (issue 11, first step; docs/audit.md): 行政许可 and 行政处罚 simulated
+and ingested for three March nights, one department's licence file of the first night delivered
+again on the two nights after (a record re-delivered three times), and the national push-down
+repeating decisions of the nights before; then `rpt_audit_reconciliation` and
+`rpt_audit_records_by_jurisdiction` built (with their lineage's data and unit tests) as of the end
+of April, and checked against the ledger and against a count straight from staging.
+
+Logical dates: the year 2012 belongs to this file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+import pytest
+from conftest import ensure_all_raw_tables, seed_reference_unless_seeded
+
+from credit_dw.config import settings
+from credit_dw.ingest import pipeline as ingest
+from credit_dw.reports.audit import write_audit_report
+from credit_dw.simulate import admin_licence, admin_penalty, national_pushdown
+from credit_dw.transform import dbt as transform
+
+NIGHTS = (date(2012, 3, 5), date(2012, 3, 6), date(2012, 3, 7))
+PUSH_NIGHT = date(2012, 3, 8)  # repeats decisions delivered 1-3 nights before
+AS_OF = date(2012, 4, 30)  # April: no record, every county blank in the month
+REDELIVERED_DEPARTMENT = "hbjtt"  # its UTF-8 CSV of the first night is sent again on the next two
+MODELS = ("rpt_audit_reconciliation", "rpt_audit_records_by_jurisdiction", "rpt_audit_records_by_department")
+OURS = "batch_id ~ '^(admin_licence|admin_penalty|dept_ledgers|national_pushdown)/2012-'"
+
+
+def _redeliver(first_night: date, night: date) -> int:
+    """The department's licence file of the first night sent again in `night`'s inbox: the same records
+    rotated by one row a night (the file connector skips a file with the same bytes as one already landed)."""
+    source = settings.inbox_dir("admin_licence", first_night.isoformat())
+    target = settings.inbox_dir("admin_licence", night.isoformat())
+    copied = 0
+    for path in sorted(source.glob(f"{REDELIVERED_DEPARTMENT}_xzxk_*.csv")):
+        header, *records = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        assert len(records) > 2 and all(r.count('"') % 2 == 0 for r in records)  # one record a line
+        records[-1] = records[-1] if records[-1].endswith("\n") else records[-1] + "\n"
+        shift = (night - first_night).days
+        (target / f"{REDELIVERED_DEPARTMENT}_xzxk_{night:%Y%m%d}_9.csv").write_text(
+            header + "".join(records[shift:] + records[:shift]), encoding="utf-8")
+        copied += 1
+    return copied
+
+
+@pytest.fixture(scope="module")
+def built(warehouse_url: str) -> None:
+    seed_reference_unless_seeded(warehouse_url, "aggregation_targets")
+    ensure_all_raw_tables()
+    for night in NIGHTS:
+        admin_licence.simulate(night, scale=1)
+        admin_penalty.simulate(night, scale=1)
+        if night != NIGHTS[0]:
+            assert _redeliver(NIGHTS[0], night) > 0
+        for source_id in ("admin_licence", "admin_penalty"):
+            outcome = ingest.ingest(source_id, night)
+            assert outcome.status == "accepted", (source_id, night, outcome)
+    national_pushdown.write_pushdown(PUSH_NIGHT)
+    assert ingest.ingest("national_pushdown", PUSH_NIGHT).status == "accepted"
+    # Seeds whose rows changed (aggregation_targets is new) are loaded by the build itself.
+    transform.run_dbt(["build", "--select", *(f"+{m}" for m in MODELS),
+                       "--vars", f"{{as_of_date: '{AS_OF.isoformat()}'}}"])
+
+
+def test_every_batch_balances(built, conn):
+    rows = conn.execute(
+        f"""select batch_id, is_received_balanced, is_accepted_explained, rows_unstaged,
+                   rows_received = rows_accepted + rows_quarantined + rows_refused
+            from marts.rpt_audit_reconciliation where {OURS}""").fetchall()
+    assert len(rows) == 2 * len(NIGHTS) + 1
+    assert all(r[1] and r[2] and r[3] == 0 and r[4] for r in rows), rows
+    # The differences are there, each explained by its rule.
+    redelivered, pushed, counted = conn.execute(
+        f"""select sum(rows_redelivered), sum(rows_pushdown_already_reported), sum(rows_counted)
+            from marts.rpt_audit_reconciliation where {OURS}""").fetchone()
+    assert redelivered > 0 and pushed > 0 and counted > 0
+
+
+def test_a_record_delivered_three_times_counts_once(built, conn):
+    keys = conn.execute(
+        f"""select record_key, count(*), count(*) filter (where is_counted),
+                   array_agg(audit_rule order by seen_on)
+            from intermediate.int_audit_record_deliveries
+            where {OURS} and source_id = 'admin_licence' and record_key is not null
+            group by record_key having count(distinct batch_id) = 3""").fetchall()
+    assert keys, conn.execute(
+        f"""select n, count(*)
+            from (select record_key, count(distinct batch_id) as n from intermediate.int_audit_record_deliveries
+                  where {OURS} and source_id = 'admin_licence' group by 1) k
+            group by 1""").fetchall()
+    for _key, deliveries, counted, rules in keys:
+        assert deliveries == 3 and counted == 1 and rules == ["counted", "redelivery", "redelivery"], rules
+
+
+def test_counted_total_equals_the_sum_over_jurisdictions(built, conn):
+    month = AS_OF.replace(day=1)
+    counted = conn.execute(
+        f"select count(*) from intermediate.int_audit_record_deliveries where is_counted and {OURS}").fetchone()[0]
+    levels = dict(conn.execute(
+        """select jurisdiction_level, sum(records_cumulative) from marts.rpt_audit_records_by_jurisdiction
+           where report_month = %s group by 1""", (month,)).fetchall())
+    # Records whose city (county) is not a current jurisdiction count only one level up.
+    no_city, no_county = conn.execute(
+        """select count(*) filter (where city_code is null
+                                   or city_code not in (select jurisdiction_code
+                                                        from marts.rpt_audit_records_by_jurisdiction
+                                                        where jurisdiction_level = 'city')),
+                  count(*) filter (where county_code is null
+                                   or county_code not in (select jurisdiction_code
+                                                          from marts.rpt_audit_records_by_jurisdiction
+                                                          where jurisdiction_level = 'county'))
+           from intermediate.int_audit_record_deliveries where is_counted""").fetchone()
+    assert counted > 0
+    assert levels["province"] == counted
+    by_department = conn.execute(
+        """select sum(records_in_month) from marts.rpt_audit_records_by_department""").fetchone()[0]
+    assert by_department == counted
+    assert levels["city"] + no_city == counted
+    assert levels["county"] + no_county == counted
+    # Each city's counties add up to it with its city-level records; April adds nothing.
+    mismatched = conn.execute(
+        """with cities as (select jurisdiction_code, source_category, records_cumulative
+                           from marts.rpt_audit_records_by_jurisdiction
+                           where jurisdiction_level = 'city' and report_month = %(m)s),
+                counties as (select city_code, source_category, sum(records_cumulative) as records
+                             from marts.rpt_audit_records_by_jurisdiction
+                             where jurisdiction_level = 'county' and report_month = %(m)s group by 1, 2),
+                city_level as (select city_code, source_category, count(*) as records
+                               from intermediate.int_audit_record_deliveries
+                               where is_counted and county_code is null group by 1, 2)
+           select count(*) from cities
+           left join counties on counties.city_code = cities.jurisdiction_code
+                and counties.source_category = cities.source_category
+           left join city_level on city_level.city_code = cities.jurisdiction_code
+                and city_level.source_category = cities.source_category
+           where cities.records_cumulative
+                 <> coalesce(counties.records, 0) + coalesce(city_level.records, 0)""", {"m": month}).fetchone()[0]
+    assert mismatched == 0
+    april = conn.execute(
+        """select sum(records_in_month), bool_and(is_blank_county_in_month)
+           from marts.rpt_audit_records_by_jurisdiction
+           where report_month = %s and jurisdiction_level = 'county'""", (month,)).fetchone()
+    assert april == (0, True)
+    blank = conn.execute(
+        """select count(*) from marts.rpt_audit_records_by_jurisdiction
+           where report_month = %s and is_blank_county""", (month,)).fetchone()[0]
+    assert blank > 0  # three nights of simulated records leave most counties blank
+
+
+def test_headline_equals_a_direct_count(built, conn):
+    """The province's records: distinct (kind, document number bracket-insensitively, subject) over
+    the accepted rows of the three channels delivered by the as-of date [docs/audit.md]."""
+    headline = conn.execute(
+        """select sum(records_cumulative), max(target_records), max(share_of_target)
+           from marts.rpt_audit_records_by_jurisdiction
+           where jurisdiction_level = 'province' and report_month = %s""", (AS_OF.replace(day=1),)).fetchone()
+    direct = conn.execute(
+        """with rows as (
+               select 'licence' as kind, decision_document_number as doc, decision_date, uscc, subject_name,
+                      reported_on as seen_on from staging.stg_admin_licence__licences
+               union all
+               select 'penalty', decision_document_number, decision_date, uscc, subject_name, reported_on
+               from staging.stg_admin_penalty__penalties
+               union all
+               select decision_kind, decision_document_number, decision_date, uscc, subject_name, received_on
+               from staging.stg_dept_ledgers__decisions
+               union all
+               select decision_kind, decision_document_number, decision_date, uscc, subject_name, pushed_on
+               from staging.stg_national_pushdown__decisions)
+           select count(distinct (kind,
+                                  translate(regexp_replace(credit.normalize_code(doc), '\\s', '', 'g'),
+                                            '[]［］【】()（）〖〗', '〔〕〔〕〔〕〔〕〔〕〔〕'),
+                                  coalesce(uscc, subject_name)))
+           from rows
+           where seen_on <= %s and kind in ('licence', 'penalty') and doc is not null
+             and decision_date is not null and coalesce(uscc, subject_name) is not null""",
+        (AS_OF,)).fetchone()[0]
+    assert direct > 0 and headline[0] == direct
+    assert headline[1] == 500_000_000 and float(headline[2]) == pytest.approx(direct / 500_000_000, abs=1e-6)
+
+
+def test_audit_csvs_list_the_rows_of_each_headline(built, conn):
+    report = write_audit_report(AS_OF, rebuild=False)
+    headline = list(csv.reader(io.StringIO((report.directory / "headline.csv").read_text(encoding="utf-8-sig"))))
+    assert headline[0] == ["指标", "数值", "目标", "完成率", "明细文件"]
+    province = next(r for r in headline if r[0] == "全省归集信息条数")
+    drilled = (report.directory / province[4]).read_text(encoding="utf-8-sig").splitlines()
+    assert drilled[0].startswith("批次,批次行号,数据源") and int(province[1]) == len(drilled) - 1 > 0
+    assert province[2] == "500000000"
+    unbalanced = next(r for r in headline if r[0] == "不平衡批次数")
+    assert unbalanced[1] == "0"
