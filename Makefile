@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 DEMO_DATE ?= 2026-11-20
 DEMO_SCALE ?= 1
 
-.PHONY: help setup demo test lint bench manifest docs db-start db-stop clean browser sshd redis
+.PHONY: help setup demo test lint bench manifest docs db-start db-stop clean browser sshd redis mariadb
 
 help:
 	@echo "make demo   - set up, start the embedded warehouse, simulate night $(DEMO_DATE), run it through Airflow"
@@ -65,8 +65,12 @@ sshd:
 redis:
 	@test -x /usr/bin/redis-server || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server)
 
+# MariaDB, a department database tests/test_department_databases.py starts on 127.0.0.1 (Debian's package).
+mariadb:
+	@test -x /usr/sbin/mariadbd || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server)
+
 # The import contracts run with every test run (CI runs `make test`).
-test: setup browser sshd redis lint
+test: setup browser sshd redis mariadb lint
 	$(BIN)/pytest
 
 docs: setup

@@ -10,8 +10,10 @@ file's own watermark chain).
 
 from __future__ import annotations
 
+import os
 import random
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -312,13 +314,54 @@ create table {table} (
 """
 
 
-def _mariadb():
-    pymysql = pytest.importorskip("pymysql")
+@pytest.fixture(scope="module")
+def mariadb_port():
+    """A MariaDB server of the test's own (Debian's mariadb-server, `make mariadb`): a data
+    directory initialised in a temporary directory, a free port on 127.0.0.1, no grant tables (a
+    throwaway server nobody else reaches); stopped and removed after."""
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+    import time as clock
+
+    pymysql = pytest.importorskip("pymysql")  # a dev dependency: always installed by make setup
+    assert Path("/usr/sbin/mariadbd").exists(), "mariadbd is missing: `make mariadb` installs mariadb-server"
+    work = Path(tempfile.mkdtemp(prefix="credit-dw-mariadb-"))
+    as_root = ["--user=root"] if os.geteuid() == 0 else []
+    init = subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={work / 'data'}", "--skip-test-db",
+                           *as_root], capture_output=True, text=True, timeout=300)
+    assert init.returncode == 0, init.stdout[-2000:] + init.stderr[-2000:]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        ["/usr/sbin/mariadbd", "--no-defaults", f"--datadir={work / 'data'}", f"--socket={work / 'mysqld.sock'}",
+         f"--pid-file={work / 'mysqld.pid'}", f"--log-error={work / 'error.log'}", "--bind-address=127.0.0.1",
+         f"--port={port}", "--skip-grant-tables", "--skip-log-bin", *as_root],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
-        return pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", connect_timeout=3,
-                               charset="utf8mb4", autocommit=True)
-    except pymysql.err.MySQLError:
-        pytest.skip("no MariaDB reachable at 127.0.0.1:3306")
+        deadline = clock.monotonic() + 120
+        while True:
+            try:
+                pymysql.connect(host="127.0.0.1", port=port, user="root", connect_timeout=2).close()
+                break
+            except pymysql.err.MySQLError:
+                log = (work / "error.log").read_text(errors="replace") if (work / "error.log").exists() else ""
+                assert server.poll() is None and clock.monotonic() < deadline, log[-3000:]
+                clock.sleep(0.5)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _mariadb(port: int):
+    import pymysql
+
+    return pymysql.connect(host="127.0.0.1", port=port, user="root", password="", connect_timeout=3,
+                           charset="utf8mb4", autocommit=True)
 
 
 def _mariadb_rows(night: date, enterprises: list[ent.Enterprise]) -> list[tuple]:
@@ -329,10 +372,10 @@ def _mariadb_rows(night: date, enterprises: list[ent.Enterprise]) -> list[tuple]
 
 
 @pytest.fixture(scope="module")
-def mariadb_source(seeded):
+def mariadb_source(seeded, mariadb_port):
     """Database shbx on the MariaDB server with two nights of contribution rows, both there from
     the start (each night's window must pick its own). Yields the SQLAlchemy URL and the rows."""
-    server = _mariadb()
+    server = _mariadb(mariadb_port)
     database = si.SCHEMA  # MySQL has no schemas: the relation shbx.t_dwcbjf is database shbx
     with server.cursor() as cur:
         cur.execute("select schema_name from information_schema.schemata where schema_name = %s", (database,))
@@ -347,7 +390,7 @@ def mariadb_source(seeded):
         insert = f"insert into {si.TABLE} ({', '.join(si.COLUMNS)}) values ({', '.join(['%s'] * len(si.COLUMNS))})"
         with server.cursor() as cur:
             cur.executemany(insert, [r for night in MARIADB_NIGHTS for r in rows[night]])
-        yield f"mysql+pymysql://root@127.0.0.1:3306/{database}", rows
+        yield f"mysql+pymysql://root@127.0.0.1:{mariadb_port}/{database}", rows
     finally:
         with server.cursor() as cur:
             cur.execute(f"drop database {database}" if created else f"drop table if exists {si.TABLE}")
