@@ -1,11 +1,12 @@
 """The auditors' counts end to end (issue 11, first step; docs/audit.md): 行政许可 and 行政处罚 simulated
-and ingested for three March nights, one department's licence file of the first night delivered
+and ingested for three September nights, one department's licence file of the first night delivered
 again on the two nights after (a record re-delivered three times), and the national push-down
 repeating decisions of the nights before; then `rpt_audit_reconciliation` and
 `rpt_audit_records_by_jurisdiction` built (with their lineage's data and unit tests) as of the end
-of April, and checked against the ledger and against a count straight from staging.
+of October, and checked against the ledger and against a count straight from staging.
 
-Logical dates: the year 2012 belongs to this file.
+Logical dates: September and October 2017 belong to this file (inside the working-day calendar,
+which the session's later quality models need for every batch left in the warehouse).
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ from credit_dw.reports.audit import write_audit_report
 from credit_dw.simulate import admin_licence, admin_penalty, national_pushdown
 from credit_dw.transform import dbt as transform
 
-NIGHTS = (date(2012, 3, 5), date(2012, 3, 6), date(2012, 3, 7))
-PUSH_NIGHT = date(2012, 3, 8)  # repeats decisions delivered 1-3 nights before
-AS_OF = date(2012, 4, 30)  # April: no record, every county blank in the month
+NIGHTS = (date(2017, 9, 4), date(2017, 9, 5), date(2017, 9, 6))
+PUSH_NIGHT = date(2017, 9, 7)  # repeats decisions delivered 1-3 nights before
+AS_OF = date(2017, 10, 31)  # October: no record, every county blank in the month
 REDELIVERED_DEPARTMENT = "hbjtt"  # its UTF-8 CSV of the first night is sent again on the next two
 MODELS = ("rpt_audit_reconciliation", "rpt_audit_records_by_jurisdiction", "rpt_audit_records_by_department")
-OURS = "batch_id ~ '^(admin_licence|admin_penalty|dept_ledgers|national_pushdown)/2012-'"
+OURS = "batch_id ~ '^(admin_licence|admin_penalty|dept_ledgers|national_pushdown)/2017-'"
 
 
 def _redeliver(first_night: date, night: date) -> int:
@@ -122,7 +123,7 @@ def test_counted_total_equals_the_sum_over_jurisdictions(built, conn):
     assert by_department == counted
     assert levels["city"] + no_city == counted
     assert levels["county"] + no_county == counted
-    # Each city's counties add up to it with its city-level records; April adds nothing.
+    # Each city's counties add up to it with its city-level records; October adds nothing.
     mismatched = conn.execute(
         """with cities as (select jurisdiction_code, source_category, records_cumulative
                            from marts.rpt_audit_records_by_jurisdiction
