@@ -5,8 +5,9 @@ repeating decisions of the nights before; then `rpt_audit_reconciliation` and
 `rpt_audit_records_by_jurisdiction` built (with their lineage's data and unit tests) as of the end
 of October, and checked against the ledger and against a count straight from staging.
 
-Logical dates: September and October 2017 belong to this file (inside the working-day calendar,
-which the session's later quality models need for every batch left in the warehouse).
+Logical dates: September and October 2016 belong to this file: inside the working-day calendar,
+which the session's later quality models need for every batch left in the warehouse, and clear of
+the years other modules count whole (2017 is test_publicity_lifecycle's).
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ from credit_dw.reports.audit import write_audit_report
 from credit_dw.simulate import admin_licence, admin_penalty, national_pushdown
 from credit_dw.transform import dbt as transform
 
-NIGHTS = (date(2017, 9, 4), date(2017, 9, 5), date(2017, 9, 6))
-PUSH_NIGHT = date(2017, 9, 7)  # repeats decisions delivered 1-3 nights before
-AS_OF = date(2017, 10, 31)  # October: no record, every county blank in the month
+NIGHTS = (date(2016, 9, 5), date(2016, 9, 6), date(2016, 9, 7))
+PUSH_NIGHT = date(2016, 9, 8)  # repeats decisions delivered 1-3 nights before
+AS_OF = date(2016, 10, 31)  # October: no record, every county blank in the month
 REDELIVERED_DEPARTMENT = "hbjtt"  # its UTF-8 CSV of the first night is sent again on the next two
 MODELS = ("rpt_audit_reconciliation", "rpt_audit_records_by_jurisdiction", "rpt_audit_records_by_department")
-OURS = "batch_id ~ '^(admin_licence|admin_penalty|dept_ledgers|national_pushdown)/2017-'"
+OURS = "batch_id ~ '^(admin_licence|admin_penalty|dept_ledgers|national_pushdown)/2016-09'"
 
 
 def _redeliver(first_night: date, night: date) -> int:
