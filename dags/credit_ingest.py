@@ -24,8 +24,11 @@ as they are. An unknown feed fails `prepare_warehouse` with the catalog's feeds 
 
 from __future__ import annotations
 
-from airflow.sdk import dag, task, task_group
+from datetime import timedelta
 
+from airflow.sdk import CronTriggerTimetable, dag, task, task_group
+
+from credit_dw.config import settings
 from credit_dw.orchestration.assets import FEED_LANDED, RAW_LANDED, feed_asset
 from credit_dw.orchestration.dag_defaults import ON_DEMAND_OR_NIGHTLY, default_args
 from credit_dw.reports.alerts import alert_on_night
@@ -35,11 +38,14 @@ DEFAULT_ARGS = default_args(retry_delay_seconds=300)
 
 @dag(
     dag_id="credit_ingest",
-    schedule="30 1 * * *",
     # No start_date: with one (and catchup off), Airflow's CronTriggerTimetable runs the most
     # recent 01:30 at once when the scheduler first sees the DAG or it is unpaused, a night nobody
-    # asked for; without one the first scheduled run is the next 01:30 (run_immediately=False).
+    # asked for; without one the first scheduled run is the next 01:30. run_immediately must be a
+    # zero timedelta, not False: with False, Airflow 3.3 still takes the past 01:30 when the DAG
+    # is first seen within max(a tenth of a day, 5 min) of it (airflow/timetables/trigger.py,
+    # _calc_first_run), i.e. unpaused between 01:30 and 03:54 Beijing time.
     # Any night can still be run on demand (conf {"logical_date": …}, `credit-dw run`).
+    schedule=CronTriggerTimetable("30 1 * * *", timezone=settings.TIMEZONE, run_immediately=timedelta(0)),
     **ON_DEMAND_OR_NIGHTLY,  # no catchup, one run at a time
     default_args=DEFAULT_ARGS,
     tags=["credit", "ingest"],

@@ -194,22 +194,28 @@ def test_ingest_runs_nightly_at_0130_beijing(dags):
 
     dag = dags["credit_ingest"]
     assert isinstance(dag.timetable, CronTriggerTimetable), repr(dag.timetable)
-    assert dag.schedule == "30 1 * * *"
+    assert dag.schedule.expression == "30 1 * * *"
     assert dag.timezone.name == settings.TIMEZONE
 
 
-def test_ingest_schedules_no_night_when_first_seen(dags):
+@pytest.mark.parametrize("now_utc", ["2026-12-07T17:44:00+00:00", "2026-12-07T09:00:00+00:00"])
+def test_ingest_schedules_no_night_when_first_seen(dags, monkeypatch, now_utc):
     """A scheduler that sees the DAG for the first time (or after it is unpaused) waits for the next
-    01:30; it does not run the most recent one at once, a night nobody asked for (issue 15)."""
-    from datetime import UTC, datetime
+    01:30; it does not run the most recent one at once, a night nobody asked for (issue 15) - also
+    when it is first seen 14 minutes after an 01:30 (17:44 UTC), where Airflow's default
+    (run_immediately=False) takes the past 01:30."""
+    from datetime import datetime
 
+    import airflow.timetables.trigger as trigger
     from airflow.serialization.serialized_objects import DagSerialization
 
+    now = datetime.fromisoformat(now_utc)
+    monkeypatch.setattr(trigger, "utcnow", lambda: now)
     dag = dags["credit_ingest"]
     assert dag.start_date is None, "a start_date makes catchup=False still run the latest 01:30 at once"
     serialized = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
     first = serialized.next_dagrun_info(last_automated_run_info=None)
-    assert first is not None and first.run_after > datetime.now(UTC), first
+    assert first is not None and first.run_after > now, first
 
 
 # --- credit_transform -------------------------------------------------------------------------
