@@ -54,7 +54,7 @@ DEFAULT_SIZES = (100_000, 300_000, 1_000_000)
 #: to_sql runs at ~10⁴ rows/s: capped so `make bench` stays in minutes; compared per row.
 DEFAULT_PANDAS_ROWS = 100_000
 QUICK_PANDAS_ROWS = 20_000
-#: The tutorial's chunksize=10_000 fails here: 10 000 rows × 14 columns bind parameters exceed the
+#: The tutorial's chunksize=10_000 fails here: 10 000 rows × 15 columns bind parameters exceed the
 #: 65 535 a PostgreSQL protocol message can carry. The largest chunk that fits is used instead.
 PG_MAX_PARAMS = 65_535
 #: Rows per simulated day while generating (the simulator's ids allow < 10⁸ per day).
@@ -492,8 +492,9 @@ def render(report: dict, command: str, when: str) -> str:
         f"{ratios['copy_into_raw_full_vs_to_sql']:.0f}× comparing (a) at {num(rows)} rows with (c) per row). "
         f"to_sql was run at most at {num(report['pandas_rows'])} rows because it is slow "
         f"(`--pandas-rows`); its time includes `read_csv`. Two departures from the tutorial recipe were "
-        f"needed: `chunksize={report['to_sql_chunksize']}` instead of 10 000 (10 000 rows × 14 columns "
-        "exceed the 65 535 bind parameters of one PostgreSQL message: the load fails), and `read_csv` with "
+        f"needed: `chunksize={report['to_sql_chunksize']}` instead of 10 000 "
+        f"(10 000 rows × {report['columns']} columns exceed the 65 535 bind parameters of one PostgreSQL "
+        "message: the load fails), and `read_csv` with "
         "`dtype=str` for text but `Int64` for `_row_number` / `_source_row`, `na_values=[\"\"]` (an empty "
         "field is NULL, as COPY reads it) and `_extra` bound as JSONB — with plain `dtype=str` SQLAlchemy "
         "binds every value as `::VARCHAR`, which PostgreSQL refuses to store in the bigint and jsonb columns.",

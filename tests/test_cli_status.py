@@ -1,5 +1,6 @@
-"""`credit-dw status` and `credit-dw run --feed`: the morning-after view from the ledger, and a
-rerun of one feed for one night that leaves the other feeds' batches as they were.
+"""`credit-dw status`, `credit-dw run --feed` and `credit-dw sql`: the morning-after view from the
+ledger, a rerun of one feed for one night that leaves the other feeds' batches as they were, and a
+read-only query without psql.
 
 A small night is ingested directly (no Airflow): `market_registry` from its simulated department
 database and `admin_penalty` from two department files, one of them refused (undecodable bytes).
@@ -151,7 +152,7 @@ def test_a_backfill_goes_on_past_a_failed_night_and_lists_it(monkeypatch):
 
     ran = []
 
-    def fake_cycle(night, feeds=None):
+    def fake_cycle(night, feeds=None, **_):
         ran.append((night, feeds))
         state = "failed" if night == date(2025, 6, 21) else "success"
         return [nightly.DagRunResult(dag_id, f"run_{night}", state, ["extract[3]"] if state == "failed" else [])
@@ -164,3 +165,15 @@ def test_a_backfill_goes_on_past_a_failed_night_and_lists_it(monkeypatch):
     assert ran == [(date(2025, 6, d), ["tax_arrears"]) for d in (20, 21, 22)]
     assert "night 3 of 3: 2025-06-22" in result.output
     assert "failed nights (1 of 3): 2025-06-21" in result.output
+
+
+def test_sql_queries_the_warehouse_without_psql_and_never_writes(warehouse_url):
+    shown = runner.invoke(app, ["sql", "select n, n * 2 as twice from generate_series(1, 5) n", "--limit", "3"])
+    assert shown.exit_code == 0, shown.output
+    assert "twice" in shown.output and "3 rows shown, 2 more" in shown.output
+    as_csv = runner.invoke(app, ["sql", "select n, 'a,b' as t from generate_series(1, 2) n", "--csv"])
+    assert as_csv.output.splitlines() == ["n,t", '1,"a,b"', '2,"a,b"']
+    refused = runner.invoke(app, ["sql", "create table meta.should_not_exist (x int)"])
+    assert refused.exit_code == 1 and "read-only transaction" in refused.output
+    assert runner.invoke(app, ["sql", "select to_regclass('meta.should_not_exist') is null as gone"]).output.count(
+        "True") == 1

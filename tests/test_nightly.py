@@ -110,23 +110,75 @@ def test_marts_hold_accepted_rows_only_and_the_export_matches(first_night, conn)
     assert not list(out.glob(".*.tmp")), "a temporary export file was left behind"
 
 
-def test_rerunning_the_night_changes_nothing(first_night, conn):
+def test_rerunning_the_night_changes_nothing(first_night, conn, warehouse_url):
+    """The night again, twice at once: `credit-dw run` in a process of its own and the same cycle
+    here, started together. They run one after the other (the night lock, run_lock): both succeed,
+    and together they change no table and no export byte. The command's console stays short, has
+    no colour codes when piped, and names the log file that holds the libraries' output."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from credit_dw.orchestration import run_lock
+
     before_tables = _table_fingerprints(conn)
     before_export = _export_bytes(NIGHT)
-    results = nightly.run_cycle(NIGHT)
+    command = subprocess.Popen(
+        [sys.executable, "-m", "credit_dw.cli", "run", "--date", NIGHT.isoformat()],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "160"})
+    try:
+        deadline = time.monotonic() + 120
+        while run_lock.holder(conn) is None and command.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert run_lock.holder(conn) is not None, "the command never took the night lock"
+        waited: list[str] = []
+        results = nightly.run_cycle(NIGHT, on_wait=waited.append)  # waits for the command's night
+        out, _ = command.communicate(timeout=1200)
+    finally:
+        command.kill()
+    assert command.returncode == 0, out
     assert all(r.state == "success" for r in results)
+    assert len(waited) == 1 and f"credit-dw run --date {NIGHT}" in waited[0]
+
+    lines = out.splitlines()
+    assert len(lines) < 150, out
+    assert "\x1b[" not in out
+    assert "Traceback" not in out
+    logs = [line for line in lines if line.startswith("full logs (Airflow, dbt, Great Expectations): ")]
+    assert len(logs) == 1, out
+    log_file = logs[0].split(": ", 1)[1].strip()
+    assert log_file.startswith(str(settings.home() / "logs" / NIGHT.isoformat()))
+    logged = open(log_file, encoding="utf-8", errors="replace").read()
+    assert "credit_transform" in logged and len(logged.splitlines()) > len(lines)
+
     assert _table_fingerprints(conn) == before_tables
     assert _export_bytes(NIGHT) == before_export
     attempts = conn.execute(
         "select attempts from meta.load_batches where batch_id = %s", (f"market_registry/{NIGHT}",)
     ).fetchone()[0]
-    assert attempts == 2
+    assert attempts == 3
 
 
 def test_the_next_night_reads_only_what_changed_since(first_night, conn):
+    """The next night, with one feed failed: admin_penalty's only file cannot be read, so the feed
+    fails and so does credit_ingest, but the transform and the exports still run for what landed,
+    as under the scheduler (credit_raw_landed is emitted once every feed is done)."""
+    import shutil
+
     simulate_all(NEXT_NIGHT, scale=1)
+    inbox = settings.inbox_dir("admin_penalty", NEXT_NIGHT.isoformat())
+    shutil.rmtree(inbox, ignore_errors=True)
+    inbox.mkdir(parents=True)
+    (inbox / "hbjtt_unreadable.csv").write_bytes(b"\xff\xfe\x80\x81 not a template file\n")
     results = nightly.run_cycle(NEXT_NIGHT)
-    assert all(r.state == "success" for r in results)
+    assert [(r.dag_id, r.state) for r in results] == [
+        ("credit_ingest", "failed"), ("credit_transform", "success"), ("credit_export", "success")]
+    assert "fail_if_any_feed_failed" in results[0].failed_tasks
+    assert conn.execute("select status from meta.load_batches where batch_id = %s",
+                        (f"admin_penalty/{NEXT_NIGHT}",)).fetchone()[0] == "failed"
+    assert conn.execute("select status from meta.load_batches where batch_id = %s",
+                        (f"market_registry/{NEXT_NIGHT}",)).fetchone()[0] == "accepted"
     low, high = conn.execute(
         "select watermark_low, watermark_high from meta.load_batches where batch_id = %s",
         (f"market_registry/{NEXT_NIGHT}",),

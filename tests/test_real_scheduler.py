@@ -147,7 +147,7 @@ class _FakeTaskInstance:
         return poll.get(dag_id, 0)
 
 
-def test_a_night_waits_while_an_earlier_one_is_transformed_or_exported():
+def test_a_night_waits_while_an_earlier_one_is_transformed_or_exported(warehouse_url):
     from credit_dw.orchestration.one_night import wait_for_nights_in_flight
 
     ti = _FakeTaskInstance([{"credit_transform": 1}, {"credit_export": 1}, {}])
@@ -158,7 +158,7 @@ def test_a_night_waits_while_an_earlier_one_is_transformed_or_exported():
     assert {states for _, states in ti.asked} == {("queued", "running")}
 
 
-def test_a_night_stuck_behind_an_earlier_one_fails_after_the_timeout():
+def test_a_night_stuck_behind_an_earlier_one_fails_after_the_timeout(warehouse_url):
     from credit_dw.orchestration.one_night import wait_for_nights_in_flight
 
     ti = _FakeTaskInstance([{"credit_transform": 1}] * 10)

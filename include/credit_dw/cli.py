@@ -9,12 +9,14 @@
     credit-dw bench [options]              the benchmarks (benchmarks/, docs/benchmarks.md; `--help` for options)
     credit-dw backup run|list|restore-drill Barman backups, the encrypted off-site copy, the restore drill
     credit-dw export release --target T --date D  deliver a held export night (docs/exports.md)
+    credit-dw sql "select ..." [--csv]     query the warehouse without psql (read-only)
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import warnings
 from datetime import date, datetime
 from typing import Annotated
 
@@ -24,6 +26,10 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from credit_dw.config import airflow_env, settings
+
+# platformdirs warns on every command when XDG_RUNTIME_DIR is unset (containers, cron, CI): it falls
+# back to /tmp by itself, and nothing the user can do here changes anything.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 app = typer.Typer(help="The Hebei public credit information warehouse.", no_args_is_help=True)
 db_app = typer.Typer(help="The warehouse database (embedded PostgreSQL by default).", no_args_is_help=True)
@@ -139,12 +145,59 @@ def simulate(
     console.print(table)
 
 
+VerboseOption = Annotated[bool, typer.Option(
+    "--verbose", "-v", help="Show Airflow's, dbt's and Great Expectations' logs live instead of only in the log file.")]
+NoWaitOption = Annotated[bool, typer.Option(
+    "--no-wait", help="Refuse, instead of waiting, when another night runs on this warehouse.")]
+#: What each DAG of the cycle does, as the console names the stage.
+STAGES = {"credit_ingest": "ingest (extract, gate, land)", "credit_transform": "transform (dbt build)",
+          "credit_export": "export (deliveries, quality report)"}
+
+
+def _night(night: date, feeds: list[str] | None, *, verbose: bool, wait: bool, command: str = "run"):
+    """One night's cycle with a line per stage and its time; the libraries' logs in a file unless
+    `verbose`. Returns (results, log path or None); a night another cycle holds raises Exit(1)."""
+    from contextlib import nullcontext
+
+    from credit_dw.config import run_logs
+    from credit_dw.orchestration import nightly, run_lock
+
+    log_path = None if verbose else run_logs.night_log_path(night, command)
+    previous = console.file
+    with nullcontext(None) if verbose else run_logs.output_to_file(log_path) as terminal:
+        if terminal is not None:
+            console.file = terminal
+        try:
+            with _progress() as progress:
+                stage_tasks: dict[str, int] = {}
+
+                def on_stage(dag_id: str, result) -> None:
+                    if result is None:
+                        stage_tasks[dag_id] = progress.add_task(STAGES.get(dag_id, dag_id), total=1)
+                    else:
+                        mark = "[green]done[/green]" if result.state == "success" else f"[red]{result.state}[/red]"
+                        progress.update(stage_tasks[dag_id], completed=1,
+                                        description=f"{STAGES.get(dag_id, dag_id)}: {mark}")
+
+                results = nightly.run_cycle(night, feeds, wait=wait, on_stage=on_stage,
+                                            on_wait=lambda msg: console.print(msg, markup=False, soft_wrap=True))
+        except run_lock.NightInProgress as err:
+            console.print(f"[red]not started[/red]: {err}", soft_wrap=True)
+            raise typer.Exit(code=1) from None
+        finally:
+            console.file = previous
+    return results, log_path
+
+
 @app.command()
-def run(date_: DateOption, feed: FeedOption = None) -> None:
+def run(date_: DateOption, feed: FeedOption = None, verbose: VerboseOption = False,
+        no_wait: NoWaitOption = False) -> None:
     """Run the nightly cycle for night D through Airflow: ingest → transform → export.
 
     With --feed (repeatable) only the named feeds are re-ingested for the night; the other feeds'
-    batches stay as they are; the transform and the exports then run as usual."""
+    batches stay as they are; the transform and the exports then run as usual. One night runs on
+    a warehouse at a time: a second run waits for the first (or refuses, --no-wait). The console
+    shows the stages and the summary; the full logs go to $CREDIT_DW_HOME/logs/<night>/."""
     from credit_dw.catalog import checked_source_ids
     from credit_dw.orchestration import nightly
 
@@ -156,12 +209,12 @@ def run(date_: DateOption, feed: FeedOption = None) -> None:
     airflow_env.configure(os.environ)
     # Interactive runs retry a failed task after seconds, not the scheduler's minutes.
     os.environ.setdefault("CREDIT_DW_RETRY_DELAY_SECONDS", "5")
-    results = []
-    with _progress() as progress:
-        only = f" (ingesting only {', '.join(feeds)})" if feeds else ""
-        progress.add_task(f"running {' → '.join(nightly.CYCLE)} for {night}{only} through Airflow", total=None)
-        results = nightly.run_cycle(night, feeds)
+    only = f" (ingesting only {', '.join(feeds)})" if feeds else ""
+    console.print(f"night {night}{only}: {' → '.join(nightly.CYCLE)} through Airflow", soft_wrap=True)
+    results, log_path = _night(night, feeds, verbose=verbose, wait=not no_wait)
     _print_cycle(night, results)
+    if log_path is not None:
+        console.print(f"full logs (Airflow, dbt, Great Expectations): {log_path}", markup=False, soft_wrap=True)
     if any(r.state != "success" for r in results) or len(results) < len(nightly.CYCLE):
         raise typer.Exit(code=1)
 
@@ -171,9 +224,10 @@ def backfill(
     from_: Annotated[str, typer.Option("--from", help="The first night, YYYY-MM-DD.")],
     to: Annotated[str, typer.Option("--to", help="The last night, YYYY-MM-DD (included).")],
     feed: FeedOption = None,
+    verbose: VerboseOption = False,
 ) -> None:
     """Run the nights D1..D2 in order (each as `credit-dw run`), going on past a failed night; list the
-    failed nights at the end (exit code 1 when any failed)."""
+    failed nights at the end (exit code 1 when any failed). Each night's logs: $CREDIT_DW_HOME/logs/<night>/."""
     import time as clock
     from datetime import timedelta
 
@@ -195,9 +249,7 @@ def backfill(
         started = clock.monotonic()
         console.print(f"night {i} of {len(nights)}: {night}", soft_wrap=True)
         try:
-            with _progress() as progress:
-                progress.add_task(f"running {' → '.join(nightly.CYCLE)} for {night}", total=None)
-                results = nightly.run_cycle(night, feeds)
+            results, _ = _night(night, feeds, verbose=verbose, wait=True, command="backfill")
         except Exception as exc:  # a night that cannot even start is a failed night, not the end
             outcomes.append((night, "failed", f"{type(exc).__name__}: {exc}", clock.monotonic() - started))
         else:
@@ -220,7 +272,8 @@ def backfill(
     failed_nights = [str(n) for n, state, _, _ in outcomes if state != "success"]
     if failed_nights:
         console.print(f"failed nights ({len(failed_nights)} of {len(outcomes)}): {' '.join(failed_nights)}; "
-                      "see credit-dw status --date <night>, then credit-dw run --date <night>", soft_wrap=True)
+                      "see credit-dw status --date <night> and the night's logs under "
+                      f"{settings.home() / 'logs'}/<night>/, then credit-dw run --date <night>", soft_wrap=True)
         raise typer.Exit(code=1)
     console.print(f"[green]all {len(outcomes)} nights succeeded[/green]")
 
@@ -279,7 +332,8 @@ def _print_cycle(night: date, results) -> None:
                       f"{returns_root}/<department>/{night}/")
     console.print("quarantined rows: select * from meta.quarantine;  "
                   "the batch ledger: select * from meta.load_batches;")
-    console.print(f'open the warehouse: psql "$(credit-dw db url)"   (Airflow home: {settings.airflow_home()})')
+    console.print(f'query the warehouse: credit-dw sql "select …"  or  psql "$(credit-dw db url)"   '
+                  f"(Airflow home: {settings.airflow_home()})", markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -395,31 +449,33 @@ def export_release(
                   f"({delivery.row_count} rows)")
 
 
+def _write_report(what: str, write):
+    """Run one report writer with a spinner, on a started warehouse; return what it returns."""
+    from credit_dw.db import embedded as embedded_db
+
+    with _progress() as progress:
+        progress.add_task(f"writing {what}", total=None)
+        embedded_db.ensure_warehouse()
+        return write()
+
+
 @report_app.command("quality")
 def report_quality(date_: DateOption) -> None:
     """Write the daily quality report for night D (HTML + CSV) from what the warehouse holds."""
-    from credit_dw.db import embedded as embedded_db
     from credit_dw.reports.quality.page import write_quality_report
 
     night = _parse_date(date_)
-    with _progress() as progress:
-        progress.add_task(f"writing the quality report for {night}", total=None)
-        embedded_db.ensure_warehouse()
-        report = write_quality_report(night)
+    report = _write_report(f"the quality report for {night}", lambda: write_quality_report(night))
     console.print(f"quality report: {report.index_html}")
 
 
 @report_app.command("audit")
 def report_audit(date_: DateOption) -> None:
     """Write the auditors' CSVs for night D (counts, reconciliation, a drill-down per headline number)."""
-    from credit_dw.db import embedded as embedded_db
     from credit_dw.reports.audit import write_audit_report
 
     night = _parse_date(date_)
-    with _progress() as progress:
-        progress.add_task(f"writing the audit figures as of {night}", total=None)
-        embedded_db.ensure_warehouse()
-        report = write_audit_report(night)
+    report = _write_report(f"the audit figures as of {night}", lambda: write_audit_report(night))
     console.print(f"audit figures: {report.directory}")
 
 
@@ -432,6 +488,44 @@ def bench(ctx: typer.Context) -> None:
     from benchmarks.bench import main
 
     raise typer.Exit(main(ctx.args))
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help='The query, e.g. "select * from meta.load_batches limit 5".')],
+    limit: Annotated[int, typer.Option(help="Rows shown at most (the rest are counted).")] = 200,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (all rows) instead of a table.")] = False,
+) -> None:
+    """Query the warehouse without psql: the rows as a table (or CSV), in a read-only transaction."""
+    import csv
+
+    from credit_dw.db import embedded as embedded_db
+    from credit_dw.db.connect import connect
+
+    url = embedded_db.ensure_warehouse()
+    try:
+        with connect(url) as conn:
+            conn.read_only = True  # a query here never changes the warehouse; use psql to change it
+            cursor = conn.execute(query)
+            if cursor.description is None:
+                console.print("the statement returned no rows")
+                return
+            headers = [c.name for c in cursor.description]
+            if as_csv:
+                writer = csv.writer(sys.stdout, lineterminator="\n")
+                writer.writerow(headers)
+                writer.writerows(cursor)
+                return
+            rows = cursor.fetchmany(limit)
+            more = sum(1 for _ in cursor)
+    except Exception as err:  # psycopg's errors: the server's message is the useful part
+        console.print(f"[red]query failed[/red]: {str(err).strip()}", soft_wrap=True)
+        raise typer.Exit(code=1) from None
+    table = Table(*headers, show_lines=False)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)
+    console.print(f"{len(rows)} rows" + (f" shown, {more} more (--limit, or --csv for all)" if more else ""))
 
 
 @app.command()

@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from credit_dw.config import airflow_env, settings
-from credit_dw.orchestration import nights, one_night
+from credit_dw.orchestration import nights, one_night, run_lock
 
 CYCLE = ("credit_ingest", "credit_transform", "credit_export")
 
@@ -27,6 +28,29 @@ class DagRunResult:
     run_id: str
     state: str
     failed_tasks: list[str]
+    #: names of the Assets the run's successful tasks emitted (what schedules the next DAG)
+    emitted: tuple[str, ...] = ()
+
+
+def _schedules_next(previous: DagRunResult, dag) -> bool:
+    """Whether the next DAG of the cycle would run after `previous` under a scheduler: it did
+    succeed, or it emitted an Asset the next DAG is scheduled on. `credit_ingest` emits
+    `credit_raw_landed` once every feed is done, whatever their outcome (trigger rule all_done),
+    and fails afterwards when a feed failed: the scheduler then still transforms and exports what
+    landed, and so does `credit-dw run` [issue 13: one night, one behaviour]."""
+    if previous.state == "success":
+        return True
+    condition = getattr(dag.timetable, "asset_condition", None)
+    scheduled_on = {asset.name for asset in _assets_of(condition)} if condition is not None else set()
+    return bool(scheduled_on & set(previous.emitted))
+
+
+def _assets_of(condition) -> list:
+    """The Assets of a DAG's asset condition (a single Asset, or an AssetAll / AssetAny of them)."""
+    inner = getattr(condition, "objects", None)
+    if inner is None:
+        return [condition]
+    return [asset for part in inner for asset in _assets_of(part)]
 
 
 def ensure_airflow_db() -> None:
@@ -81,6 +105,11 @@ def run_dag(dag_id: str, night: date, feeds: list[str] | None = None) -> DagRunR
         conf[nights.FEEDS_CONF] = list(feeds)
     dag_run = dag.test(logical_date=logical, run_conf=conf)
     instances = dag_run.get_task_instances()
+    emitted = sorted({
+        outlet.name
+        for ti in instances if ti.state == "success" and dag.has_task(ti.task_id)
+        for outlet in dag.get_task(ti.task_id).outlets if getattr(outlet, "name", None)
+    })
     failed = sorted(
         ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else "")
         for ti in instances
@@ -91,14 +120,21 @@ def run_dag(dag_id: str, night: date, feeds: list[str] | None = None) -> DagRunR
         # Airflow marks a run with nothing to do (e.g. a night before the DAG's start_date) as a
         # success; for a night that was asked for, that is a failure to report.
         state, failed = "failed", ["(no task ran)"]
-    return DagRunResult(dag_id, dag_run.run_id, state, failed)
+    return DagRunResult(dag_id, dag_run.run_id, state, failed, tuple(emitted))
 
 
-def run_cycle(night: date, feeds: list[str] | None = None) -> list[DagRunResult]:
-    """Run ingest, transform and export for the night; stop after a DAG run that failed.
+def run_cycle(night: date, feeds: list[str] | None = None, *, wait: bool = True,
+              on_wait: Callable[[str], None] | None = None,
+              on_stage: Callable[[str, DagRunResult | None], None] | None = None) -> list[DagRunResult]:
+    """Run ingest, transform and export for the night, each DAG when the scheduler would run it
+    (`_schedules_next`): after a failed feed the transform and the exports still run for what
+    landed; after a failed transform nothing is exported.
 
     `feeds`: re-ingest only these catalog feeds (the others' batches of the night stay as they
-    are), then transform and export as usual."""
+    are), then transform and export as usual. The cycle holds the warehouse's night lock
+    (`run_lock`): another cycle on the same warehouse waits for it (`on_wait` is told whose it is
+    once), or raises `run_lock.NightInProgress` when `wait` is False. `on_stage(dag_id, None)` is
+    called as each DAG starts and `on_stage(dag_id, result)` as it ends."""
     from credit_dw.db import embedded as embedded_db
     from credit_dw.db.bootstrap import bootstrap
     from credit_dw.transform import dbt as transform
@@ -106,13 +142,20 @@ def run_cycle(night: date, feeds: list[str] | None = None) -> list[DagRunResult]
     airflow_env.configure(os.environ)
     url = embedded_db.ensure_warehouse()
     os.environ.update(settings.dbt_env(url))
-    bootstrap(url)
-    transform.ensure_manifest()
-    ensure_airflow_db()
-    results = []
-    for dag_id in CYCLE:
-        result = run_dag(dag_id, night, feeds if dag_id == "credit_ingest" else None)
-        results.append(result)
-        if result.state != "success":
-            break
+    only = f" --feed {' --feed '.join(feeds)}" if feeds else ""
+    with run_lock.night_lock(f"credit-dw run --date {night}{only}", url=url, wait=wait, on_wait=on_wait):
+        bootstrap(url)
+        transform.ensure_manifest()
+        ensure_airflow_db()
+        results: list[DagRunResult] = []
+        bag = _dagbag()
+        for dag_id in CYCLE:
+            if results and not _schedules_next(results[-1], bag.get_dag(dag_id)):
+                break
+            if on_stage:
+                on_stage(dag_id, None)
+            result = run_dag(dag_id, night, feeds if dag_id == "credit_ingest" else None)
+            results.append(result)
+            if on_stage:
+                on_stage(dag_id, result)
     return results

@@ -9,7 +9,8 @@ transformed and exported as one (the later; `nights.night_of` takes the latest e
 earlier night would have no export of its own.
 
 So `credit_ingest` starts a night only once no `credit_transform` or `credit_export` run is queued
-or running (`wait_for_nights_in_flight`, in its first task). Nothing else is needed: the scheduler
+or running (`wait_for_nights_in_flight`, in its first task), and no night started from the command
+line holds the warehouse (`run_lock`). Nothing else is needed: the scheduler
 creates the asset-triggered run in the same loop that sees the emitting task succeed, before the
 emitting DAG's run ends, so the chain shows no gap in which a night looks finished.
 
@@ -46,6 +47,9 @@ def wait_for_nights_in_flight(context: dict[str, Any], *, poll_seconds: float = 
     dag_run = context.get("dag_run")
     if ((getattr(dag_run, "conf", None) or {}) if dag_run is not None else {}).get(CHAINED_IN_PROCESS):
         return
+    from credit_dw.orchestration import run_lock
+
+    run_lock.wait_until_free(poll_seconds=poll_seconds, timeout_seconds=timeout_seconds, sleep=sleep)
     count_runs = context["ti"].get_dr_count
     waited = 0.0
     while busy := nights_in_flight(count_runs):
