@@ -51,9 +51,10 @@ demo: setup
 
 # Headless Chromium renders the quality report in tests (tests/test_quality_report.py): Debian's
 # package plus a CJK font so the Chinese page is legible in the screenshot, installed only when
-# missing (needs root, as in the project's container).
+# missing (needs root, as in the project's container). The audit report's PDF is printed by
+# WeasyPrint, which needs Pango; tests look at its pages with poppler's pdftoppm.
 browser:
-	@test -x /usr/bin/chromium -a -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei)
+	@test -x /usr/bin/chromium -a -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc -a -x /usr/bin/pdftoppm || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei poppler-utils libpango-1.0-0 libpangoft2-1.0-0)
 
 # SFTP delivery is tested against a real OpenSSH server the tests start on 127.0.0.1
 # (tests/test_sftp_delivery.py): Debian's openssh-server, installed only when missing (needs root).

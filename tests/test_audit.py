@@ -196,3 +196,62 @@ def test_audit_csvs_list_the_rows_of_each_headline(built, conn):
     assert province[2] == "500000000"
     unbalanced = next(r for r in headline if r[0] == "不平衡批次数")
     assert unbalanced[1] == "0"
+
+
+def test_the_monthly_report_is_reproducible_and_reads_as_a_page_and_a_pdf(built, conn, tmp_path):
+    """`credit-dw report audit --month 2016-09`: the CSVs as of 2016-09-30, the page, its PDF (looked at
+    page by page with pdftoppm, as a person would) and the record of the state the figures come from;
+    written twice on the same warehouse, the CSVs and the record are byte-identical."""
+    import json
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from credit_dw.cli import app
+    from credit_dw.reports.audit import write_monthly_audit_report
+
+    result = CliRunner().invoke(app, ["report", "audit", "--month", "2016-09"])
+    assert result.exit_code == 0, result.output
+    directory = settings.reports_dir() / "audit" / "2016-09"
+    assert f"audit report: {directory / 'index.html'}" in result.output
+    first = {p.relative_to(directory): p.read_bytes() for p in directory.rglob("*") if p.suffix in (".csv", ".json")}
+    report = write_monthly_audit_report(date(2016, 9, 1))
+    assert report.pdf_missing is None
+    again = {p.relative_to(directory): p.read_bytes() for p in directory.rglob("*") if p.suffix in (".csv", ".json")}
+    assert again == first and len(first) >= 9
+
+    state = json.loads((directory / "reproducibility.json").read_text(encoding="utf-8"))
+    assert state["month"] == "2016-09" and state["as_of_date"] == "2016-09-30"
+    ours = [b["batch_id"] for b in state["batches"] if b["batch_id"].endswith(("2016-09-05", "2016-09-06",
+                                                                                "2016-09-07", "2016-09-08"))]
+    assert len(ours) == 2 * len(NIGHTS) + 1
+    assert not any(b["batch_id"].split("/")[1] > "2016-09-30" for b in state["batches"])
+    assert set(state["rules"]) == {"aggregation_targets.csv", "hebei_divisions.csv"}
+    import hashlib
+
+    for name, digest in state["files"].items():
+        assert hashlib.sha256((directory / name).read_bytes()).hexdigest() == digest, name
+
+    page = (directory / "index.html").read_text(encoding="utf-8")
+    units = [name for (name,) in conn.execute(
+        """select division_name from reference.hebei_divisions
+           where division_code = reporting_unit_code and division_level <> 'province' and is_current""").fetchall()]
+    assert len(units) == 14 and all(f"<td>{name}</td>" in page for name in units), units
+    headline = list(csv.reader(io.StringIO((directory / "headline.csv").read_text(encoding="utf-8-sig"))))
+    province = next(r for r in headline if r[0] == "全省归集信息条数")
+    assert f'<div class="num">{int(province[1]):,}</div>' in page
+    assert "<script" not in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+    pdf = directory / "audit.pdf"
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    subprocess.run(["pdftoppm", "-png", "-r", "60", str(pdf), str(pages / "page")], check=True, timeout=120)
+    shots = sorted(pages.glob("page*.png"))
+    assert 1 <= len(shots) <= 6, shots
+    keep = Path(tempfile.gettempdir()) / "credit-dw-artifacts" / "audit_report_pages"
+    shutil.rmtree(keep, ignore_errors=True)
+    shutil.copytree(pages, keep)

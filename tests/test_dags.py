@@ -20,10 +20,10 @@ import pytest
 from credit_dw.config import settings
 from credit_dw.orchestration.assets import FEED_LANDED, MARTS_BUILT, RAW_LANDED
 
-APPROVED_TAGS = {"credit", "ingest", "transform", "export", "quality", "report", "backup"}
+APPROVED_TAGS = {"credit", "ingest", "transform", "export", "quality", "report", "backup", "audit"}
 
 REPO = Path(__file__).resolve().parents[1]
-DAG_IDS = {"credit_ingest", "credit_transform", "credit_export", "credit_backup"}
+DAG_IDS = {"credit_ingest", "credit_transform", "credit_export", "credit_backup", "credit_audit"}
 UNREACHABLE_WAREHOUSE = "postgresql://nobody@127.0.0.1:1/none"
 
 
@@ -320,6 +320,42 @@ def test_backup_runs_daily_at_0500_with_its_restore_drill_after(dags):
     assert dag.schedule == "0 5 * * *"
     assert dag.start_date is None and dag.catchup is False
     assert dag.task_dict["take_backup"].downstream_task_ids == {"restore_drill"}
+
+
+# --- credit_audit -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("now_utc", ["2026-11-30T22:30:00+00:00", "2026-12-01T09:00:00+00:00"])
+def test_audit_runs_on_the_1st_at_0600_and_never_when_first_seen(dags, monkeypatch, now_utc):
+    """The month's report on the 1st at 06:00 Beijing time (22:00 UTC the day before); a scheduler
+    that first sees the DAG half an hour or a few hours later waits for the next 1st."""
+    from datetime import datetime
+
+    import airflow.timetables.trigger as trigger
+    from airflow.sdk import CronTriggerTimetable
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = dags["credit_audit"]
+    assert isinstance(dag.timetable, CronTriggerTimetable) and dag.schedule.expression == "0 6 1 * *"
+    assert dag.start_date is None and dag.catchup is False
+    now = datetime.fromisoformat(now_utc)
+    monkeypatch.setattr(trigger, "utcnow", lambda: now)
+    first = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag)).next_dagrun_info(
+        last_automated_run_info=None)
+    assert first is not None and first.run_after > now and first.run_after.day in (31, 1), first
+
+
+def test_the_audit_run_on_the_1st_reports_the_month_before():
+    from datetime import date, datetime
+    from types import SimpleNamespace
+    from zoneinfo import ZoneInfo
+
+    from credit_dw.orchestration.nights import month_of
+
+    first_of_december = datetime(2026, 12, 1, 6, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert month_of({"logical_date": first_of_december, "dag_run": None}) == date(2026, 11, 1)
+    assert month_of({"logical_date": datetime(2027, 1, 1, 6, tzinfo=ZoneInfo("Asia/Shanghai"))}) == date(2026, 12, 1)
+    assert month_of({"dag_run": SimpleNamespace(conf={"month": "2026-07"})}) == date(2026, 7, 1)
 
 
 # --- parse-time hygiene -----------------------------------------------------------------------

@@ -470,10 +470,28 @@ def report_quality(date_: DateOption) -> None:
 
 
 @report_app.command("audit")
-def report_audit(date_: DateOption) -> None:
-    """Write the auditors' CSVs for night D (counts, reconciliation, a drill-down per headline number)."""
-    from credit_dw.reports.audit import write_audit_report
+def report_audit(
+    month: Annotated[str | None, typer.Option("--month", help="The month, YYYY-MM: the monthly report (HTML, PDF, "
+                                              "CSVs, reproducibility record) as of its last day.")] = None,
+    date_: Annotated[str | None, typer.Option("--date", help="A night, YYYY-MM-DD: the CSVs as of that night.")] = None,
+) -> None:
+    """Write the auditors' report: --month YYYY-MM (reports/audit/<YYYY-MM>/) or --date D (CSVs only)."""
+    from credit_dw.reports.audit import write_audit_report, write_monthly_audit_report
 
+    if (month is None) == (date_ is None):
+        raise typer.BadParameter("give one of --month YYYY-MM or --date YYYY-MM-DD", param_hint="--month")
+    if month is not None:
+        try:
+            first = datetime.strptime(month, "%Y-%m").date()
+        except ValueError:
+            raise typer.BadParameter(f"{month!r} is not a month in the form YYYY-MM", param_hint="--month") from None
+        report = _write_report(f"the audit report of {month}", lambda: write_monthly_audit_report(first))
+        console.print(f"audit report: {report.directory / 'index.html'}", markup=False, soft_wrap=True)
+        if report.pdf_missing:
+            console.print(report.pdf_missing, markup=False, soft_wrap=True)
+        else:
+            console.print(f"PDF: {report.directory / 'audit.pdf'}", markup=False, soft_wrap=True)
+        return
     night = _parse_date(date_)
     report = _write_report(f"the audit figures as of {night}", lambda: write_audit_report(night))
     console.print(f"audit figures: {report.directory}")

@@ -49,3 +49,18 @@ def feeds_of(context: dict[str, Any]) -> list[str] | None:
     if isinstance(feeds, str):
         feeds = [feeds]
     return checked_source_ids(str(f) for f in feeds)
+
+
+def month_of(context: dict[str, Any]) -> date:
+    """The month (its first day) a monthly run reports on (credit_audit): conf `month` ("YYYY-MM"),
+    else the month before the run's logical date in Beijing time (the run on the 1st reports the
+    month that just ended)."""
+    dag_run = context.get("dag_run")
+    conf = (getattr(dag_run, "conf", None) or {}) if dag_run is not None else {}
+    if conf.get("month"):
+        return date.fromisoformat(f"{conf['month']}-01")
+    logical = context.get("logical_date") or getattr(dag_run, "run_after", None)
+    if logical is None:
+        raise ValueError("cannot tell which month this run is for: no conf `month` and no logical date")
+    first_of_this_month = logical.astimezone(ZoneInfo(settings.TIMEZONE)).date().replace(day=1)
+    return (first_of_this_month - timedelta(days=1)).replace(day=1)

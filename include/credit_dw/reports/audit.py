@@ -1,5 +1,8 @@
-"""The auditors' figures for a night as CSV files, each headline number with a drill-down file listing
-the rows it counts (issue 11, first step; docs/audit.md):
+"""The auditors' figures as CSV files, each headline number with a drill-down file listing the rows
+it counts (issue 11; docs/audit.md), for a night (`write_audit_report`) or a month
+(`write_monthly_audit_report`: the same CSVs as of the month's last day under
+`reports/audit/<YYYY-MM>/`, plus the page `index.html`, its PDF `audit.pdf` and
+`reproducibility.json`, the warehouse state the figures come from):
 
     $CREDIT_DW_HOME/reports/audit/<D>/headline.csv                    指标, 数值, 目标, 完成率, 明细文件
     $CREDIT_DW_HOME/reports/audit/<D>/records_by_jurisdiction.csv     rpt_audit_records_by_jurisdiction, month of D
@@ -14,6 +17,9 @@ programs open them correctly.
 
 from __future__ import annotations
 
+import calendar
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -60,6 +66,8 @@ RECONCILIATION_COLUMNS = (
 class AuditReport:
     directory: Path
     files: tuple[Path, ...]
+    #: why the monthly report has no PDF (WeasyPrint could not load Pango), else None
+    pdf_missing: str | None = None
 
 
 def _select(conn, columns, relation: str, where: str = "true", params: tuple = ()) -> list[tuple]:
@@ -73,11 +81,11 @@ def _write(path: Path, columns, rows) -> Path:
     return path
 
 
-def write_audit_report(night: date, *, rebuild: bool = True) -> AuditReport:
+def write_audit_report(night: date, *, rebuild: bool = True, directory: Path | None = None) -> AuditReport:
     """The audit CSVs and drill-downs for `night` (the audit models rebuilt as of it unless `rebuild` is false)."""
     if rebuild:
         transform.run_dbt(["run", "--select", *MODELS, "--vars", f"{{as_of_date: '{night.isoformat()}'}}"])
-    directory = settings.reports_dir() / "audit" / night.isoformat()
+    directory = directory or settings.reports_dir() / "audit" / night.isoformat()
     month = night.replace(day=1)
     files: list[Path] = []
     with connect(autocommit=True) as conn:
@@ -107,7 +115,125 @@ def write_audit_report(night: date, *, rebuild: bool = True) -> AuditReport:
         ("空白县（类别）数", len(blank), 0, None, "drilldown/blank_counties.csv"),
         ("不平衡批次数", len(unbalanced), 0, None, "drilldown/unbalanced_batches.csv"),
     ]
-    files.insert(0, _write(directory / "headline.csv",
-                           (("metric", "指标"), ("value", "数值"), ("target", "目标"), ("share", "完成率"),
-                            ("file", "明细文件")), headline))
+    files.insert(0, _write(directory / "headline.csv", HEADLINE_COLUMNS, headline))
     return AuditReport(directory, tuple(files))
+
+
+HEADLINE_COLUMNS = (("metric", "指标"), ("value", "数值"), ("target", "目标"), ("share", "完成率"),
+                    ("file", "明细文件"))
+#: The office-edited rules the figures depend on (their bytes are hashed into reproducibility.json).
+RULE_SEEDS = ("aggregation_targets.csv", "hebei_divisions.csv")
+#: 计数规则 (int_audit_record_deliveries.audit_rule) in the office's words, for the page.
+RULE_NAMES = {
+    "counted": "计入（业务键首次报送）", "duplicate_in_batch": "批内重复", "redelivery": "重复报送",
+    "correction": "补报更正", "pushdown_already_reported": "国家推送重复", "not_countable": "无法计数（缺业务键）",
+}
+
+
+def month_end(month: date) -> date:
+    return month.replace(day=calendar.monthrange(month.year, month.month)[1])
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _state_record(conn, month: date, as_of: date, files: list[Path], directory: Path) -> dict:
+    """What the figures were computed from: the batches the counts read (every batch of the four
+    dual-publicity channels landed by the as-of date, with its counts), the git revision, the
+    rules' hashes and each CSV's hash. Deterministic: the same warehouse state gives the same record."""
+    batches = conn.execute(
+        """select batch_id, status, rows_received, rows_accepted, rows_quarantined
+           from meta.load_batches
+           where source_id in ('admin_licence', 'admin_penalty', 'dept_ledgers', 'national_pushdown')
+             and logical_date <= %s
+           order by batch_id""", (as_of,)).fetchall()
+    listed = [dict(zip(("batch_id", "status", "rows_received", "rows_accepted", "rows_quarantined"), b,
+                       strict=True)) for b in batches]
+    return {
+        "report": "信用信息归集审计月报 (credit_dw.reports.audit)",
+        "month": f"{month:%Y-%m}",
+        "as_of_date": as_of.isoformat(),
+        "git_revision": settings.git_revision(),
+        "rules": {name: _sha256(settings.DBT_PROJECT_DIR / "seeds" / name) for name in RULE_SEEDS},
+        "batch_count": len(listed),
+        "batches_sha256": hashlib.sha256(json.dumps(listed, ensure_ascii=False).encode()).hexdigest(),
+        "batches": listed,
+        "files": {str(p.relative_to(directory)): _sha256(p) for p in sorted(files)},
+    }
+
+
+def write_monthly_audit_report(month: date, *, rebuild: bool = True) -> AuditReport:
+    """The month's audit report under reports/audit/<YYYY-MM>/: the CSVs as of the month's last day,
+    reproducibility.json, index.html and audit.pdf. Rerunning a month on the same warehouse state
+    gives the same CSVs and the same reproducibility record."""
+    from credit_dw.reports import audit_page
+
+    month = month.replace(day=1)
+    as_of = month_end(month)
+    directory = settings.reports_dir() / "audit" / f"{month:%Y-%m}"
+    report = write_audit_report(as_of, rebuild=rebuild, directory=directory)
+    files = list(report.files)
+    with connect(autocommit=True) as conn:
+        state = _state_record(conn, month, as_of, files, directory)
+        context = _page_context(conn, month, as_of, state)
+    record = directory / "reproducibility.json"
+    record.write_text(json.dumps(state, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    context["chart"] = audit_page.jurisdictions_chart_svg(context["jurisdictions"])
+    page = directory / "index.html"
+    page.write_text(audit_page.render_html(context), encoding="utf-8")
+    pdf_missing = audit_page.write_pdf(page, directory / "audit.pdf")
+    written = [*files, record, page] + ([] if pdf_missing else [directory / "audit.pdf"])
+    return AuditReport(directory, tuple(written), pdf_missing)
+
+
+def _page_context(conn, month: date, as_of: date, state: dict) -> dict:
+    """The page's figures, read from the same models as the CSVs (no number of its own)."""
+
+    def rows(sql: str, params: tuple) -> list[dict]:
+        cursor = conn.execute(sql, params)
+        names = [c.name for c in cursor.description]
+        return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+
+    per_jurisdiction = """
+        select jurisdiction_level, jurisdiction_code, jurisdiction_name,
+               sum(records_in_month)::bigint as records_in_month,
+               max(jurisdiction_records_cumulative)::bigint as records,
+               max(target_records)::bigint as target_records, max(share_of_target) as share_of_target,
+               count(*) filter (where is_blank_county)::integer as blank_categories
+        from marts.rpt_audit_records_by_jurisdiction
+        where report_month = %s and jurisdiction_level = %s
+        group by 1, 2, 3 order by 2"""
+    province = rows(per_jurisdiction, (month, "province"))
+    cities = rows(per_jurisdiction, (month, "city"))
+    blank_by_city = {r["city_code"]: r["blank"] for r in rows(
+        """select city_code, count(distinct jurisdiction_code)::integer as blank
+           from marts.rpt_audit_records_by_jurisdiction
+           where report_month = %s and is_blank_county group by 1""", (month,))}
+    for city in cities:
+        city["blank_counties"] = blank_by_city.get(city["jurisdiction_code"], 0)
+    blank_total = rows(
+        """select count(*)::integer as blank from marts.rpt_audit_records_by_jurisdiction
+           where report_month = %s and jurisdiction_level = 'county' and is_blank_county""", (month,))[0]["blank"]
+    categories = rows(
+        """select source_category, sum(records_in_month)::bigint as records_in_month,
+                  sum(records_cumulative)::bigint as records
+           from marts.rpt_audit_records_by_jurisdiction
+           where report_month = %s and jurisdiction_level = 'province' group by 1 order by 1""", (month,))
+    rules = rows(
+        """select audit_rule, count(*)::bigint as rows from intermediate.int_audit_record_deliveries
+           group by 1 order by 1""", ())
+    for rule in rules:
+        rule["name"] = RULE_NAMES.get(rule["audit_rule"], rule["audit_rule"])
+    balance = rows(
+        """select count(*)::integer as batches, coalesce(sum(rows_received), 0)::bigint as received,
+                  coalesce(sum(rows_accepted), 0)::bigint as accepted,
+                  coalesce(sum(rows_quarantined), 0)::bigint as quarantined,
+                  coalesce(sum(rows_refused), 0)::bigint as refused,
+                  count(*) filter (where not (is_received_balanced and is_accepted_explained))::integer
+                      as unbalanced
+           from marts.rpt_audit_reconciliation""", ())[0]
+    return {"month": f"{month:%Y年%m月}", "month_key": f"{month:%Y-%m}", "as_of": as_of.isoformat(),
+            "province": province[0] if province else None, "blank_total": blank_total,
+            "jurisdictions": cities, "categories": categories,
+            "rules": rules, "balance": balance, "state": state}
