@@ -168,6 +168,7 @@ def write_monthly_audit_report(month: date, *, rebuild: bool = True) -> AuditRep
     reproducibility.json, index.html and audit.pdf. Rerunning a month on the same warehouse state
     gives the same CSVs and the same reproducibility record."""
     from credit_dw.reports import audit_page
+    from credit_dw.reports.pdf import write_pdf
 
     month = month.replace(day=1)
     as_of = month_end(month)
@@ -182,7 +183,7 @@ def write_monthly_audit_report(month: date, *, rebuild: bool = True) -> AuditRep
     context["chart"] = audit_page.jurisdictions_chart_svg(context["jurisdictions"])
     page = directory / "index.html"
     page.write_text(audit_page.render_html(context), encoding="utf-8")
-    pdf_missing = audit_page.write_pdf(page, directory / "audit.pdf")
+    pdf_missing = write_pdf(page, directory / "audit.pdf")
     written = [*files, record, page] + ([] if pdf_missing else [directory / "audit.pdf"])
     return AuditReport(directory, tuple(written), pdf_missing)
 

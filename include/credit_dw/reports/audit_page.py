@@ -4,19 +4,15 @@ The figures are the audit CSVs of the month (`credit_dw.reports.audit`); this mo
 them out: each jurisdiction against its target, the blank counties, the reconciliation and the
 record of the warehouse state the figures come from, in Chinese, with one chart (matplotlib,
 inline SVG, the quality report's drawing conventions). The PDF is the same page printed by
-WeasyPrint (Pango draws the CJK text with the fonts installed: Debian's fonts-wqy-microhei,
-`make browser`). No JavaScript, no network: the page reads offline and prints.
+`credit_dw.reports.pdf`. No JavaScript, no network: the page reads offline and prints.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 from credit_dw.reports.quality import charts
-
-log = logging.getLogger(__name__)
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 #: Bars per chart row are jurisdictions; the chart grows with their number.
@@ -71,16 +67,3 @@ def _percent(value) -> str:
         return "—"
     share = float(value)
     return f"{share:.2%}" if share == 0 or share >= 0.0001 else f"{share * 100:.2g}%"
-
-
-def write_pdf(html_path: Path, pdf_path: Path) -> str | None:
-    """Print the page to PDF with WeasyPrint; returns None, or why no PDF was written (Pango missing)."""
-    try:
-        import weasyprint
-    except OSError as err:  # WeasyPrint loads Pango when imported
-        reason = f"PDF not written: WeasyPrint needs Pango (Debian: apt-get install libpango-1.0-0): {err}"
-        log.warning(reason)
-        return reason
-    document = weasyprint.HTML(filename=str(html_path), base_url=str(html_path.parent)).render()
-    pdf_path.write_bytes(document.write_pdf())
-    return None
