@@ -38,7 +38,7 @@ import logging
 import os
 import shutil
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -51,6 +51,7 @@ from credit_dw.reports.quality.charts import (
 )
 from credit_dw.reports.quality.queries import (
     TREND_NIGHTS,
+    call_list_table,
     cities_table,
     code_errors_table,
     csv_bytes,
@@ -64,8 +65,10 @@ from credit_dw.reports.quality.queries import (
     handling_tables,
     headline_table,
     reasons_table,
+    refused_files,
     table_csv,
     timeliness_tables,
+    timeliness_total,
     trend_table,
     worst_fields_table,
 )
@@ -130,6 +133,12 @@ def write_quality_report(logical_date: date) -> QualityReport:
         cities = cities_table(conn, logical_date)
         code_errors = code_errors_table(conn, logical_date)
         timeliness, timeliness_problem = timeliness_tables(conn, logical_date)
+        total = timeliness_total(conn, logical_date) if timeliness else None
+        before = logical_date - timedelta(days=1)
+        call_list = call_list_table(
+            logical_date, feeds, feeds_table(conn, before), departments, departments_table(conn, before),
+            refused_files(conn, logical_date), refused_files(conn, before), timeliness,
+            timeliness_tables(conn, before)[0] if timeliness else [])
         handling, handling_problem = handling_tables(conn)
         trend = trend_table(conn, logical_date)
         feed_trend = feed_trend_table(conn, logical_date)
@@ -139,7 +148,8 @@ def write_quality_report(logical_date: date) -> QualityReport:
             for row in worst.rows
         }
 
-    tables = [headline, feeds, departments, reasons, cities, code_errors, *timeliness, *handling, trend, feed_trend,
+    tables = [call_list, headline, *([total] if total else []), feeds, departments, reasons, cities, code_errors,
+              *timeliness, *handling, trend, feed_trend,
               worst]
     target = report_dir(logical_date)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -162,6 +172,9 @@ def write_quality_report(logical_date: date) -> QualityReport:
         "generated_at": f"{generated:%Y-%m-%d %H:%M} (北京时间 Beijing time)",
         "headline": headline.rows[0],
         "headline_table": headline,
+        "call_list": call_list,
+        "total": total.rows[0] if total else None,
+        "total_table": total,
         "feeds": feeds,
         "departments": departments,
         "reasons": reasons,
