@@ -405,11 +405,14 @@ def departments_table(conn, night: date) -> Table:
                on n.source_id = l.source_id and n.department = l.department and n.logical_date = %(night)s
         group by l.source_id, l.department, b.status, l.rows_received, l.rows_accepted, l.rows_quarantined,
                  l.quarantine_share, l.code_error_rows, l.rows_resubmitted, c.ord
-        order by c.ord, l.rows_received desc, l.department
+        order by case coalesce(b.status, 'missing') when 'accepted' then 2 else 1 end,
+                 l.quarantine_share desc nulls last, c.ord, l.rows_received desc, l.department
         """, {**_catalog_params(), "night": night})
     for row in rows:
         row["feed_name"] = feed_name(row["source_id"])
-    return Table("departments", "按数据源和部门", "Per feed and department", DEPARTMENT_COLUMNS, rows)
+    return Table("departments", "按数据源和部门", "Per feed and department", DEPARTMENT_COLUMNS, rows,
+                 note="缺报和整批退回在前，其余按隔离占比从高到低。"
+                      "Missing and rejected first, then by quarantine share.")
 
 
 REASON_COLUMNS = [
@@ -583,9 +586,13 @@ def _timeliness_tables(conn, night: date) -> list[Table]:
            {_rates('_30', 'true')}"""
     window = {"night": night, "start": night - timedelta(days=TREND_NIGHTS - 1)}
     by_department = _fetch(conn, f"""
-        select source_id, department, {counts}
-        from {TIMELINESS_VIEW} where logical_date between %(start)s and %(night)s
-        group by source_id, department order by source_id, department
+        select * from (
+            select source_id, department, {counts}
+            from {TIMELINESS_VIEW} where logical_date between %(start)s and %(night)s
+            group by source_id, department
+        ) d
+        order by greatest(late_rate, omission_rate, concealment_rate) desc nulls last,
+                 greatest(late_rate_30, omission_rate_30, concealment_rate_30) desc nulls last, source_id, department
         """, window)
     for row in by_department:
         row["feed_name"] = feed_name(row["source_id"])
