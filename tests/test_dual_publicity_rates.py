@@ -308,3 +308,49 @@ def test_the_per_city_table_of_a_night_lists_all_14_jurisdictions(month, conn):
     assert sum(c["decisions"] for c in causes.rows) == sum(
         unattributed[k] for k in ("decisions_reported", "decisions_omitted", "decisions_concealed"))
     assert all(c["cause_zh"] and not c["cause_zh"].isascii() for c in causes.rows)
+
+
+def test_the_monthly_notice_ranks_every_jurisdiction_and_department_by_the_one_definition(month, conn):
+    """月度通报 for February 2019: all 14 jurisdictions then 未能归属, every rate equal to the
+    definition applied to the month's decisions (docs/quality_rates.md), rank 1 the worst, the
+    target 0 marked, and the notice printed to PDF."""
+    from credit_dw.reports.quality import monthly
+
+    notice = monthly.write_monthly_notice(date(2019, 2, 1))
+    rows = notice.jurisdictions.rows
+    assert [r["unit_code"] for r in rows][:14] == sorted(JURISDICTIONS, key=lambda c: (c in ("130181", "130682"), c))
+    assert rows[14]["unit_code"] == "" and rows[14]["late_rank"] is None
+    counts = {code: dict(zip(("reported", "late", "omitted", "concealed"), n, strict=True)) for code, *n in
+              conn.execute("""
+        select coalesce(city_code, ''),
+               count(*) filter (where first_reported_on >= '2019-02-01' and first_reported_on < '2019-03-01'),
+               count(*) filter (where is_late and first_reported_on >= '2019-02-01'
+                                and first_reported_on < '2019-03-01'),
+               count(*) filter (where status = 'omitted' and established_on >= '2019-02-01'
+                                and established_on < '2019-03-01'),
+               count(*) filter (where status = 'concealed' and established_on >= '2019-02-01'
+                                and established_on < '2019-03-01')
+        from quality.qa_dual_publicity_decisions group by 1""").fetchall()}
+    measured = 0
+    for r in rows:
+        c = counts.get(r["unit_code"], {"reported": 0, "late": 0, "omitted": 0, "concealed": 0})
+        assert (r["decisions_reported"], r["decisions_late"], r["decisions_omitted"], r["decisions_concealed"]) == (
+            c["reported"], c["late"], c["omitted"], c["concealed"]), r["unit_code"]
+        if c["reported"]:
+            measured += 1
+            assert r["late_rate"] == pytest.approx(c["late"] / c["reported"])
+        if c["reported"] + c["omitted"] + c["concealed"]:
+            made = c["reported"] + c["omitted"] + c["concealed"]
+            assert r["concealment_rate"] == pytest.approx(c["concealed"] / made)
+            # 未能归属 is nobody's figure: no rank, no target.
+            assert r["meets_target_zh"] in (("达标", "未达标") if r["unit_code"] else ("—",))
+        else:
+            assert r["late_rate"] is None and r["meets_target_zh"] == "—"
+    assert measured > 2
+    ranked = [r for r in rows[:14] if r["late_rank"] is not None]
+    worst = max(r["late_rate"] for r in ranked)
+    assert {r["late_rank"] for r in ranked if r["late_rate"] == worst} == {1}
+    assert notice.departments.rows and all(r["feed_name"] in ("行政许可", "行政处罚") for r in notice.departments.rows)
+    page = notice.index_html.read_text(encoding="utf-8")
+    assert "月度通报" in page and "雄安新区" in page and "<script" not in page
+    assert notice.pdf is not None and notice.pdf.read_bytes()[:5] == b"%PDF-"
