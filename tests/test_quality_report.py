@@ -657,6 +657,21 @@ def test_the_page_shows_the_warehouse_numbers_in_a_browser(nights, conn, chromiu
         assert feed in page.text["feeds"]
     drilldowns = [link for link in page.links if link.startswith("fields/")]
     assert drilldowns and all((report.directory / link).is_file() for link in drilldowns)
+    # Every link resolves, from the page and from its drill-down pages (HTML, the CSV beside each).
+    assert all((report.directory / link).is_file() for link in page.links), page.links
+    assert {link.rsplit(".", 1)[-1] for link in drilldowns} == {"html"}
+    department = next(link for link in page.links if link.startswith("departments/"))
+    for sub in [*drilldowns, department]:
+        child = _ById()
+        child.feed((report.directory / sub).read_text(encoding="utf-8"))
+        assert child.links and all((report.directory / sub).parent.joinpath(link).resolve().is_file()
+                                   for link in child.links), sub
+    registry_page = (report.directory / quality_report.department_page(get_source(SOURCE).department)).read_text(
+        encoding="utf-8")
+    assert "隔离原因" in registry_page and "主体名称必填" in registry_page and "<script" not in registry_page
+    uscc_page = (report.directory / "fields" / f"{SOURCE}__uscc.html").read_text(encoding="utf-8")
+    assert "统一社会信用代码" in uscc_page and "tyshxydm" not in uscc_page
+    assert not re.search(r"\b\d{17}[\dXx]\b", re.sub(r'data-col="uscc">[^<]*', "", uscc_page))
 
     shot = report.directory / "screenshot.png"
     run_chromium(chromium, f"--screenshot={shot}", url)

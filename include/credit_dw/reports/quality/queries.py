@@ -65,6 +65,7 @@ class Table:
     rows: list[dict]
     note: str = ""
     links: dict[int, str] = field(default_factory=dict)  # row index -> relative href (drill-downs)
+    link_key: str = "drilldown_page"  # the column whose cell carries the link
 
     @property
     def file_name(self) -> str:
@@ -870,7 +871,8 @@ WORST_FIELD_COLUMNS = [
     Column("share_of_received", "占接收行数", "share of rows received", "share"),
     Column("checks_zh", "校验规则", "checks", "text"),
     Column("checks", "规则代码", "check ids", "text", on_page=False),
-    Column("drilldown_file", "明细文件", "drill-down file", "text"),
+    Column("drilldown_page", "明细", "drill-down", "text"),
+    Column("drilldown_file", "明细文件", "drill-down file", "text", on_page=False),
 ]
 
 
@@ -894,8 +896,9 @@ def worst_fields_table(conn, night: date) -> Table:
     specs = {s.source_id: s for s in load_catalog()}
     table = Table("worst_fields", "问题最多的字段", f"Worst fields (top {WORST_FIELDS} by failed rows)",
                   WORST_FIELD_COLUMNS, [],
-                  note="点击明细文件查看每一行的原始值、规则和原因。The drill-down file lists every failed row "
-                       "with its raw values, check and reason.")
+                  note="点击明细查看每一行的原始值、规则和原因（网页，可打印；同名 CSV 供 Excel 使用）。The drill-down "
+                       "page lists every failed row with its raw values, check and reason; the CSV beside it "
+                       "holds the same rows.")
     for rank, row in enumerate(rows, start=1):
         row["rank"] = rank
         row["source_column"] = specs[row["source_id"]].fields.get(row["field"], "")
@@ -903,7 +906,8 @@ def worst_fields_table(conn, night: date) -> Table:
         row["field_label"] = messages.field_label(row["field"], row["source_column"])
         row["checks_zh"] = [messages.check_name_zh(c) for c in row["checks"]]
         row["drilldown_file"] = drilldown_name(row["source_id"], row["field"])
-        table.links[rank - 1] = row["drilldown_file"]
+        row["drilldown_page"] = row["drilldown_file"].removesuffix(".csv") + ".html"
+        table.links[rank - 1] = row["drilldown_page"]
         table.rows.append(row)
     return table
 
