@@ -85,8 +85,18 @@ class Truth:
 
 
 def _cities() -> dict[str, str]:
+    """Division code -> its jurisdiction, when that is one of the 14 current prefecture-level units
+    (the 11 cities, 定州, 辛集, 雄安新区; not the province itself)."""
     with (settings.SEEDS_DIR / "hebei_divisions.csv").open(encoding="utf-8", newline="") as fh:
-        return {r["division_code"]: r["reporting_unit_code"] for r in csv.DictReader(fh)}
+        rows = list(csv.DictReader(fh))
+    units = {r["division_code"] for r in rows if r["division_code"] == r["reporting_unit_code"]
+             and r["is_current"] == "true" and r["division_level"] != "province"}
+    return {r["division_code"]: r["reporting_unit_code"] for r in rows if r["reporting_unit_code"] in units}
+
+
+#: The 14 jurisdictions every timeliness figure is also given by [rules §3].
+JURISDICTIONS = {"130100", "130200", "130300", "130400", "130500", "130600", "130700", "130800", "130900",
+                 "131000", "131100", "130181", "130682", "133100"}
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +221,9 @@ def test_timeliness_counts_per_department_city_and_night(month, conn):
            group by 1, 2, 3, 4, 5""", (date(2019, 1, 1), HORIZON, *WINDOW)).fetchall():
         expected[(source_id, department, city_code, night, status)] += count
     assert +got == +expected
-    assert {r[2] for r in rows} >= {"130000", "130100"}  # province departments and 石家庄
+    # A decision counts for one of the 14 jurisdictions (a province department's by its subject's
+    # registration) or none (未能归属), never for the province as a whole.
+    assert {r[2] for r in rows} - {None} <= JURISDICTIONS and len({r[2] for r in rows} - {None}) > 2
     # The report's contract: exactly these columns, one row per feed, department, city and night.
     cur = conn.execute("select * from quality.qa_dual_publicity_timeliness limit 0")
     assert [c.name for c in cur.description] == [
@@ -267,3 +279,78 @@ def test_counts_are_conserved_for_every_batch(month, conn):
         assert outcome.rows_received == outcome.rows_accepted + outcome.rows_quarantined
         # Every accepted push-down row is one decision, first pushed down that night.
         assert sum(n for _, pushed_on, _, n in rows if pushed_on == night) == outcome.rows_accepted
+
+
+def test_the_per_city_table_of_a_night_lists_all_14_jurisdictions(month, conn):
+    """The quality report's timeliness by jurisdiction for 2019-02-14: every one of the 14
+    prefecture-level units listed (zero or not), then 未能归属 with its causes; the counts equal
+    the decisions' own, and the province departments' decisions are spread over the cities by
+    their subjects' registration."""
+    from credit_dw.reports.quality import queries
+
+    night = date(2019, 2, 14)
+    tables, problem = queries.timeliness_tables(conn, night)
+    assert problem == ""
+    by_city = next(t for t in tables if t.name == "timeliness_cities")
+    codes = [r["city_code"] for r in by_city.rows]
+    assert codes[:14] == sorted(JURISDICTIONS, key=lambda c: (c in ("130181", "130682"), c))  # 辛集, 定州 last
+    assert codes[14:] == [""] and by_city.rows[14]["city_name"].startswith("未能归属")
+    names = {r["city_code"]: r["city_name"] for r in by_city.rows}
+    assert (names["130181"], names["130682"], names["133100"]) == ("辛集市", "定州市", "雄安新区")
+    expected = dict(conn.execute(
+        """select coalesce(city_code, ''), count(*) from quality.qa_dual_publicity_decisions
+           where first_reported_on = %s group by 1""", (night,)).fetchall())
+    assert {r["city_code"]: r["decisions_reported"] for r in by_city.rows if r["decisions_reported"]} == expected
+    assert sum(1 for r in by_city.rows[:14] if r["decisions_reported"]) > 2
+    # 未能归属 is explained: its causes add up to its decisions.
+    causes = queries.unattributed_causes(conn, night)
+    unattributed = by_city.rows[14]
+    assert sum(c["decisions"] for c in causes.rows) == sum(
+        unattributed[k] for k in ("decisions_reported", "decisions_omitted", "decisions_concealed"))
+    assert all(c["cause_zh"] and not c["cause_zh"].isascii() for c in causes.rows)
+
+
+def test_the_monthly_notice_ranks_every_jurisdiction_and_department_by_the_one_definition(month, conn):
+    """月度通报 for February 2019: all 14 jurisdictions then 未能归属, every rate equal to the
+    definition applied to the month's decisions (docs/quality_rates.md), rank 1 the worst, the
+    target 0 marked, and the notice printed to PDF."""
+    from credit_dw.reports.quality import monthly
+
+    notice = monthly.write_monthly_notice(date(2019, 2, 1))
+    rows = notice.jurisdictions.rows
+    assert [r["unit_code"] for r in rows][:14] == sorted(JURISDICTIONS, key=lambda c: (c in ("130181", "130682"), c))
+    assert rows[14]["unit_code"] == "" and rows[14]["late_rank"] is None
+    counts = {code: dict(zip(("reported", "late", "omitted", "concealed"), n, strict=True)) for code, *n in
+              conn.execute("""
+        select coalesce(city_code, ''),
+               count(*) filter (where first_reported_on >= '2019-02-01' and first_reported_on < '2019-03-01'),
+               count(*) filter (where is_late and first_reported_on >= '2019-02-01'
+                                and first_reported_on < '2019-03-01'),
+               count(*) filter (where status = 'omitted' and established_on >= '2019-02-01'
+                                and established_on < '2019-03-01'),
+               count(*) filter (where status = 'concealed' and established_on >= '2019-02-01'
+                                and established_on < '2019-03-01')
+        from quality.qa_dual_publicity_decisions group by 1""").fetchall()}
+    measured = 0
+    for r in rows:
+        c = counts.get(r["unit_code"], {"reported": 0, "late": 0, "omitted": 0, "concealed": 0})
+        assert (r["decisions_reported"], r["decisions_late"], r["decisions_omitted"], r["decisions_concealed"]) == (
+            c["reported"], c["late"], c["omitted"], c["concealed"]), r["unit_code"]
+        if c["reported"]:
+            measured += 1
+            assert r["late_rate"] == pytest.approx(c["late"] / c["reported"])
+        if c["reported"] + c["omitted"] + c["concealed"]:
+            made = c["reported"] + c["omitted"] + c["concealed"]
+            assert r["concealment_rate"] == pytest.approx(c["concealed"] / made)
+            # 未能归属 is nobody's figure: no rank, no target.
+            assert r["meets_target_zh"] in (("达标", "未达标") if r["unit_code"] else ("—",))
+        else:
+            assert r["late_rate"] is None and r["meets_target_zh"] == "—"
+    assert measured > 2
+    ranked = [r for r in rows[:14] if r["late_rank"] is not None]
+    worst = max(r["late_rate"] for r in ranked)
+    assert {r["late_rank"] for r in ranked if r["late_rate"] == worst} == {1}
+    assert notice.departments.rows and all(r["feed_name"] in ("行政许可", "行政处罚") for r in notice.departments.rows)
+    page = notice.index_html.read_text(encoding="utf-8")
+    assert "月度通报" in page and "雄安新区" in page and "<script" not in page
+    assert notice.pdf is not None and notice.pdf.read_bytes()[:5] == b"%PDF-"

@@ -514,7 +514,7 @@ def test_refused_files_keep_their_row_counts_and_reach_their_departments_return_
         body = list(csv.reader(io.StringIO(notice.path.read_bytes().decode("utf-8-sig"))))[1:]
         assert len(body) == 1
         row = body[0]
-        assert row[:4] == [file_name, line, "", "（整个文件）"] and row[5] == "file_rejected"
+        assert row[:4] == [file_name, line, "", "（整个文件）"] and row[5] == "整个文件退回"  # the check in Chinese
         assert row[4].startswith("整个文件被退回，未入库") and reason in row[4] and held in row[4], row[4]
     recorded = dict(conn.execute(
         "select department, files_refused from meta.return_notices where source_id = %s and logical_date = %s",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date
 
 import psycopg
@@ -49,14 +50,25 @@ def test_notice_lists_every_returned_row_in_the_departments_template(seeded, con
     text = notice.path.read_bytes().decode("utf-8-sig")
     lines = list(csv.reader(io.StringIO(text)))
     header, body = lines[0], lines[1:]
-    # The department's own column names, so it can correct and resend in its template.
+    # The department's own columns, in Chinese with the database column beside each, so it reads
+    # the field and finds the column to correct and resend (the message catalogue).
     assert header[:6] == list(returns.NOTICE_HEADER)
-    assert header[6:] == ["tyshxydm", "ztmc", "ztlx", "fddbr", "fddbr_zjhm", "djjg_xzqh", "clrq", "djzt", "gxsj"]
+    assert header[6:] == ["统一社会信用代码（tyshxydm）", "主体名称（ztmc）", "主体类型（ztlx）", "法定代表人（fddbr）",
+                          "法定代表人证件号码（fddbr_zjhm）", "行政区划代码（djjg_xzqh）", "成立日期（clrq）",
+                          "登记状态（djzt）", "更新时间（gxsj）"]
     assert len({row[2] for row in body}) == outcome.rows_quarantined
     fields = {row[3] for row in body}
-    assert {"tyshxydm", "ztmc", "djjg_xzqh", "clrq"} <= fields
-    missing_names = [row for row in body if row[5] == "subject_name_required"]
+    assert {"统一社会信用代码（tyshxydm）", "主体名称（ztmc）", "行政区划代码（djjg_xzqh）",
+            "成立日期（clrq）"} <= fields
+    missing_names = [row for row in body if row[5] == "主体名称必填"]
     assert len(missing_names) == summary.defects["missing_name"]
+    assert {row[4] for row in missing_names} == {"主体名称为空"}
+    # Reasons and checks read Chinese: no English word, no snake_case check name (GB standards and
+    # the column names in brackets aside).
+    for row in body:
+        for text in (row[4], row[5]):
+            assert not re.search(r"[A-Za-z]{3,}", re.sub(r"（[a-z_]+）|GB(/T)? [\d.-]+|YYYY", "", text)), text
+    assert "统一社会信用代码不符合 GB 32100-2015（格式或校验位错误）" in {row[4] for row in body}
 
     # A rerun writes the same bytes.
     before = notice.path.read_bytes()

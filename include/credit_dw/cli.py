@@ -469,6 +469,20 @@ def report_quality(date_: DateOption) -> None:
     console.print(f"quality report: {report.index_html}")
 
 
+@report_app.command("monthly")
+def report_monthly(date_: DateOption) -> None:
+    """Write the monthly notice (月度通报) of dual-publicity timeliness for the month of D (HTML, PDF, CSV)."""
+    from credit_dw.db import embedded as embedded_db
+    from credit_dw.reports.quality.monthly import write_monthly_notice
+
+    night = _parse_date(date_)
+    with _progress() as progress:
+        progress.add_task(f"writing the monthly notice for {night:%Y-%m}", total=None)
+        embedded_db.ensure_warehouse()
+        notice = write_monthly_notice(night)
+    console.print(f"monthly notice: {notice.index_html}" + (f" (PDF {notice.pdf})" if notice.pdf else ""))
+
+
 @report_app.command("audit")
 def report_audit(
     month: Annotated[str | None, typer.Option("--month", help="The month, YYYY-MM: the monthly report (HTML, PDF, "

@@ -32,7 +32,8 @@ first_rows as (
         decision_document_number,
         decision_date,
         ledger_month,
-        city_code
+        city_code,
+        city_basis
     from evidence
     order by source_id, department, document_key, channel, seen_on, batch_id, source_row_number
 ),
@@ -63,6 +64,7 @@ decisions as (
         (array_agg(decision_document_number order by channel_rank))[1] as decision_document_number,
         (array_agg(decision_date order by channel_rank))[1] as decision_date,
         (array_agg(city_code order by channel_rank))[1] as city_code,
+        (array_agg(city_basis order by channel_rank))[1] as city_basis,
         min(seen_on) filter (where channel = 'report') as first_reported_on,
         min(seen_on) filter (where channel = 'ledger') as ledger_received_on,
         min(ledger_month) filter (where channel = 'ledger') as ledger_month,
@@ -134,6 +136,7 @@ final as (
         source_id,
         department,
         city_code,
+        city_basis,
         decision_document_number,
         document_key,
         decision_date,

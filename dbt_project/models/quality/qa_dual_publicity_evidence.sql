@@ -11,8 +11,16 @@
 -- document number compared white-space, full-width and bracket insensitively (〔2019〕, [2019],
 -- （2019） and 【2019】 are one number). The objections feed is not a channel: its 涉及信息编号 is
 -- the website's record id, not a document number.
--- city_code: the reporting unit [rules §3] of the deciding authority's division (characters 3-8 of
--- its USCC), else of the subject's; null when neither code names a Hebei division.
+-- city_code: the jurisdiction [rules §3] the decision counts for, one of the 14 prefecture-level
+-- units (the 11 cities, 定州, 辛集, 雄安新区): the unit of the deciding authority's division
+-- (characters 3-8 of its USCC); when the authority is a province department (130000: its
+-- jurisdiction is the whole province) or its code names no Hebei division, the unit of the
+-- subject's registration (characters 3-8 of the subject's USCC); else null (未能归属).
+-- city_basis says which: authority | subject, or why none (docs/quality_rates.md, "Attribution"):
+--   province_authority_no_subject_code  a province department's decision about a subject without a
+--                                       USCC (a natural person) or whose USCC names no Hebei division;
+--   no_code                             neither the authority's nor the subject's USCC was given;
+--   unknown_division                    the codes given name no current Hebei division.
 with
 
 licences as (
@@ -33,6 +41,19 @@ pushdown as (
 
 divisions as (
     select * from {{ ref('hebei_divisions') }}
+),
+
+-- Every division with its prefecture-level unit, when that unit is one of the 14 current ones.
+units as (
+    select
+        divisions.division_code,
+        divisions.division_level,
+        reporting_units.division_code as unit_code
+    from divisions
+    left join divisions as reporting_units
+        on reporting_units.division_code = divisions.reporting_unit_code
+        and reporting_units.is_current
+        and reporting_units.division_level <> 'province'
 ),
 
 reports as (
@@ -92,13 +113,21 @@ final as (
         unioned.authority_name,
         unioned.authority_uscc,
         unioned.subject_uscc,
-        coalesce(authority_division.reporting_unit_code, subject_division.reporting_unit_code) as city_code,
+        coalesce(authority_division.unit_code, subject_division.unit_code) as city_code,
+        case
+            when authority_division.unit_code is not null then 'authority'
+            when subject_division.unit_code is not null then 'subject'
+            when authority_division.division_level = 'province' then 'province_authority_no_subject_code'
+            when nullif(unioned.authority_uscc, '') is null and nullif(unioned.subject_uscc, '') is null
+                then 'no_code'
+            else 'unknown_division'
+        end as city_basis,
         unioned.batch_id,
         unioned.source_row_number
     from unioned
-    left join divisions as authority_division
+    left join units as authority_division
         on authority_division.division_code = substr(unioned.authority_uscc, 3, 6)
-    left join divisions as subject_division
+    left join units as subject_division
         on subject_division.division_code = substr(unioned.subject_uscc, 3, 6)
     where unioned.source_id is not null
         and unioned.department is not null

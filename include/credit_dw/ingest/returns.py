@@ -14,6 +14,11 @@ where it broke, field `（整个文件）`, the reason in Chinese and how many r
 the department its file name starts with (`<department_code>_…`, `seeds/departments.csv`), else
 to the feed's catalog department. `meta.return_notices.files_refused` counts those files.
 
+Every word of a notice is Chinese (the message catalogue, `credit_dw.reference.messages`): the
+failing field by the department's own header (a pinyin column of a database feed as
+`统一社会信用代码（tyshxydm）`), the reason as a Chinese sentence, the check by its Chinese name.
+The gate's English reason stays in `meta.row_issues` for the engineers.
+
 A later accepted row of the same feed whose business key (catalog `business_key`, default
 `uscc`) matches a returned row is recorded in `meta.resubmissions` as its correction (补报).
 """
@@ -33,6 +38,7 @@ from credit_dw.config import settings
 from credit_dw.config.files import write_atomically
 from credit_dw.db.connect import connect
 from credit_dw.ingest import ledger
+from credit_dw.reference import messages
 
 NOTICE_HEADER = ("来源文件", "文件行号", "批次行号", "问题字段", "问题说明", "校验规则")
 WHOLE_FILE = "（整个文件）"
@@ -82,6 +88,15 @@ def _refused_files(spec: SourceSpec, batch_id: str) -> list[tuple]:
     return lines
 
 
+def column_header(spec: SourceSpec, field: str) -> str:
+    """A field as the department's template heads it, in Chinese: a file feed's own Chinese header,
+    else the catalogue's Chinese label with the source column beside it (`统一社会信用代码（tyshxydm）`),
+    so the department reads the field and finds the column."""
+    source = spec.fields.get(field)
+    label = messages.field_label(field, source)
+    return label if not source or label == source else f"{label}（{source}）"
+
+
 def business_key(spec: SourceSpec) -> list[str]:
     """The catalog's `business_key`, else the subject's USCC when the feed has one, else none."""
     return spec.business_key
@@ -127,7 +142,7 @@ def write_return_notices(source_id: str, logical_date: date) -> list[ReturnNotic
         if stale.parent.parent.name not in by_department:
             stale.unlink()
 
-    template_headers = [spec.fields[f] for f in spec.canonical_fields]
+    template_headers = [column_header(spec, f) for f in spec.canonical_fields]
     notices = []
     with connect() as conn:
         conn.execute("delete from meta.return_notices where source_id = %s and logical_date = %s",
@@ -137,8 +152,10 @@ def write_return_notices(source_id: str, logical_date: date) -> list[ReturnNotic
             writer = csv.writer(buffer, lineterminator="\r\n")
             writer.writerow([*NOTICE_HEADER, *template_headers])
             for source_file, source_row, row_number, field, reason, check, *values in dept_rows:
-                shown_field = spec.fields.get(field, field)
-                writer.writerow([source_file, source_row or "", row_number or "", shown_field, reason, check,
+                shown_field = field if field == WHOLE_FILE else column_header(spec, field)
+                label = messages.field_label(field, spec.fields.get(field))
+                writer.writerow([source_file, source_row or "", row_number or "", shown_field,
+                                 messages.reason_zh(check, label, reason), messages.check_name_zh(check),
                                  *("" if v is None else v for v in values)])
             payload = buffer.getvalue().encode("utf-8-sig")
             directory = settings.outbox_dir(f"returns/{department}", logical_date.isoformat())

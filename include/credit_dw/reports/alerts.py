@@ -111,15 +111,16 @@ def _late_rate_alerts(night: str) -> list[Alert]:
         exists = conn.execute("select to_regclass('quality.qa_dual_publicity_timeliness') is not null").fetchone()[0]
         if not exists:
             return []
+        # The rate by the warehouse's one definition (quality.late_rate, docs/quality_rates.md).
         rows = conn.execute(
-            """select source_id, department, sum(decisions_late), sum(decisions_reported)
+            """select source_id, department, sum(decisions_late), sum(decisions_reported),
+                      quality.late_rate(sum(decisions_late), sum(decisions_reported))
                from quality.qa_dual_publicity_timeliness where logical_date = %s
                group by source_id, department having sum(decisions_reported) > 0""",
             (night,),
         ).fetchall()
     alerts = []
-    for source_id, department, late, reported in rows:
-        rate = late / reported
+    for source_id, department, late, reported, rate in rows:
         if rate > threshold:
             message = f"{department}: late-report rate {rate:.1%} ({late} of {reported}) above {threshold:.0%}"
             alerts.append(Alert("late_rate", night, source_id, message))

@@ -23,6 +23,46 @@ language sql immutable parallel safe as $$
     select strpos(check_name, 'uscc_one_name') > 0 or starts_with(check_name, 'code_conflict')
 $$;
 
+-- The office's rates, defined once (docs/quality_rates.md) [000 §2.2]: the daily quality report
+-- (credit_dw.reports.quality), the dbt model quality.qa_dual_publicity_rates (monthly rates per
+-- department, feed and jurisdiction) and the docs all use these four functions. Each takes counts
+-- summed over the same nights and group; a count may be null (nothing that night) and counts as 0;
+-- the rate is null when its denominator is 0 (nothing to measure), never 0 by default. Rates are
+-- double precision: a share, printed as a percentage, not money.
+--   迟报率 late-report rate  = late ÷ reported
+--   漏报率 omission rate     = omitted ÷ (reported + omitted)              (the ledger's decisions)
+--   瞒报率 concealment rate  = concealed ÷ (reported + omitted + concealed) (all decisions known to be made)
+--   隔离占比 quarantine share = quarantined ÷ received                     (rows of received batches)
+create or replace function quality.late_rate(late numeric, reported numeric) returns double precision
+language sql immutable parallel safe as $$
+    select coalesce(late, 0)::double precision / nullif(coalesce(reported, 0), 0)
+$$;
+comment on function quality.late_rate(numeric, numeric) is
+    '迟报率 = late ÷ reported (docs/quality_rates.md); null when nothing was reported.';
+
+create or replace function quality.omission_rate(reported numeric, omitted numeric) returns double precision
+language sql immutable parallel safe as $$
+    select coalesce(omitted, 0)::double precision / nullif(coalesce(reported, 0) + coalesce(omitted, 0), 0)
+$$;
+comment on function quality.omission_rate(numeric, numeric) is
+    '漏报率 = omitted ÷ (reported + omitted) (docs/quality_rates.md); null when both are 0.';
+
+create or replace function quality.concealment_rate(reported numeric, omitted numeric, concealed numeric)
+returns double precision
+language sql immutable parallel safe as $$
+    select coalesce(concealed, 0)::double precision
+        / nullif(coalesce(reported, 0) + coalesce(omitted, 0) + coalesce(concealed, 0), 0)
+$$;
+comment on function quality.concealment_rate(numeric, numeric, numeric) is
+    '瞒报率 = concealed ÷ (reported + omitted + concealed) (docs/quality_rates.md); null when all are 0.';
+
+create or replace function quality.quarantine_share(quarantined numeric, received numeric) returns double precision
+language sql immutable parallel safe as $$
+    select coalesce(quarantined, 0)::double precision / nullif(coalesce(received, 0), 0)
+$$;
+comment on function quality.quarantine_share(numeric, numeric) is
+    '隔离占比 = quarantined ÷ received rows (docs/quality_rates.md); null when nothing was received.';
+
 -- One row per batch (feed × night), with the night's return notices and re-submissions.
 -- Row counts are null unless the batch went through the gate (is_received).
 create or replace view quality.batch_outcomes as
@@ -138,7 +178,8 @@ select
     coalesce(sum(rows_received), 0) as rows_received,
     coalesce(sum(rows_accepted), 0) as rows_accepted,
     coalesce(sum(rows_quarantined), 0) as rows_quarantined,
-    coalesce(sum(rows_quarantined), 0)::numeric / nullif(sum(rows_received), 0) as quarantine_share
+    -- numeric, as the column was before the function existed (a view keeps its column types).
+    quality.quarantine_share(sum(rows_quarantined), sum(rows_received))::numeric as quarantine_share
 from quality.batch_outcomes
 group by logical_date;
 comment on view quality.nightly_totals is

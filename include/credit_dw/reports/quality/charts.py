@@ -34,7 +34,7 @@ from datetime import date
 from pathlib import Path
 
 from credit_dw.config import settings
-from credit_dw.reports.quality.queries import Table
+from credit_dw.reports.quality.queries import Table, feed_name
 
 log = logging.getLogger(__name__)
 
@@ -149,9 +149,32 @@ def _value_axis(ax, top_value: float, *, share: bool) -> None:
     ax.yaxis.set_major_formatter(FuncFormatter(_share_label) if share else StrMethodFormatter("{x:,.0f}"))
 
 
-def _legend_above(ax, columns: int, **kwargs) -> None:
-    ax.legend(**kwargs, loc="lower left", bbox_to_anchor=(0, 1.02), ncols=max(1, columns), borderaxespad=0,
-              handlelength=1, handleheight=1, columnspacing=1.5)
+#: Room for one legend entry besides its label (handle, gap, column spacing), in SVG units at the
+#: legend's 12 pt, and the width a CJK / other character takes: to choose how many entries a row
+#: holds so that the legend stays inside the figure (the browser, not matplotlib, draws the text).
+LEGEND_ENTRY_EXTRA, CJK_WIDTH, OTHER_WIDTH = 40, 12, 7
+
+
+def _label_width(label: str) -> int:
+    return sum(CJK_WIDTH if ord(ch) > 0x2E80 else OTHER_WIDTH for ch in label)
+
+
+def legend_columns(labels: Sequence[str], width: float = WIDTH - 40) -> int:
+    """As many entries a row as fit the figure's width with the widest label (at least one)."""
+    widest = max((_label_width(label) for label in labels), default=0) + LEGEND_ENTRY_EXTRA
+    return max(1, min(len(labels), int(width // widest)))
+
+
+def _legend_above(ax, columns: int | None = None, **kwargs) -> None:
+    """The legend above the plot, inside the figure: rows of `legend_columns` entries, and the
+    constrained layout makes room for all of them (`loc="outside upper center"`)."""
+    handles, labels = kwargs.pop("handles", None), None
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    else:
+        labels = [h.get_label() for h in handles]
+    ax.figure.legend(handles, labels, loc="outside upper left", ncols=columns or legend_columns(labels),
+                     borderaxespad=0.2, handlelength=1, handleheight=1, columnspacing=1.5)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -249,7 +272,7 @@ def bar_chart_svg(trend: Table) -> str:
                 tooltips[f"{key}-{i}"] = f"{nights[i]} {tip}: {values[i]:,}"
         _night_axis(ax, nights)
         _value_axis(ax, max(received, default=0), share=False)
-        _legend_above(ax, 2, handles=legend)
+        _legend_above(ax, handles=legend)
         span = f"{nights[0]} – {nights[-1]}" if nights else ""
         return _svg(
             fig, "chart-received",
@@ -275,22 +298,23 @@ def line_chart_svg(trend: Table, feed_trend: Table) -> str:
         ax = fig.add_subplot()
         for k, (source_id, shares) in enumerate(feeds.items()):
             colour = PALETTE[k % len(PALETTE)]
+            name = feed_name(source_id)
             # NaN where the feed has no received batch: matplotlib breaks the line there.
             ys = [shares.get(night, math.nan) for night in nights]
-            ax.plot(range(len(nights)), ys, color=colour, linewidth=2, label=source_id, gid=f"line-{source_id}")
+            ax.plot(range(len(nights)), ys, color=colour, linewidth=2, label=name, gid=f"line-{source_id}")
             for night, share in shares.items():
                 if night in index:
                     gid = f"point-{source_id}-{index[night]}"
                     ax.plot([index[night]], [share], linestyle="none", marker="o", markersize=6,
                             color=colour, gid=gid)
-                    tooltips[gid] = f"{source_id} {night}: {share * 100:.1f}%"
+                    tooltips[gid] = f"{name} {night}: {share * 100:.1f}%"
         if not feeds:
             ax.text(0.5, 0.5, f"近{len(nights)}晚无数据 no batches in the last {len(nights)} nights",
                     transform=ax.transAxes, ha="center", va="center", fontsize=12, color=INK)
         _night_axis(ax, nights)
         _value_axis(ax, max((v for f in feeds.values() for v in f.values()), default=0), share=True)
         if feeds:
-            _legend_above(ax, min(len(feeds), 6))
+            _legend_above(ax)
         span = f"{nights[0]} – {nights[-1]}" if nights else ""
         return _svg(
             fig, "chart-share",

@@ -34,11 +34,12 @@ catalog's department, as in the return notices (credit_dw.ingest.returns).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -51,6 +52,9 @@ from credit_dw.reports.quality.charts import (
 )
 from credit_dw.reports.quality.queries import (
     TREND_NIGHTS,
+    Column,
+    Table,
+    call_list_table,
     cities_table,
     code_errors_table,
     csv_bytes,
@@ -64,8 +68,10 @@ from credit_dw.reports.quality.queries import (
     handling_tables,
     headline_table,
     reasons_table,
+    refused_files,
     table_csv,
     timeliness_tables,
+    timeliness_total,
     trend_table,
     worst_fields_table,
 )
@@ -94,7 +100,7 @@ def report_dir(logical_date: date) -> Path:
     return settings.reports_dir() / "quality" / logical_date.isoformat()
 
 
-def _render(context: dict) -> str:
+def _render(context: dict, template: str = TEMPLATE.name) -> str:
     import jinja2
 
     env = jinja2.Environment(
@@ -104,7 +110,38 @@ def _render(context: dict) -> str:
         lstrip_blocks=True,
     )
     env.filters["show"] = display
-    return env.get_template(TEMPLATE.name).render(**context)
+    return env.get_template(template).render(**context)
+
+
+def department_page(department: str) -> str:
+    """The relative path of a department's drill-down page (a stable name: its name's md5)."""
+    return f"departments/{hashlib.md5(department.encode('utf-8')).hexdigest()[:12]}.html"
+
+
+def _write_page(staged: Path, relative: str, night: date, title: str, title_en: str, note: str,
+                tables: list[Table]) -> None:
+    """A drill-down page and, beside it, one CSV per table (`<page>__<table>.csv`, or the table's own
+    name when it already is the page's CSV)."""
+    path = staged / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for table in tables:
+        (path.parent / table.file_name).write_bytes(table_csv(table))
+    path.write_text(_render({"night": night, "title": title, "title_en": title_en, "note": note, "tables": tables,
+                             "back": "../index.html"}, "drilldown.html"), encoding="utf-8")
+
+
+def _field_table(name: str, headers: list[str], rows: list[tuple]) -> Table:
+    columns = [Column(h.rsplit(" ", 1)[-1], h.rsplit(" ", 1)[0], h.rsplit(" ", 1)[-1], "text") for h in headers]
+    return Table(name, "未通过校验的行", "Rows failing a check on the field", columns,
+                 [dict(zip((c.key for c in columns), row, strict=True)) for row in rows])
+
+
+def _department_tables(department: str, stem: str, sources: list[Table]) -> list[Table]:
+    """One department's rows of the report's tables (call list, feeds, reasons, timeliness)."""
+    key = {"call_list": "who"}
+    return [Table(f"{stem}__{t.name}", t.zh, t.en, t.columns,
+                  [r for r in t.rows if r.get(key.get(t.name, "department")) == department], note=t.note)
+            for t in sources]
 
 
 def _replace_directory(target: Path, staged: Path) -> None:
@@ -130,6 +167,12 @@ def write_quality_report(logical_date: date) -> QualityReport:
         cities = cities_table(conn, logical_date)
         code_errors = code_errors_table(conn, logical_date)
         timeliness, timeliness_problem = timeliness_tables(conn, logical_date)
+        total = timeliness_total(conn, logical_date) if timeliness else None
+        before = logical_date - timedelta(days=1)
+        call_list = call_list_table(
+            logical_date, feeds, feeds_table(conn, before), departments, departments_table(conn, before),
+            refused_files(conn, logical_date), refused_files(conn, before), timeliness,
+            timeliness_tables(conn, before)[0] if timeliness else [])
         handling, handling_problem = handling_tables(conn)
         trend = trend_table(conn, logical_date)
         feed_trend = feed_trend_table(conn, logical_date)
@@ -139,7 +182,8 @@ def write_quality_report(logical_date: date) -> QualityReport:
             for row in worst.rows
         }
 
-    tables = [headline, feeds, departments, reasons, cities, code_errors, *timeliness, *handling, trend, feed_trend,
+    tables = [call_list, headline, *([total] if total else []), feeds, departments, reasons, cities, code_errors,
+              *timeliness, *handling, trend, feed_trend,
               worst]
     target = report_dir(logical_date)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -155,6 +199,21 @@ def write_quality_report(logical_date: date) -> QualityReport:
         name = drilldown_name(source_id, field_name)
         (staged / name).write_bytes(csv_bytes(headers, rows))
         drilldown_files[(source_id, field_name)] = target / name
+        row = next(r for r in worst.rows if (r["source_id"], r["field"]) == (source_id, field_name))
+        _write_page(staged, name.removesuffix(".csv") + ".html", logical_date,
+                    f"{row['feed_name']} · {row['field_label']}", f"drill-down: {source_id}.{field_name}",
+                    f"校验规则：{'、'.join(row['checks_zh'])}。身份证号码仅保留前6位和后4位，自然人姓名仅保留首字。",
+                    [_field_table(Path(name).stem, headers, rows)])
+    # One page per department: its call-list items, feeds, reasons and timeliness.
+    by_department = [t for t in (call_list, departments, reasons, *timeliness[:1]) if t.rows]
+    for index, row in enumerate(departments.rows):
+        departments.links[index] = department_page(row["department"])
+    departments.link_key = "department"
+    for department in sorted({r["department"] for r in departments.rows}):
+        relative = department_page(department)
+        _write_page(staged, relative, logical_date, department, "per-department drill-down",
+                    "本部门当晚的督办事项、接收与隔离、隔离原因和双公示时效。",
+                    _department_tables(department, Path(relative).stem, by_department))
 
     generated = datetime.now(ZoneInfo(settings.TIMEZONE))
     page = _render({
@@ -162,6 +221,9 @@ def write_quality_report(logical_date: date) -> QualityReport:
         "generated_at": f"{generated:%Y-%m-%d %H:%M} (北京时间 Beijing time)",
         "headline": headline.rows[0],
         "headline_table": headline,
+        "call_list": call_list,
+        "total": total.rows[0] if total else None,
+        "total_table": total,
         "feeds": feeds,
         "departments": departments,
         "reasons": reasons,

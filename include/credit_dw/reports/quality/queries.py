@@ -6,12 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from credit_dw.catalog import SourceSpec, load_catalog
+from credit_dw.catalog import SourceSpec, get_source, load_catalog
+from credit_dw.reference import messages
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,7 @@ class Table:
     rows: list[dict]
     note: str = ""
     links: dict[int, str] = field(default_factory=dict)  # row index -> relative href (drill-downs)
+    link_key: str = "drilldown_page"  # the column whose cell carries the link
 
     @property
     def file_name(self) -> str:
@@ -119,6 +122,37 @@ def _fetch(conn, query, params: dict) -> list[dict]:
     cur = conn.execute(query, params)
     names = [c.name for c in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def feed_name(source_id: str) -> str:
+    """A feed as readers name it: the Chinese part of its catalog title (市场主体登记), not its id."""
+    try:
+        return get_source(source_id).title.split(" (", 1)[0]
+    except KeyError:
+        return source_id
+
+
+def _field_label(source_id: str, field_name: str) -> str:
+    try:
+        header = get_source(source_id).fields.get(field_name)
+    except KeyError:
+        header = None
+    return messages.field_label(field_name, header)
+
+
+def _in_chinese(rows: list[dict]) -> list[dict]:
+    """Rows with source_id, check_name, field, reason (and severity) gain the readers' words from the
+    message catalogue (credit_dw.reference.messages): feed_name, check (the check's Chinese name),
+    field_label, and reason in Chinese; the English reason stays in meta.row_issues for engineers."""
+    for row in rows:
+        row["feed_name"] = feed_name(row["source_id"])
+        label = _field_label(row["source_id"], row["field"])
+        row["field_label"] = label
+        row["check"] = messages.check_name_zh(row["check_name"])
+        row["reason"] = messages.reason_zh(row["check_name"], label, row["reason"])
+        if "severity" in row:
+            row["severity_zh"] = messages.severity_zh(row["severity"])
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,7 +282,7 @@ def feeds_table(conn, night: date) -> Table:
         select c.source_id, split_part(c.title, ' (', 1) as name, c.title, c.department,
                coalesce(b.status, 'missing') as status,
                b.rows_received, b.rows_accepted, b.rows_quarantined, b.rows_warned,
-               b.rows_quarantined::numeric / nullif(b.rows_received, 0) as quarantine_share,
+               quality.quarantine_share(b.rows_quarantined, b.rows_received) as quarantine_share,
                b.code_error_rows, b.return_notices, b.rows_returned, b.rows_resubmitted,
                b.attempts, b.message
         from catalog c
@@ -323,13 +357,14 @@ _ROW_COUNTS = """
            count(*) as rows_received,
            count(*) filter (where not is_quarantined) as rows_accepted,
            count(*) filter (where is_quarantined) as rows_quarantined,
-           count(*) filter (where is_quarantined)::numeric / nullif(count(*), 0) as quarantine_share,
+           quality.quarantine_share(count(*) filter (where is_quarantined), count(*)) as quarantine_share,
            count(*) filter (where is_returned) as rows_returned,
            count(*) filter (where is_resubmission) as rows_resubmitted,
            count(*) filter (where is_code_error) as code_error_rows"""
 
 DEPARTMENT_COLUMNS = [
-    Column("source_id", "数据源", "feed", "text"),
+    Column("feed_name", "数据源", "feed", "text"),
+    Column("source_id", "数据源代码", "feed id", "text", on_page=False),
     Column("department", "报送部门", "department", "text"),
     Column("status", "状态", "status", "status"),
     Column("rows_received", "接收行数", "received"),
@@ -371,16 +406,24 @@ def departments_table(conn, night: date) -> Table:
                on n.source_id = l.source_id and n.department = l.department and n.logical_date = %(night)s
         group by l.source_id, l.department, b.status, l.rows_received, l.rows_accepted, l.rows_quarantined,
                  l.quarantine_share, l.code_error_rows, l.rows_resubmitted, c.ord
-        order by c.ord, l.rows_received desc, l.department
+        order by case coalesce(b.status, 'missing') when 'accepted' then 2 else 1 end,
+                 l.quarantine_share desc nulls last, c.ord, l.rows_received desc, l.department
         """, {**_catalog_params(), "night": night})
-    return Table("departments", "按数据源和部门", "Per feed and department", DEPARTMENT_COLUMNS, rows)
+    for row in rows:
+        row["feed_name"] = feed_name(row["source_id"])
+    return Table("departments", "按数据源和部门", "Per feed and department", DEPARTMENT_COLUMNS, rows,
+                 note="缺报和整批退回在前，其余按隔离占比从高到低。"
+                      "Missing and rejected first, then by quarantine share.")
 
 
 REASON_COLUMNS = [
-    Column("source_id", "数据源", "feed", "text"),
+    Column("feed_name", "数据源", "feed", "text"),
+    Column("source_id", "数据源代码", "feed id", "text", on_page=False),
     Column("department", "报送部门", "department", "text"),
-    Column("check_name", "校验规则", "check", "text"),
-    Column("field", "字段", "field", "text"),
+    Column("check", "校验规则", "check", "text"),
+    Column("check_name", "规则代码", "check id", "text", on_page=False),
+    Column("field_label", "字段", "field", "text"),
+    Column("field", "字段代码", "field id", "text", on_page=False),
     Column("reason", "原因", "reason", "text"),
     Column("rows_quarantined", "隔离行数", "rows quarantined"),
 ]
@@ -398,7 +441,8 @@ def reasons_table(conn, night: date) -> Table:
         group by f.source_id, a.department, f.check_name, f.field, f.reason, c.ord
         order by c.ord, a.department, count(*) desc, f.check_name
         """, {**_catalog_params(), "night": night})
-    return Table("quarantine_reasons", "隔离原因", "Quarantined rows by reason (check)", REASON_COLUMNS, rows,
+    return Table("quarantine_reasons", "隔离原因", "Quarantined rows by reason (check)", REASON_COLUMNS,
+                 _in_chinese(rows),
                  note="一行可能同时违反多条规则，分别计数。A row failing two checks counts under each.")
 
 
@@ -457,9 +501,13 @@ def cities_table(conn, night: date) -> Table:
 
 
 CODE_ERROR_COLUMNS = [
-    Column("source_id", "数据源", "feed", "text"),
-    Column("check_name", "校验规则", "check", "text"),
-    Column("severity", "级别", "severity", "text"),
+    Column("feed_name", "数据源", "feed", "text"),
+    Column("source_id", "数据源代码", "feed id", "text", on_page=False),
+    Column("check", "校验规则", "check", "text"),
+    Column("check_name", "规则代码", "check id", "text", on_page=False),
+    Column("severity_zh", "级别", "severity", "text"),
+    Column("severity", "级别代码", "severity id", "text", on_page=False),
+    Column("field_label", "字段", "field", "text"),
     Column("reason", "原因", "reason", "text"),
     Column("rows_failed", "行数", "rows"),
 ]
@@ -468,13 +516,13 @@ CODE_ERROR_COLUMNS = [
 def code_errors_table(conn, night: date) -> Table:
     rows = _fetch(conn, f"""
         with {_CATALOG_CTE}
-        select f.source_id, f.check_name, f.severity, f.reason, f.rows_failed
+        select f.source_id, f.check_name, f.field, f.severity, f.reason, f.rows_failed
         from quality.check_failures f join catalog c on c.source_id = f.source_id
         where f.logical_date = %(night)s and quality.is_code_error_check(f.check_name)
         order by c.ord, f.rows_failed desc, f.check_name
         """, {**_catalog_params(), "night": night})
-    return Table("code_errors", "重错码", "Duplicate or wrong codes (checks uscc_one_name, code_conflict*)",
-                 CODE_ERROR_COLUMNS, rows)
+    return Table("code_errors", "重错码", "Duplicate or wrong codes (one code under two names, code conflicts)",
+                 CODE_ERROR_COLUMNS, _in_chinese(rows))
 
 
 TIMELINESS_COLUMNS = [
@@ -492,17 +540,17 @@ TIMELINESS_COLUMNS = [
 
 
 def _rates(suffix: str, when: str) -> str:
-    """迟报率 = late / reported; 漏报率 = omitted / (reported + omitted); 瞒报率 = concealed /
-    (reported + omitted + concealed): the definitions of docs/quality_rates.md [000 §2.2]."""
+    """迟报率, 漏报率, 瞒报率 of the counts summed over `when`, by the warehouse's one definition:
+    the SQL functions quality.late_rate / omission_rate / concealment_rate (sql/50_quality.sql,
+    docs/quality_rates.md) [000 §2.2]."""
     reported = f"sum(decisions_reported) filter (where {when})"
+    late = f"sum(decisions_late) filter (where {when})"
     omitted = f"sum(decisions_omitted) filter (where {when})"
     concealed = f"sum(decisions_concealed) filter (where {when})"
     return f"""
-           sum(decisions_late) filter (where {when})::numeric / nullif({reported}, 0) as late_rate{suffix},
-           {omitted}::numeric / nullif(coalesce({reported}, 0) + coalesce({omitted}, 0), 0) as omission_rate{suffix},
-           {concealed}::numeric
-               / nullif(coalesce({reported}, 0) + coalesce({omitted}, 0) + coalesce({concealed}, 0), 0)
-               as concealment_rate{suffix}"""
+           quality.late_rate({late}, {reported}) as late_rate{suffix},
+           quality.omission_rate({reported}, {omitted}) as omission_rate{suffix},
+           quality.concealment_rate({reported}, {omitted}, {concealed}) as concealment_rate{suffix}"""
 
 
 def timeliness_tables(conn, night: date) -> tuple[list[Table], str]:
@@ -539,26 +587,117 @@ def _timeliness_tables(conn, night: date) -> list[Table]:
            {_rates('_30', 'true')}"""
     window = {"night": night, "start": night - timedelta(days=TREND_NIGHTS - 1)}
     by_department = _fetch(conn, f"""
-        select source_id, department, {counts}
-        from {TIMELINESS_VIEW} where logical_date between %(start)s and %(night)s
-        group by source_id, department order by source_id, department
+        select * from (
+            select source_id, department, {counts}
+            from {TIMELINESS_VIEW} where logical_date between %(start)s and %(night)s
+            group by source_id, department
+        ) d
+        order by greatest(late_rate, omission_rate, concealment_rate) desc nulls last,
+                 greatest(late_rate_30, omission_rate_30, concealment_rate_30) desc nulls last, source_id, department
         """, window)
-    has_reference = _has_relation(conn, "reference.hebei_divisions")
-    name = ("(select d.division_name from reference.hebei_divisions d where d.division_code = t.city_code)"
-            if has_reference else "null::text")
-    by_city = _fetch(conn, f"""
-        select t.city_code, {name} as city_name, {counts}
-        from {TIMELINESS_VIEW} t where t.logical_date between %(start)s and %(night)s
-        group by t.city_code order by t.city_code
-        """, window)
-    return [
+    for row in by_department:
+        row["feed_name"] = feed_name(row["source_id"])
+    tables = [
         Table("timeliness_departments", "双公示时效：按部门", "Dual-publicity timeliness per department",
-              [Column("source_id", "数据源", "feed", "text"), Column("department", "部门", "department", "text"),
-               *TIMELINESS_COLUMNS], by_department),
-        Table("timeliness_cities", "双公示时效：按地市", "Dual-publicity timeliness per city",
+              [Column("feed_name", "数据源", "feed", "text"), Column("source_id", "数据源代码", "feed id", "text",
+                                                                   on_page=False),
+               Column("department", "部门", "department", "text"), *TIMELINESS_COLUMNS], by_department),
+        Table("timeliness_cities", "双公示时效：按地市（14个设区市及省直管市、雄安新区）",
+              "Dual-publicity timeliness per jurisdiction (the 11 cities, 定州, 辛集, 雄安新区)",
               [Column("city_code", "代码", "code", "text"), Column("city_name", "地市", "city", "text"),
-               *TIMELINESS_COLUMNS], by_city),
+               *TIMELINESS_COLUMNS], _timeliness_by_city(conn, counts, window),
+              note="决定归属于决定机关所在的设区市（定州、辛集、雄安新区单列）；省直部门的决定或机关代码无法识别时，"
+                   "归属于相对人统一社会信用代码登记地；均无法识别的列为“未能归属”，原因见下表。"
+                   "A decision counts for its deciding authority's jurisdiction; a province department's (or an "
+                   "unknown authority code) for the subject's registration; else 未能归属 (causes below)."),
     ]
+    causes = unattributed_causes(conn, night)
+    if causes is not None:
+        tables.append(causes)
+    return tables
+
+
+#: The 14 jurisdictions [rules §3] (the 11 cities and 雄安新区, then 辛集 and 定州), then '' for
+#: decisions no jurisdiction claims (未能归属).
+_JURISDICTIONS_CTE = """
+units as (
+    select division_code as unit_code, division_name as unit_name,
+           case division_level when 'city' then 1 else 2 end as unit_order
+    from reference.hebei_divisions
+    where division_code = reporting_unit_code and is_current and division_level <> 'province'
+    union all
+    select '', '未能归属 (unattributed)', 3
+)"""
+
+
+def _timeliness_by_city(conn, counts: str, window: dict) -> list[dict]:
+    """Every jurisdiction, zero or not; a city code that is not one of the 14 counts as 未能归属."""
+    if not _has_relation(conn, "reference.hebei_divisions"):
+        return _fetch(conn, f"""
+            select t.city_code, null::text as city_name, {counts}
+            from {TIMELINESS_VIEW} t where t.logical_date between %(start)s and %(night)s
+            group by t.city_code order by t.city_code
+            """, window)
+    zero = ", ".join(f"coalesce(k.{c.key}, 0) as {c.key}" if c.kind == "int" else f"k.{c.key}"
+                     for c in TIMELINESS_COLUMNS)
+    return _fetch(conn, f"""
+        with {_JURISDICTIONS_CTE},
+        tagged as (
+            select coalesce(u.unit_code, '') as unit_code, t.logical_date, t.decisions_reported,
+                   t.decisions_late, t.decisions_omitted, t.decisions_concealed
+            from {TIMELINESS_VIEW} t
+            left join units u on u.unit_code = t.city_code and u.unit_code <> ''
+            where t.logical_date between %(start)s and %(night)s
+        ),
+        counted as (select unit_code, {counts} from tagged group by unit_code)
+        select u.unit_code as city_code, u.unit_name as city_name, {zero}
+        from units u left join counted k on k.unit_code = u.unit_code
+        order by u.unit_order, u.unit_code
+        """, window)
+
+
+DECISIONS_VIEW = "quality.qa_dual_publicity_decisions"
+
+CAUSE_COLUMNS = [
+    Column("cause_zh", "未能归属的原因", "cause", "text"),
+    Column("cause", "原因代码", "cause id", "text", on_page=False),
+    Column("decisions", "决定数(当晚)", "decisions, this night"),
+    Column("decisions_30", "决定数(近30晚)", "decisions, 30 nights"),
+]
+
+
+def unattributed_causes(conn, night: date) -> Table | None:
+    """未能归属 explained: the decisions counted for no jurisdiction, by cause
+    (qa_dual_publicity_decisions.city_basis), counted as the timeliness view counts them (reported
+    on its night, omitted / concealed on the night that was established). None when the decisions
+    view (or its city_basis) is not there."""
+    import psycopg
+
+    if not _has_relation(conn, DECISIONS_VIEW):
+        return None
+    try:
+        with conn.transaction():
+            rows = _fetch(conn, f"""
+                with counted as (
+                    select city_basis, first_reported_on as night from {DECISIONS_VIEW}
+                    where city_code is null and is_reported
+                    union all
+                    select city_basis, established_on from {DECISIONS_VIEW}
+                    where city_code is null and status in ('omitted', 'concealed')
+                )
+                select city_basis as cause, count(*) filter (where night = %(night)s) as decisions,
+                       count(*) as decisions_30
+                from counted where night between %(start)s and %(night)s
+                group by city_basis order by count(*) filter (where night = %(night)s) desc, count(*) desc, 1
+                """, {"night": night, "start": night - timedelta(days=TREND_NIGHTS - 1)})
+    except psycopg.Error as exc:
+        log.warning("quality report %s: %s does not say why decisions are unattributed: %s", night,
+                    DECISIONS_VIEW, exc)
+        return None
+    for row in rows:
+        row["cause_zh"] = messages.unattributed_cause_zh(row["cause"])
+    return Table("timeliness_unattributed", "未能归属的原因", "Why decisions count for no jurisdiction",
+                 CAUSE_COLUMNS, rows)
 
 
 #: A city code of the handling marts (first four digits of a division code + 00) as the page names
@@ -711,7 +850,7 @@ def feed_trend_table(conn, night: date) -> Table:
     rows = _fetch(conn, f"""
         with {_CATALOG_CTE}
         select b.logical_date, b.source_id, b.status, b.rows_received, b.rows_quarantined,
-               b.rows_quarantined::numeric / nullif(b.rows_received, 0) as quarantine_share
+               quality.quarantine_share(b.rows_quarantined, b.rows_received) as quarantine_share
         from quality.batch_outcomes b join catalog c on c.source_id = b.source_id
         where b.logical_date between %(start)s and %(night)s
         order by b.logical_date, c.ord
@@ -722,14 +861,18 @@ def feed_trend_table(conn, night: date) -> Table:
 
 WORST_FIELD_COLUMNS = [
     Column("rank", "排名", "rank"),
-    Column("source_id", "数据源", "feed", "text"),
-    Column("field", "字段", "field", "text"),
-    Column("source_column", "源字段名", "source column", "text"),
+    Column("feed_name", "数据源", "feed", "text"),
+    Column("source_id", "数据源代码", "feed id", "text", on_page=False),
+    Column("field_label", "字段", "field", "text"),
+    Column("field", "字段代码", "field id", "text", on_page=False),
+    Column("source_column", "源字段名", "source column", "text", on_page=False),
     Column("rows_failed", "问题行数", "rows failed"),
     Column("rows_quarantined", "其中隔离", "of which quarantined"),
     Column("share_of_received", "占接收行数", "share of rows received", "share"),
-    Column("checks", "校验规则", "checks", "text"),
-    Column("drilldown_file", "明细文件", "drill-down file", "text"),
+    Column("checks_zh", "校验规则", "checks", "text"),
+    Column("checks", "规则代码", "check ids", "text", on_page=False),
+    Column("drilldown_page", "明细", "drill-down", "text"),
+    Column("drilldown_file", "明细文件", "drill-down file", "text", on_page=False),
 ]
 
 
@@ -753,38 +896,229 @@ def worst_fields_table(conn, night: date) -> Table:
     specs = {s.source_id: s for s in load_catalog()}
     table = Table("worst_fields", "问题最多的字段", f"Worst fields (top {WORST_FIELDS} by failed rows)",
                   WORST_FIELD_COLUMNS, [],
-                  note="点击明细文件查看每一行的原始值、规则和原因。The drill-down file lists every failed row "
-                       "with its raw values, check and reason.")
+                  note="点击明细查看每一行的原始值、规则和原因（网页，可打印；同名 CSV 供 Excel 使用）。The drill-down "
+                       "page lists every failed row with its raw values, check and reason; the CSV beside it "
+                       "holds the same rows.")
     for rank, row in enumerate(rows, start=1):
         row["rank"] = rank
         row["source_column"] = specs[row["source_id"]].fields.get(row["field"], "")
+        row["feed_name"] = feed_name(row["source_id"])
+        row["field_label"] = messages.field_label(row["field"], row["source_column"])
+        row["checks_zh"] = [messages.check_name_zh(c) for c in row["checks"]]
         row["drilldown_file"] = drilldown_name(row["source_id"], row["field"])
-        table.links[rank - 1] = row["drilldown_file"]
+        row["drilldown_page"] = row["drilldown_file"].removesuffix(".csv") + ".html"
+        table.links[rank - 1] = row["drilldown_page"]
         table.rows.append(row)
     return table
 
 
-DRILLDOWN_HEADER = ["批次 batch_id", "批次行号 row_number", "来源文件 source_file", "文件行号 source_row",
+DRILLDOWN_HEADER = ["批次 batch_id", "批次行号 row_number", "来源 source_file", "来源行号 source_row",
                     "校验规则 checks", "级别 severity", "问题说明 reasons"]
 
 
 def drilldown_rows(conn, spec: SourceSpec, night: date, field_name: str) -> tuple[list[str], list[tuple]]:
-    """Every row of the night failing a check on the field: where it stood, what failed, its raw values."""
+    """Every row of the night failing a check on the field: where it stood, what failed, its raw values.
+
+    Headers are `中文 key` like every report CSV: the field's Chinese label (the feed's own Chinese
+    header, else the message catalogue's), not a database feed's pinyin column. Checks, severities
+    and reasons read Chinese. 来源 / 来源行号: the delivered file and its row for file feeds, the
+    request and record for interfaces; a database feed's rows come from its table, named with the
+    batch's landing file, and their row is the landing file's record (`_row_number`).
+    """
     from psycopg import sql
 
     values = sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(f)) for f in spec.canonical_fields)
+    origin = f"数据库表 {spec.relation}" if spec.relation else spec.source_id
     query = sql.SQL("""
-        select f.batch_id, f.row_number, r._source_file, r._source_row,
-               string_agg(f.check_name, '; ' order by f.check_name),
-               string_agg(f.severity, '; ' order by f.check_name),
-               string_agg(f.reason, '; ' order by f.check_name),
+        select f.batch_id, f.row_number,
+               coalesce(r._source_file,
+                        {origin} || coalesce('（落地文件 ' || regexp_replace(b.landing_file, '^.*/', '') || '）', '')),
+               coalesce(r._source_row, r._row_number),
+               array_agg(f.check_name order by f.check_name),
+               array_agg(f.severity order by f.check_name),
+               array_agg(f.reason order by f.check_name),
                {values}
         from quality.row_issue_facts f
         join {raw} r on r._batch_id = f.batch_id and r._row_number = f.row_number
+        join meta.load_batches b on b.batch_id = f.batch_id
         where f.source_id = %(source_id)s and f.logical_date = %(night)s and f.field = %(field)s
-        group by f.batch_id, f.row_number, r._batch_id, r._row_number
+        group by f.batch_id, f.row_number, r._batch_id, r._row_number, b.landing_file
         order by f.batch_id, f.row_number
-    """).format(values=values, raw=sql.Identifier("raw", spec.raw_table))
-    rows = conn.execute(query, {"source_id": spec.source_id, "night": night, "field": field_name}).fetchall()
-    headers = [*DRILLDOWN_HEADER, *(f"{spec.fields[f]} {f}" for f in spec.canonical_fields)]
-    return headers, rows
+    """).format(values=values, raw=sql.Identifier("raw", spec.raw_table), origin=sql.Literal(origin))
+    label = messages.field_label(field_name, spec.fields.get(field_name))
+    rows = []
+    for batch_id, row_number, source, source_row, checks, severities, reasons, *raw in conn.execute(
+            query, {"source_id": spec.source_id, "night": night, "field": field_name}).fetchall():
+        rows.append((batch_id, row_number, source, source_row,
+                     "; ".join(messages.check_name_zh(c) for c in checks),
+                     "; ".join(messages.severity_zh(v) for v in severities),
+                     "; ".join(messages.reason_zh(c, label, r) for c, r in zip(checks, reasons, strict=True)),
+                     *raw))
+    headers = [*DRILLDOWN_HEADER,
+               *(f"{messages.field_label(f, spec.fields.get(f))} {f}" for f in spec.canonical_fields)]
+    return headers, [_masked(spec, row, len(DRILLDOWN_HEADER)) for row in rows]
+
+
+#: A resident ID number (GB 11643-1999, 18 characters; the old 15-digit form too) anywhere in a value.
+_RESIDENT_ID = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8}|\d{5})(\d{3}[0-9Xx]|\d{1})(?![0-9A-Za-z])")
+#: Fields holding a natural person's name (masked like the marts' masked_person_name: 张**), and
+#: fields that may hold a resident ID number.
+PERSON_NAME_FIELDS = {"legal_representative"}
+PERSON_ID_FIELDS = {"legal_representative_id", "id_number"}
+
+
+def _masked(spec: SourceSpec, row: tuple, offset: int) -> tuple:
+    """A drill-down line as the marts show people [rules §9]: resident ID numbers kept to their
+    first 6 and last 4 characters (130102********123X), natural persons' names to their first
+    character. The office sees which row failed, not whose number it is."""
+    values = list(row)
+    for i, field_name in enumerate(spec.canonical_fields, start=offset):
+        value = values[i]
+        if not isinstance(value, str) or not value:
+            continue
+        if field_name in PERSON_NAME_FIELDS:
+            values[i] = value[0] + "*" * max(len(value) - 1, 1)
+        elif field_name in PERSON_ID_FIELDS:
+            values[i] = _RESIDENT_ID.sub(lambda m: m[1] + "*" * (len(m[0]) - 10) + m[0][-4:], value)
+    return tuple(values)
+
+
+# ---------------------------------------------------------------------------------------------
+# 今日督办: whom the office calls today
+
+
+def timeliness_total(conn, night: date) -> Table | None:
+    """The whole province's 迟报率 / 漏报率 / 瞒报率 for the night and the last 30 nights (the
+    headline's figures), by the one definition; None when the timeliness view is not there."""
+    import psycopg
+
+    if not _has_relation(conn, TIMELINESS_VIEW):
+        return None
+    today = "logical_date = %(night)s"
+    try:
+        with conn.transaction():
+            rows = _fetch(conn, f"""
+                select coalesce(sum(decisions_reported) filter (where {today}), 0) as decisions_reported,
+                       coalesce(sum(decisions_late) filter (where {today}), 0) as decisions_late,
+                       coalesce(sum(decisions_omitted) filter (where {today}), 0) as decisions_omitted,
+                       coalesce(sum(decisions_concealed) filter (where {today}), 0) as decisions_concealed,
+                       {_rates('', today)}, {_rates('_30', 'true')}
+                from {TIMELINESS_VIEW} where logical_date between %(start)s and %(night)s
+                """, {"night": night, "start": night - timedelta(days=TREND_NIGHTS - 1)})
+    except psycopg.Error:
+        return None
+    return Table("timeliness_total", "双公示时效：全省", "Dual-publicity timeliness, whole province",
+                 TIMELINESS_COLUMNS, rows)
+
+
+CALL_COLUMNS = [
+    Column("rank", "序号", "rank"),
+    Column("issue", "问题", "issue", "text"),
+    Column("scope", "对象类型", "scope", "text"),
+    Column("who", "部门或地市", "department or city", "text"),
+    Column("feed_name", "数据源", "feed", "text"),
+    Column("value_text", "当晚", "tonight", "text"),
+    Column("yesterday_text", "前一晚", "the night before", "text"),
+    Column("change_text", "变化", "change", "text"),
+    Column("value_30_text", "近30晚", "last 30 nights", "text"),
+    Column("value", "当晚数值", "value", "decimal", on_page=False),
+    Column("value_yesterday", "前一晚数值", "value_yesterday", "decimal", on_page=False),
+    Column("value_30", "近30晚数值", "value_30", "decimal", on_page=False),
+    Column("issue_key", "问题代码", "issue id", "text", on_page=False),
+]
+
+#: How many rate rows the call list shows (after every silent sender, refused batch and file).
+CALL_RATES = 15
+
+#: The rates the call list ranks, per table row: (key, issue in Chinese).
+_RATE_ISSUES = (("late_rate", "迟报率"), ("omission_rate", "漏报率"), ("concealment_rate", "瞒报率"))
+
+
+def _pct(value) -> str:
+    return "—" if value is None else f"{float(value) * 100:.1f}%"
+
+
+def _points(value, before) -> str:
+    if value is None or before is None:
+        return "—" if value is None else "新增"
+    delta = (float(value) - float(before)) * 100
+    return "持平" if abs(delta) < 0.05 else f"{delta:+.1f} 个百分点"
+
+
+def refused_files(conn, night: date) -> dict[tuple[str, str], int]:
+    """(source_id, department) -> files refused whole that night (meta.return_notices.files_refused)."""
+    return {(s, d): int(n) for s, d, n in conn.execute(
+        """select source_id, department, sum(files_refused) from meta.return_notices
+           where logical_date = %s and files_refused > 0 group by 1, 2""", (night,)).fetchall()}
+
+
+def call_list_table(night: date, feeds: Table, feeds_before: Table, departments: Table, departments_before: Table,
+                    refused: dict, refused_before: dict, timeliness: list[Table],
+                    timeliness_before: list[Table]) -> Table:
+    """今日督办 — who the office calls today, worst first, every figure beside the night before's:
+    1. silent senders (缺报: no batch, or it failed), 2. batches refused whole (整批退回), 3. files
+    refused (拒收文件), then 4. the highest rates: 迟报率 / 漏报率 / 瞒报率 per department and per
+    jurisdiction, and 隔离占比 per feed and department, each above 0, at most CALL_RATES rows.
+    Built from the report's own tables, so every figure equals a cell of those tables' CSVs."""
+    rows: list[dict] = []
+    before_status = {r["source_id"]: r["status"] for r in feeds_before.rows}
+    for f in feeds.rows:
+        if not f["is_received"]:
+            was = before_status.get(f["source_id"], MISSING)
+            rows.append({"issue_key": "missing", "issue": "缺报", "scope": "部门", "who": f["department"],
+                         "feed_name": f["name"], "value_text": "缺报", "value": 1,
+                         "yesterday_text": "缺报" if was not in ("accepted", "rejected") else "已报",
+                         "value_yesterday": 0 if was in ("accepted", "rejected") else 1,
+                         "change_text": "连续缺报" if was not in ("accepted", "rejected") else "新增",
+                         "value_30_text": "", "value_30": None})
+    for f in feeds.rows:
+        if f["status"] == "rejected":
+            was = before_status.get(f["source_id"])
+            rows.append({"issue_key": "batch_rejected", "issue": "整批退回", "scope": "部门", "who": f["department"],
+                         "feed_name": f["name"], "value_text": _pct(f["quarantine_share"]) + " 未通过",
+                         "value": f["quarantine_share"], "yesterday_text": "整批退回" if was == "rejected" else "",
+                         "value_yesterday": None, "change_text": "连续退回" if was == "rejected" else "新增",
+                         "value_30_text": "", "value_30": None})
+    for (source_id, department), count in sorted(refused.items(), key=lambda kv: (-kv[1], kv[0])):
+        before = refused_before.get((source_id, department), 0)
+        rows.append({"issue_key": "files_refused", "issue": "文件被拒收", "scope": "部门", "who": department,
+                     "feed_name": feed_name(source_id), "value_text": f"{count} 个文件", "value": count,
+                     "yesterday_text": f"{before} 个文件", "value_yesterday": before,
+                     "change_text": f"{count - before:+d}", "value_30_text": "", "value_30": None})
+    rates: list[dict] = []
+    shares_before = {(r["source_id"], r["department"]): r["quarantine_share"] for r in departments_before.rows}
+    for r in departments.rows:
+        if r["quarantine_share"]:
+            before = shares_before.get((r["source_id"], r["department"]))
+            rates.append({"issue_key": "quarantine_share", "issue": "隔离占比", "scope": "部门", "who": r["department"],
+                          "feed_name": r["feed_name"], "value": r["quarantine_share"], "value_yesterday": before,
+                          "value_30": None})
+    tables = {t.name: t for t in timeliness}
+    tables_before = {t.name: t for t in timeliness_before}
+    for name, scope, key in (("timeliness_departments", "部门", ("source_id", "department")),
+                             ("timeliness_cities", "地市", ("city_code",))):
+        if name not in tables:
+            continue
+        before_rows = {tuple(r[k] for k in key): r for r in tables_before[name].rows} if name in tables_before else {}
+        for r in tables[name].rows:
+            if scope == "地市" and not r["city_code"]:
+                continue  # 未能归属 is nobody to call; its causes are listed in the section
+            before = before_rows.get(tuple(r[k] for k in key), {})
+            for rate, issue in _RATE_ISSUES:
+                if r[rate] or r[f"{rate}_30"]:
+                    rates.append({"issue_key": rate, "issue": issue, "scope": scope,
+                                  "who": r["department"] if scope == "部门" else r["city_name"],
+                                  "feed_name": r.get("feed_name", "全部"), "value": r[rate],
+                                  "value_yesterday": before.get(rate), "value_30": r[f"{rate}_30"]})
+    rates.sort(key=lambda r: (-float(r["value"] or 0), -float(r["value_30"] or 0), r["issue_key"], r["who"]))
+    for r in rates[:CALL_RATES]:
+        r.update(value_text=_pct(r["value"]), yesterday_text=_pct(r["value_yesterday"]),
+                 change_text=_points(r["value"], r["value_yesterday"]), value_30_text=_pct(r["value_30"]))
+        rows.append(r)
+    for rank, row in enumerate(rows, start=1):
+        row["rank"] = rank
+    return Table("call_list", "今日督办：请优先联系", "Who to call today, worst first", CALL_COLUMNS, rows,
+                 note="依次为：缺报（当晚无批次或处理失败）、整批退回、文件被拒收，然后按比率从高到低列出迟报率、漏报率、"
+                      "瞒报率（按部门和地市）及隔离占比（按数据源和部门），每项附前一晚和近30晚的数值。"
+                      "Silent senders first, then refused batches and files, then the highest rates, each "
+                      "beside the night before and the last 30 nights.")
