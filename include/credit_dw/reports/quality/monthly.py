@@ -3,7 +3,7 @@ the month's 迟报率 / 漏报率 / 瞒报率, each department's and jurisdictio
 the target (0 for all three [000 §2.2]), as the office circulates it (督导通报 [000 §2.2]):
 
     $CREDIT_DW_HOME/reports/notice/<YYYY-MM>/index.html          the notice (printable, A4)
-    $CREDIT_DW_HOME/reports/notice/<YYYY-MM>/notice.pdf          the same, printed by headless Chromium
+    $CREDIT_DW_HOME/reports/notice/<YYYY-MM>/notice.pdf          the same, printed by WeasyPrint (credit_dw.reports.pdf)
     $CREDIT_DW_HOME/reports/notice/<YYYY-MM>/jurisdictions.csv   one row per jurisdiction (all 14, then 未能归属)
     $CREDIT_DW_HOME/reports/notice/<YYYY-MM>/departments.csv     one row per feed and department
 
@@ -11,15 +11,12 @@ The month's counts come from the dbt model `quality.qa_dual_publicity_rates` (de
 in the month of the night they count on) and the rates from the one definition, the SQL
 functions `quality.late_rate` / `omission_rate` / `concealment_rate` (docs/quality_rates.md),
 applied to the sums. Rank 1 is the worst (highest rate); units with nothing to measure have no
-rank. The PDF is written only where Chromium is installed (`make browser`).
+rank. The PDF is written only where WeasyPrint can load Pango (`make browser` installs it).
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -32,7 +29,6 @@ log = logging.getLogger(__name__)
 
 RATES_MODEL = "quality.qa_dual_publicity_rates"
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "monthly_notice.html"
-CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
 
 _RATES = """
            quality.late_rate(sum(decisions_late), sum(decisions_reported)) as late_rate,
@@ -146,17 +142,10 @@ def _render(context: dict) -> str:
 
 
 def _print_pdf(html: Path, pdf: Path) -> Path | None:
-    """The notice as PDF, printed by headless Chromium (A4, the page's @page rule); None without Chromium."""
-    browser = next((shutil.which(name) for name in CHROMIUM if shutil.which(name)), None)
-    if browser is None:
-        log.warning("monthly notice: no Chromium on PATH, %s not written (make browser installs it)", pdf.name)
-        return None
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                        f"--user-data-dir={profile}", "--no-pdf-header-footer", f"--print-to-pdf={pdf}",
-                        html.as_uri()], capture_output=True, text=True, timeout=120, check=True)
-    return pdf
+    """The notice as PDF (A4, the page's @page rule); None where no PDF can be printed (no Pango)."""
+    from credit_dw.reports.pdf import write_pdf
+
+    return None if write_pdf(html, pdf) else pdf
 
 
 def write_monthly_notice(month: date, *, pdf: bool = True) -> MonthlyNotice:
