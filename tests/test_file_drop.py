@@ -1,5 +1,6 @@
 """The file-drop connector on real files: GBK, UTF-8 (with and without BOM) and XLSX written here,
-bad deliveries rejected with file, line and reason, a missing required column failing the night,
+bad deliveries rejected with file, line and reason (a missing required column too: the file
+alone is refused), a night whose every file is refused failing,
 duplicate deliveries skipped, reruns idempotent, and a night without files accepted empty.
 
 Runs the ingest steps directly (no Airflow) on feed `admin_penalty` against the embedded
@@ -22,7 +23,7 @@ import pytest
 from credit_dw.catalog import get_source
 from credit_dw.config import settings
 from credit_dw.connectors.files import connector
-from credit_dw.connectors.files.errors import MissingColumnsError
+from credit_dw.connectors.files.errors import AllFilesRefusedError
 from credit_dw.connectors.files.headers import aliases_path, header_aliases, normalize_header, required_columns
 from credit_dw.connectors.files.receipts import file_receipts
 from credit_dw.ingest import ledger
@@ -102,6 +103,42 @@ def _write_xlsx(path: Path, records: list[dict], *, title: str | None = None) ->
                 value = float(value)
             row.append(value)
         sheet.append(row)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook.save(path)
+    return path
+
+
+#: The national template's group header: the six subject codes sit under one merged cell.
+_CODE_GROUP = ("uscc", "business_registration_number", "organisation_code", "tax_registration_number",
+               "public_institution_certificate_number", "social_organisation_registration_number")
+_CODE_SUBHEADERS = {"uscc": "统一社会信用代码", "business_registration_number": "工商注册号",
+                    "organisation_code": "组织机构代码", "tax_registration_number": "税务登记号",
+                    "public_institution_certificate_number": "事业单位证书号",
+                    "social_organisation_registration_number": "社会组织登记证号"}
+
+
+def _write_merged_header_xlsx(path: Path, records: list[dict]) -> Path:
+    """The template as departments fill it in Excel: a merged title row, then a two-row header where
+    "行政相对人代码" is merged over the six code columns (their names in the row below) and every
+    other header is merged down over both rows."""
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    fields = list(TEMPLATE)
+    sheet.cell(1, 1, "行政处罚信息报送表")
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(fields))
+    first_code = fields.index(_CODE_GROUP[0]) + 1
+    for column, name in enumerate(fields, 1):
+        if name in _CODE_GROUP:
+            sheet.cell(3, column, _CODE_SUBHEADERS[name])
+        else:
+            sheet.cell(2, column, TEMPLATE[name])
+            sheet.merge_cells(start_row=2, start_column=column, end_row=3, end_column=column)
+    sheet.cell(2, first_code, "行政相对人代码")
+    sheet.merge_cells(start_row=2, start_column=first_code, end_row=2, end_column=first_code + len(_CODE_GROUP) - 1)
+    for record in records:
+        sheet.append([record.get(f) for f in fields])
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook.save(path)
     return path
@@ -268,28 +305,70 @@ def test_undecodable_bytes_reject_the_file_with_its_line_and_the_rest_lands(ware
     assert outcome.status == "accepted" and outcome.rows_received == 2
 
 
-def test_a_file_without_a_required_column_fails_the_whole_night(warehouse_url, conn):
-    night = date(2024, 1, 22)
-    inbox = _inbox(night)
-    _write_csv(inbox / "hbsamr_ok.csv", _records(night, "ok", 2))
-    headers = {k: v for k, v in TEMPLATE.items() if k not in ("decision_date", "authority_name")}
+def _without_columns(path: Path, records: list[dict], dropped: tuple[str, ...]) -> Path:
+    headers = {k: v for k, v in TEMPLATE.items() if k not in dropped}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(headers.values())
-    for record in _records(night, "short", 2):
+    for record in records:
         writer.writerow([record.get(k) or "" for k in headers])
-    (inbox / "hbzjt_short.csv").write_text(buffer.getvalue(), encoding="utf-8")
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    return path
 
-    with pytest.raises(MissingColumnsError) as raised:
+
+def test_a_file_without_a_required_column_is_refused_alone_and_the_others_land(warehouse_url, conn):
+    from credit_dw.ingest import returns
+
+    night = date(2024, 1, 22)
+    inbox = _inbox(night)
+    _write_csv(inbox / "hbsamr_ok.csv", _records(night, "ok", 2))
+    _write_xlsx(inbox / "hbjtt_ok.xlsx", _records(night, "okx", 3))
+    _without_columns(inbox / "hbzjt_short.csv", _records(night, "short", 4), ("decision_date", "authority_name"))
+    _write_merged_header_xlsx(inbox / "hbsthjt_merged.xlsx", _records(night, "merged", 2))
+
+    outcome = ingest.ingest(SOURCE, night)
+
+    assert outcome.status == "accepted" and ledger.batch_row(outcome.batch_id)["status"] == "accepted"
+    receipts = _receipts(outcome.batch_id)
+    assert {n: r["outcome"] for n, r in receipts.items()}["hbsamr_ok.csv"] == "landed"
+    assert receipts["hbjtt_ok.xlsx"]["outcome"] == "landed"
+    short = receipts["hbzjt_short.csv"]
+    assert (short["outcome"], short["rows"], short["rows_note"]) == ("rejected", 4, None)
+    for text in ("处罚决定日期 (decision_date)", "处罚机关 (authority_name)"):
+        assert text in short["reason"]
+    assert "处罚决定日期、处罚机关" in short["notice"]
+    landed_files = {r[0] for r in _raw(conn, outcome.batch_id)}
+    assert {"hbsamr_ok.csv", "hbjtt_ok.xlsx"} <= landed_files and "hbzjt_short.csv" not in landed_files
+    refused = sum(r["rows"] or 0 for r in receipts.values() if r["outcome"] == "rejected")
+    delivered = sum(r["rows"] or 0 for r in receipts.values())
+    assert delivered == outcome.rows_received + refused
+
+    # The department gets its own file back, with the reason; the others get nothing.
+    notices = {n.department: n for n in returns.write_return_notices(SOURCE, night)}
+    notice = notices["河北省住房和城乡建设厅"]
+    body = list(csv.reader(io.StringIO(notice.path.read_bytes().decode("utf-8-sig"))))[1:]
+    assert [(r[0], r[3], r[5]) for r in body] == [("hbzjt_short.csv", "（整个文件）", "file_rejected")]
+    assert "缺少必报列" in body[0][4] and "处罚决定日期" in body[0][4] and "共 4 行" in body[0][4]
+    assert "河北省市场监督管理局" not in notices and "河北省交通运输厅" not in notices
+
+
+def test_a_night_whose_every_file_is_refused_fails_the_feed(warehouse_url, conn):
+    night = date(2024, 1, 23)
+    inbox = _inbox(night)
+    _without_columns(inbox / "hbzjt_short.csv", _records(night, "short", 2), ("decision_date", "authority_name"))
+    (inbox / "hbjtt_notes.txt").write_text("说明", encoding="utf-8")
+
+    with pytest.raises(AllFilesRefusedError) as raised:
         ingest.extract(SOURCE, night)
 
     batch = ledger.batch_row(ledger.batch_id_for(SOURCE, night))
     assert batch["status"] == "failed"
-    for text in ("hbzjt_short.csv", "处罚决定日期 (decision_date)", "处罚机关 (authority_name)"):
+    for text in ("hbzjt_short.csv", "处罚决定日期 (decision_date)", "hbjtt_notes.txt", "every file"):
         assert text in str(raised.value) and text in batch["message"]
-    assert "hbsamr_ok.csv" not in batch["message"]
     assert _raw(conn, batch["batch_id"]) == []
-    assert file_receipts(batch["batch_id"]) == []
+    # The receipts stay, so the night's status and the return notices can name both files.
+    assert {r["file_name"]: r["outcome"] for r in file_receipts(batch["batch_id"])} == {
+        "hbzjt_short.csv": "rejected", "hbjtt_notes.txt": "rejected"}
 
 
 def test_cut_off_csv_files_are_rejected_with_their_row(warehouse_url, conn):

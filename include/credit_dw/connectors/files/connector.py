@@ -19,11 +19,12 @@ Contract, per file (outcomes in `meta.file_receipts`, one row per file and batch
   department's return notice lists it, so it can correct and re-send it) when it cannot be
   decoded (CSV: BOM → UTF-8-SIG, else strict UTF-8, else GB18030, the superset of GBK), is
   malformed or cut off (unterminated quoted field, a row with fewer cells than the header), is not
-  a readable XLSX workbook, has no header row, has two columns meaning the same field, or has an
-  unsupported type;
-- a file lacking a column of the catalog's `required_columns` fails the WHOLE batch (raised; the
-  ledger marks the batch failed and names file and columns), because landing the night without it
-  would make the department's records look omitted (漏报) [000 §2.2];
+  a readable XLSX workbook, has no header row, has two columns meaning the same field, has an
+  unsupported type, or lacks a column of the catalog's `required_columns` (landing it without the
+  column would make the department's records look omitted (漏报) [000 §2.2]; its rows are counted);
+- a refused file is refused ALONE: the night's other files land and the batch goes on to the gate.
+  Only a night whose every delivered file was refused fails the batch (AllFilesRefusedError naming
+  each file and reason; the receipts are kept so the night's status and notices can name them);
 - otherwise `landed`: every data row becomes one landed row with `source_file` (file name) and
   `source_row` (1-based data row number after the header; blank rows keep their number but land
   nothing), canonical fields in catalog order, unknown columns kept in `_extra`.
@@ -49,7 +50,7 @@ from pathlib import Path
 
 from credit_dw.catalog import SourceSpec
 from credit_dw.config import settings
-from credit_dw.connectors.files.errors import FileRejected, MissingColumnsError
+from credit_dw.connectors.files.errors import AllFilesRefusedError, FileRejected
 from credit_dw.connectors.files.headers import aliases_path, header_aliases, map_header, required_columns
 from credit_dw.connectors.files.reading import CHUNK_BYTES, FORMATS, csv_records, detect_encoding, xlsx_records
 from credit_dw.connectors.files.receipts import FileReceipt, clear, earlier_delivery, ensure_tables, record
@@ -73,6 +74,7 @@ class _Scan:
     columns: list[tuple[str, str]] = field(default_factory=list)  # (field|extra|unnamed, name) per column
     missing: list[str] = field(default_factory=list)
     rows: int = 0
+    header_line: int | None = None
 
 
 def inbox_files(inbox: Path) -> list[Path]:
@@ -117,9 +119,10 @@ def _data_rows(scan: _Scan, records: Iterator[tuple[int, list[str | None]]], *, 
     """(data row number, line number, cells) after the header row (the first row with ≥ 2 cells;
     a title row above it is skipped). Blank rows keep their number and are not yielded."""
     header_cells = None
-    for _line, cells in records:
+    for line, cells in records:
         if sum(not _blank(c) for c in cells) >= 2:
             header_cells = cells
+            scan.header_line = line
             break
     if header_cells is None:
         raise FileRejected("no header row (a row with the template's column headers) in the file",
@@ -205,6 +208,19 @@ def _scan(path: Path, archived: Path, sha256: str, size: int, aliases: dict[str,
     return scan
 
 
+def _missing_columns_receipt(spec: SourceSpec, scan: _Scan, base: dict) -> FileReceipt:
+    """A file lacking a column of `required_columns`: refused alone (its rows were counted by the
+    scan); landing it would make the department's records look omitted (漏报) [000 §2.2]."""
+    names = ", ".join(f"{spec.fields[c]} ({c})" for c in scan.missing)
+    headers = "、".join(spec.fields[c] for c in scan.missing)
+    return FileReceipt(
+        **base, outcome="rejected", file_format=scan.file_format, encoding=scan.encoding, rows=scan.rows,
+        line_number=scan.header_line,
+        reason=f"lacks required columns {names}; the file is refused alone (accepted header spellings: "
+               f"{aliases_path().name})",
+        notice=f"文件缺少必报列：{headers}（表头请按模板填写），请补全后整份重新报送")
+
+
 def _write(scan: _Scan, writer: LandingWriter, field_order: list[str]) -> int:
     position = {name: i for i, name in enumerate(field_order)}
     written = 0
@@ -237,7 +253,6 @@ def extract_files(spec: SourceSpec, batch_id: str, logical_date: date, window: W
 
     receipts: list[FileReceipt] = []
     scans: list[_Scan] = []
-    incomplete: list[str] = []
     seen: dict[str, str] = {}
     with connect() as conn:
         for path in inbox_files(inbox):
@@ -267,17 +282,17 @@ def extract_files(spec: SourceSpec, batch_id: str, logical_date: date, window: W
                 log.warning("%s: file %s rejected: %s", batch_id, path.name, bad.reason)
                 continue
             if scan.missing:
-                names = ", ".join(f"{spec.fields[c]} ({c})" for c in scan.missing)
-                incomplete.append(f"file {path.name!r} lacks required columns {names}")
+                receipts.append(_missing_columns_receipt(spec, scan, base))
+                log.warning("%s: file %s refused: %s", batch_id, path.name, receipts[-1].reason)
                 continue
             scans.append(scan)
-    if incomplete:
-        clear(batch_id)
-        raise MissingColumnsError(
-            f"{batch_id}: " + "; ".join(incomplete) + f". The whole night's delivery of {spec.source_id} is "
-            f"held back: ask {spec.department} to re-send with the template's headers (accepted spellings: "
-            f"{aliases_path().name})."
-        )
+    refused = [r for r in receipts if r.outcome == "rejected"]
+    if refused and not scans and len(refused) == len(receipts):
+        record(spec, batch_id, logical_date, receipts)  # kept: status and return notices name the files
+        raise AllFilesRefusedError(
+            f"{batch_id}: every file delivered for the night was refused, nothing of {spec.source_id} "
+            "could land: " + "; ".join(f"{r.file_name!r}: {r.reason}" for r in refused)
+            )
 
     with LandingWriter(spec, batch_id, logical_date) as writer:
         for scan in scans:
