@@ -337,8 +337,14 @@ def test_a_file_without_a_required_column_is_refused_alone_and_the_others_land(w
     for text in ("处罚决定日期 (decision_date)", "处罚机关 (authority_name)"):
         assert text in short["reason"]
     assert "处罚决定日期、处罚机关" in short["notice"]
+    # The merged two-row header reads as the template's: "行政相对人代码" over its six codes.
+    merged = receipts["hbsthjt_merged.xlsx"]
+    assert (merged["outcome"], merged["rows"], merged["sheets"]) == ("landed", 2, "Sheet")
+    assert _raw(conn, outcome.batch_id, "_source_row, subject_name, uscc, decision_date")[-2:] == [
+        (i, r["subject_name"], r["uscc"], r["decision_date"]) for i, r in enumerate(_records(night, "merged", 2), 1)]
+    assert (outcome.rows_received, outcome.rows_quarantined) == (7, 0)
     landed_files = {r[0] for r in _raw(conn, outcome.batch_id)}
-    assert {"hbsamr_ok.csv", "hbjtt_ok.xlsx"} <= landed_files and "hbzjt_short.csv" not in landed_files
+    assert landed_files == {"hbsamr_ok.csv", "hbjtt_ok.xlsx", "hbsthjt_merged.xlsx"}
     refused = sum(r["rows"] or 0 for r in receipts.values() if r["outcome"] == "rejected")
     delivered = sum(r["rows"] or 0 for r in receipts.values())
     assert delivered == outcome.rows_received + refused
@@ -369,6 +375,66 @@ def test_a_night_whose_every_file_is_refused_fails_the_feed(warehouse_url, conn)
     # The receipts stay, so the night's status and the return notices can name both files.
     assert {r["file_name"]: r["outcome"] for r in file_receipts(batch["batch_id"])} == {
         "hbzjt_short.csv": "rejected", "hbjtt_notes.txt": "rejected"}
+
+
+def test_columns_only_some_rows_need_are_checked_per_row(warehouse_url, conn):
+    """The national template for organisations has no 证件类型 / 证件号码 columns (none of its rows is
+    a natural person): it lands. A natural person's row in a file without them is quarantined by the
+    gate's row check (citizen_id_valid), and the organisations of that file load."""
+    night = date(2024, 1, 24)
+    inbox = _inbox(night)
+    rng = random.Random(f"{night}:person")
+    _without_columns(inbox / "hbsamr_org.csv", _records(night, "org", 3), ("id_type", "id_number"))
+    person = _records(night, "mixed", 1, subject_name=identities.person_name(rng), subject_category="自然人",
+                      uscc="", legal_representative="")
+    _without_columns(inbox / "hbjtt_mixed.csv", _records(night, "mixed2", 2) + person, ("id_type", "id_number"))
+
+    outcome = ingest.ingest(SOURCE, night)
+
+    receipts = _receipts(outcome.batch_id)
+    assert {n: (r["outcome"], r["rows"]) for n, r in receipts.items()} == {
+        "hbsamr_org.csv": ("landed", 3), "hbjtt_mixed.csv": ("landed", 3)}
+    assert (outcome.status, outcome.rows_received, outcome.rows_accepted, outcome.rows_quarantined) == (
+        "accepted", 6, 5, 1)
+    issues = conn.execute(
+        """select r._source_file, r._source_row, i.check_name from meta.row_issues i
+           join raw.admin_penalty__penalties r on r._batch_id = i.batch_id and r._row_number = i.row_number
+           where i.batch_id = %s and i.severity = 'critical'""", (outcome.batch_id,)).fetchall()
+    assert issues == [("hbjtt_mixed.csv", 3, "citizen_id_valid")]
+
+
+def test_a_legacy_file_without_the_subject_category_takes_it_from_the_code(warehouse_url, conn):
+    """A legacy CF_* file has no CF_XDR_LB (行政相对人类别); its USCC says what the subject is
+    (GB 32100: registration authority 9 工商 with kind 2 → 个体工商户, any other USCC → 法人及非法人组织).
+    A row without a code says nothing: the gate quarantines it (subject_category_known)."""
+    night = date(2024, 1, 25)
+    inbox = _inbox(night)
+    rng = random.Random(f"{night}:legacy")
+    records = _records(night, "legacy", 6)  # one row of six returned: under the 20 % that rejects a batch
+    records[1]["uscc"] = identities.make_uscc(rng, "130102", kind="2")
+    records[2]["uscc"] = ""
+    legacy = {k: v for k, v in _legacy_headers().items() if k != "subject_category"}
+    assert "subject_category" not in legacy and legacy["uscc"].startswith("CF_")
+    fields = [f for f in TEMPLATE if f in legacy]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([legacy[f] for f in fields])
+    for record in records:
+        writer.writerow([record.get(f) or "" for f in fields])
+    (inbox / "hbzjt_cf_legacy.csv").write_bytes(buffer.getvalue().encode("gbk"))
+
+    outcome = ingest.ingest(SOURCE, night)
+
+    receipt = _receipts(outcome.batch_id)["hbzjt_cf_legacy.csv"]
+    assert (receipt["outcome"], receipt["rows"]) == ("landed", 6)
+    assert "行政相对人类别" in receipt["notes"] and "统一社会信用代码" in receipt["notes"]
+    assert _raw(conn, outcome.batch_id, "_source_row, subject_category") == [
+        (1, "法人及非法人组织"), (2, "个体工商户"), (3, None)] + [(i, "法人及非法人组织") for i in (4, 5, 6)]
+    assert (outcome.status, outcome.rows_accepted, outcome.rows_quarantined) == ("accepted", 5, 1)
+    checks = {r[0] for r in conn.execute(
+        "select check_name from meta.row_issues where batch_id = %s and severity = 'critical'",
+        (outcome.batch_id,)).fetchall()}
+    assert "subject_category_known" in checks
 
 
 def test_cut_off_csv_files_are_rejected_with_their_row(warehouse_url, conn):
@@ -411,6 +477,61 @@ def test_a_malformed_workbook_is_rejected_and_a_good_one_lands(warehouse_url, co
         assert "not a readable XLSX workbook" in receipts[name]["reason"], receipts[name]["reason"]
     assert "unsupported file type '.txt'" in receipts["hbsamr_notes.txt"]["reason"]
     assert len(_raw(conn, batch_id)) == 2
+
+
+def test_odd_files_are_read_or_refused_by_name(warehouse_url, conn):
+    """CR-only line endings (old Excel for Mac) are read; every worksheet carrying the template's
+    header is read and the receipt names them; a password-protected workbook and a duplicated
+    header are refused with a reason a person can read."""
+    import openpyxl
+
+    from credit_dw.ingest import returns
+
+    night = date(2024, 2, 6)
+    inbox = _inbox(night)
+    _write_csv(inbox / "hbsamr_mac.csv", _records(night, "mac", 3), newline="\r")
+    assert b"\n" not in (inbox / "hbsamr_mac.csv").read_bytes()
+
+    workbook = openpyxl.Workbook()
+    notes = workbook.active
+    notes.title = "填报说明"
+    notes.append(["请按模板填写，每行一条处罚决定。"])
+    for title, tag in (("一月", "jan"), ("二月", "feb")):
+        sheet = workbook.create_sheet(title)
+        sheet.append([TEMPLATE[f] for f in TEMPLATE])
+        for record in _records(night, tag, 2):
+            sheet.append([record.get(f) for f in TEMPLATE])
+    workbook.save(inbox / "hbjtt_sheets.xlsx")
+
+    # An encrypted workbook is an OLE compound file whose EncryptedPackage stream holds the .xlsx;
+    # written here by hand (no encryption tool in the environment): the signature and stream name.
+    (inbox / "hbzjt_locked.xlsx").write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + bytes(504)
+                                              + "EncryptedPackage".encode("utf-16-le") + bytes(512))
+    doubled = _write_csv(inbox / "hbyjglt_dup.csv", _records(night, "dup", 2),
+                         extra={"\ufeff行政相对人名称": "重复"})
+    assert "\ufeff" in doubled.read_text(encoding="utf-8")
+
+    outcome = ingest.ingest(SOURCE, night)
+
+    receipts = _receipts(outcome.batch_id)
+    assert (receipts["hbsamr_mac.csv"]["outcome"], receipts["hbsamr_mac.csv"]["rows"]) == ("landed", 3)
+    sheets = receipts["hbjtt_sheets.xlsx"]
+    assert (sheets["outcome"], sheets["rows"], sheets["sheets"]) == ("landed", 4, "一月、二月")
+    assert "“一月”（2 行）" in sheets["notes"] and "填报说明" in sheets["notes"]
+    assert [r[:2] for r in _raw(conn, outcome.batch_id) if r[0] == "hbjtt_sheets.xlsx"] == [
+        ("hbjtt_sheets.xlsx", i) for i in (1, 2, 3, 4)]
+    locked = receipts["hbzjt_locked.xlsx"]
+    assert locked["outcome"] == "rejected" and "password-protected" in locked["reason"]
+    assert "设置了打开密码" in locked["notice"]
+    dup = receipts["hbyjglt_dup.csv"]
+    assert dup["outcome"] == "rejected" and dup["rows"] == 2
+    assert "\\ufeff" not in dup["reason"] and "\ufeff" not in dup["reason"] + dup["notice"]
+    assert '"行政相对人名称" and "行政相对人名称" both mean subject_name' in dup["reason"], dup["reason"]
+    assert outcome.status == "accepted" and outcome.rows_received == 7 == outcome.rows_accepted
+
+    notices = {n.department: n for n in returns.write_return_notices(SOURCE, night)}
+    text = notices["河北省住房和城乡建设厅"].path.read_bytes().decode("utf-8-sig")
+    assert "hbzjt_locked.xlsx" in text and "设置了打开密码" in text
 
 
 def test_a_file_delivered_again_is_skipped_and_a_rerun_does_not_count_its_own(warehouse_url, conn):

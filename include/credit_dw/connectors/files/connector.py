@@ -25,6 +25,10 @@ Contract, per file (outcomes in `meta.file_receipts`, one row per file and batch
 - a refused file is refused ALONE: the night's other files land and the batch goes on to the gate.
   Only a night whose every delivered file was refused fails the batch (AllFilesRefusedError naming
   each file and reason; the receipts are kept so the night's status and notices can name them);
+- which columns a file must have is decided by the catalog per file (`required_columns`) and per
+  row (`required_by_row`: a column only some rows need is the gate's row check, so a file may lack
+  it); a column the file lacks but another column says (`derived_when_missing`, e.g.
+  行政相对人类别 from the USCC) is filled row by row, and the receipt's `notes` says so;
 - otherwise `landed`: every data row becomes one landed row with `source_file` (file name) and
   `source_row` (1-based data row number after the header; blank rows keep their number but land
   nothing), canonical fields in catalog order, unknown columns kept in `_extra`.
@@ -51,14 +55,37 @@ from pathlib import Path
 from credit_dw.catalog import SourceSpec
 from credit_dw.config import settings
 from credit_dw.connectors.files.errors import AllFilesRefusedError, FileRejected
-from credit_dw.connectors.files.headers import aliases_path, header_aliases, map_header, required_columns
-from credit_dw.connectors.files.reading import CHUNK_BYTES, FORMATS, csv_records, detect_encoding, xlsx_records
-from credit_dw.connectors.files.receipts import FileReceipt, clear, earlier_delivery, ensure_tables, record
+from credit_dw.connectors.files.headers import (
+    Derivation,
+    aliases_path,
+    derivations,
+    header_aliases,
+    map_header,
+    normalize_header,
+    required_columns,
+    row_required_columns,
+)
+from credit_dw.connectors.files.reading import CHUNK_BYTES, FORMATS, csv_records, detect_encoding, xlsx_sheets
+from credit_dw.connectors.files.receipts import FileReceipt, earlier_delivery, ensure_tables, record
 from credit_dw.db.connect import connect
 from credit_dw.ingest.landing import LandingFile, LandingWriter
 from credit_dw.ingest.ledger import Window
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Part:
+    """One table of a file with its own header: the CSV, or one worksheet of a workbook."""
+
+    sheet: str | None
+    columns: list[tuple[str, str]] = field(default_factory=list)  # (field|extra|unnamed, name) per column
+    missing: list[str] = field(default_factory=list)
+    derived: list[Derivation] = field(default_factory=list)  # columns the part lacks, taken from another
+    header_line: int | None = None
+    rows: int = 0
+    first_row: int = 0  # data rows are numbered on from here (the sheets before it)
+    last_row: int = 0
 
 
 @dataclass
@@ -71,10 +98,24 @@ class _Scan:
     bytes: int
     file_format: str
     encoding: str | None
-    columns: list[tuple[str, str]] = field(default_factory=list)  # (field|extra|unnamed, name) per column
-    missing: list[str] = field(default_factory=list)
-    rows: int = 0
-    header_line: int | None = None
+    parts: list[_Part] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what reading did beyond mapping headers (receipt)
+
+    @property
+    def rows(self) -> int:
+        return sum(p.rows for p in self.parts)
+
+    @property
+    def missing(self) -> list[str]:
+        return list(dict.fromkeys(c for p in self.parts for c in p.missing))
+
+    @property
+    def header_line(self) -> int | None:
+        return self.parts[0].header_line if self.parts else None
+
+    @property
+    def sheets(self) -> str | None:
+        return "、".join(p.sheet for p in self.parts) if self.file_format == "xlsx" else None
 
 
 def inbox_files(inbox: Path) -> list[Path]:
@@ -104,33 +145,64 @@ def _archive(path: Path, archive_dir: Path) -> tuple[Path, str, int]:
     return target, digest.hexdigest(), size
 
 
-def _records(scan: _Scan) -> Iterator[tuple[int, list[str | None]]]:
+def _tables(scan: _Scan) -> Iterator[tuple[str | None, Iterator[tuple[int, list[str | None]]],
+                                           list[tuple[int, int, int, int]]]]:
+    """(sheet title or None, records, merged ranges) of each table of the file."""
     if scan.file_format == "xlsx":
-        return xlsx_records(scan.archived)
-    return csv_records(scan.archived, scan.encoding or "utf-8")
+        for sheet in xlsx_sheets(scan.archived):
+            yield sheet.title, sheet.records, sheet.merges
+    else:
+        yield None, csv_records(scan.archived, scan.encoding or "utf-8"), []
 
 
 def _blank(cell: str | None) -> bool:
     return cell is None or not cell.strip()
 
 
-def _data_rows(scan: _Scan, records: Iterator[tuple[int, list[str | None]]], *, header_found=None
-               ) -> Iterator[tuple[int, int, list[str | None]]]:
-    """(data row number, line number, cells) after the header row (the first row with ≥ 2 cells;
-    a title row above it is skipped). Blank rows keep their number and are not yielded."""
-    header_cells = None
-    for line, cells in records:
-        if sum(not _blank(c) for c in cells) >= 2:
-            header_cells = cells
-            scan.header_line = line
+def _header(records: Iterator[tuple[int, list[str | None]]], merges: list[tuple[int, int, int, int]],
+            aliases: dict[str, str] | None) -> tuple[int, list[str | None]] | None:
+    """(line, header cells): the first row with two different values (a title row above it, merged
+    across the columns or not, is skipped). A header cell merged down over the rows below makes
+    them header rows too (the template's two-row header: "行政相对人代码" over its six codes); each
+    column's header is then its lowest value that is a known header, else its lowest value."""
+    first = next(((n, c) for n, c in records if len({x.strip() for x in c if not _blank(x)}) >= 2), None)
+    if first is None:
+        return None
+    line, cells = first
+    last = max((m[2] for m in merges if m[0] == line and m[2] > line), default=line)
+    rows = [cells]
+    while len(rows) <= last - line:
+        try:
+            _more, below = next(records)
+        except StopIteration:
             break
-    if header_cells is None:
+        rows.append(below)
+    if len(rows) == 1:
+        return line, cells
+    width = max(len(r) for r in rows)
+    header: list[str | None] = []
+    for column in range(width):
+        stack = [r[column] for r in reversed(rows) if column < len(r) and not _blank(r[column])]
+        known = [c for c in stack if aliases and normalize_header(c) in aliases]
+        header.append((known or stack or [None])[0])
+    return line, header
+
+
+def _data_rows(scan: _Scan, part: _Part, records: Iterator[tuple[int, list[str | None]]],
+               merges: list[tuple[int, int, int, int]], aliases: dict[str, str] | None, *, first_row: int = 0,
+               header_found=None) -> Iterator[tuple[int, int, list[str | None]]]:
+    """(data row number, line number, cells) after the header (see `_header`). Rows are numbered
+    from `first_row` + 1 (a workbook's sheets continue one numbering); blank rows keep their number
+    and are not yielded."""
+    found = _header(records, merges, aliases)
+    if found is None:
         raise FileRejected("no header row (a row with the template's column headers) in the file",
                            notice="文件中没有表头行（含模板列名的一行），请使用模板表头后重新报送")
-    if header_found is not None:
-        header_found(header_cells)
+    part.header_line, header_cells = found
+    if header_found is not None and not header_found(header_cells):
+        return
     width = len(header_cells)
-    row_number = 0
+    row_number = first_row
     while True:
         try:
             line, cells = next(records)
@@ -140,6 +212,7 @@ def _data_rows(scan: _Scan, records: Iterator[tuple[int, list[str | None]]], *, 
             bad.row = bad.row or row_number + 1  # the record being read when the file broke
             raise
         row_number += 1
+        part.last_row = row_number
         if all(_blank(c) for c in cells):
             continue
         if len(cells) < width:
@@ -168,16 +241,20 @@ def refused_rows(archived: Path, file_format: str | None) -> tuple[int | None, s
     records = None
     try:
         encoding = detect_encoding(archived) if file_format == "csv" else None
-        records = xlsx_records(archived) if file_format == "xlsx" else csv_records(archived, encoding or "utf-8")
-        header_seen, rows, filled_rows = False, 0, 0
-        for _line, cells in records:
-            filled = sum(not _blank(c) for c in cells)
-            filled_rows += filled > 0
-            if not header_seen:
-                header_seen = filled >= 2
-            elif filled:
-                rows += 1
-        if header_seen:
+        tables = ([s.records for s in xlsx_sheets(archived)] if file_format == "xlsx"
+                  else [csv_records(archived, encoding or "utf-8")])
+        any_header, rows, filled_rows = False, 0, 0
+        for records in tables:
+            header_seen = False
+            for _line, cells in records:
+                filled = sum(not _blank(c) for c in cells)
+                filled_rows += filled > 0
+                if not header_seen:
+                    header_seen = filled >= 2
+                elif filled:
+                    rows += 1
+            any_header = any_header or header_seen
+        if any_header:
             return rows, None
         return filled_rows, "估计值：文件中没有表头行，按非空行计"
     except FileRejected:
@@ -189,7 +266,8 @@ def refused_rows(archived: Path, file_format: str | None) -> tuple[int | None, s
     return max(lines - 1, 0), "估计值：文件无法按行解析，按非空文本行数减表头 1 行计"
 
 
-def _scan(path: Path, archived: Path, sha256: str, size: int, aliases: dict[str, str], required: list[str]) -> _Scan:
+def _scan(path: Path, archived: Path, sha256: str, size: int, aliases: dict[str, str], required: list[str],
+          derivable: dict[str, Derivation] | None = None, spec: SourceSpec | None = None) -> _Scan:
     """Validate a file end to end without landing it: FileRejected, or its column plan and row count."""
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
@@ -199,12 +277,47 @@ def _scan(path: Path, archived: Path, sha256: str, size: int, aliases: dict[str,
     scan = _Scan(path.name, archived, sha256, size, FORMATS[suffix], None)
     if scan.file_format == "csv":
         scan.encoding = detect_encoding(archived)
+    skipped: list[str] = []
+    headless: list[str] = []
+    for sheet, records, merges in _tables(scan):
+        part = _Part(sheet, first_row=scan.parts[-1].last_row if scan.parts else 0)
 
-    def on_header(cells: list[str | None]) -> None:
-        scan.columns, scan.missing = map_header(cells, aliases, required)
+        def on_header(cells: list[str | None], part: _Part = part, sheet: str | None = sheet) -> bool:
+            part.columns, part.missing = map_header(cells, aliases, required)
+            present = {name for kind, name in part.columns if kind == "field"}
+            if sheet is not None and len(present) < 2:
+                skipped.append(sheet)  # a sheet without the template's header (notes, a summary)
+                return False
+            for target in list(part.missing):
+                how = (derivable or {}).get(target)
+                if how is not None and how.source in present:
+                    part.missing.remove(target)
+                    part.derived.append(how)
+                    if spec is not None and how.note(spec) not in scan.notes:
+                        scan.notes.append(how.note(spec))
+            return True
 
-    for _ in _data_rows(scan, _records(scan), header_found=on_header):
-        scan.rows += 1
+        try:
+            for _ in _data_rows(scan, part, records, merges, aliases, first_row=part.first_row,
+                                 header_found=on_header):
+                part.rows += 1
+        except FileRejected:
+            if sheet is None or part.header_line is not None:
+                raise
+            headless.append(sheet)  # an empty sheet, or one of text only
+            continue
+        if sheet is None or sheet not in skipped:
+            scan.parts.append(part)
+    if scan.file_format == "xlsx":
+        if not scan.parts:
+            sheets = "、".join(skipped + headless)
+            raise FileRejected(
+                f"no worksheet carries the template's header (worksheets: {sheets})",
+                notice=f"工作簿中没有含模板表头的工作表（工作表：{sheets}），请使用模板表头后重新报送")
+        if len(scan.parts) > 1 or skipped or headless:
+            read = "、".join(f"“{p.sheet}”（{p.rows} 行）" for p in scan.parts)
+            scan.notes.insert(0, f"读取工作表 {read}" + (f"；未读取（无模板表头）：{'、'.join(skipped + headless)}"
+                                                     if skipped or headless else ""))
     return scan
 
 
@@ -223,22 +336,29 @@ def _missing_columns_receipt(spec: SourceSpec, scan: _Scan, base: dict) -> FileR
 
 def _write(scan: _Scan, writer: LandingWriter, field_order: list[str]) -> int:
     position = {name: i for i, name in enumerate(field_order)}
+    parts = {p.sheet: p for p in scan.parts}
     written = 0
-    for row_number, _line, cells in _data_rows(scan, _records(scan)):
-        values: list[str | None] = [None] * len(field_order)
-        extra: dict[str, str | None] = {}
-        for index, cell in enumerate(cells):
-            value = None if cell is None or cell == "" else cell
-            if index < len(scan.columns):
-                kind, name = scan.columns[index]
-                if kind == "field":
-                    values[position[name]] = value
-                elif kind == "extra" or value is not None:
-                    extra[name] = value
-            elif value is not None and value.strip():
-                extra[f"column_{index + 1}"] = value
-        writer.write_row(values, source_file=scan.name, source_row=row_number, extra=extra or None)
-        written += 1
+    for sheet, records, merges in _tables(scan):
+        part = parts.get(sheet)
+        if part is None:
+            continue  # a sheet the scan did not read
+        for row_number, _line, cells in _data_rows(scan, part, records, merges, None, first_row=part.first_row):
+            values: list[str | None] = [None] * len(field_order)
+            extra: dict[str, str | None] = {}
+            for index, cell in enumerate(cells):
+                value = None if cell is None or cell == "" else cell
+                if index < len(part.columns):
+                    kind, name = part.columns[index]
+                    if kind == "field":
+                        values[position[name]] = value
+                    elif kind == "extra" or value is not None:
+                        extra[name] = value
+                elif value is not None and value.strip():
+                    extra[f"column_{index + 1}"] = value
+            for how in part.derived:
+                values[position[how.target]] = how.value(values[position[how.source]])
+            writer.write_row(values, source_file=scan.name, source_row=row_number, extra=extra or None)
+            written += 1
     return written
 
 
@@ -250,6 +370,8 @@ def extract_files(spec: SourceSpec, batch_id: str, logical_date: date, window: W
     archive_dir = settings.landing_dir(spec.source_id, night) / "delivered"
     aliases = header_aliases(spec)
     required = required_columns(spec)
+    row_required_columns(spec)  # checked: a column some rows need is the gate's, per row
+    derivable = derivations(spec)
 
     receipts: list[FileReceipt] = []
     scans: list[_Scan] = []
@@ -272,7 +394,7 @@ def extract_files(spec: SourceSpec, batch_id: str, logical_date: date, window: W
                 continue
             seen[sha256] = path.name
             try:
-                scan = _scan(path, archived, sha256, size, aliases, required)
+                scan = _scan(path, archived, sha256, size, aliases, required, derivable, spec)
             except FileRejected as bad:
                 rows, rows_note = refused_rows(archived, FORMATS.get(path.suffix.lower()))
                 receipts.append(FileReceipt(
@@ -302,7 +424,8 @@ def extract_files(spec: SourceSpec, batch_id: str, logical_date: date, window: W
                                    f"{rows} when landed")
             receipts.append(FileReceipt(
                 file_name=scan.name, sha256=scan.sha256, bytes=scan.bytes, outcome="landed",
-                archived_as=str(scan.archived), file_format=scan.file_format, encoding=scan.encoding, rows=rows))
+                archived_as=str(scan.archived), file_format=scan.file_format, encoding=scan.encoding, rows=rows,
+                notes="；".join(scan.notes) or None, sheets=scan.sheets))
         landed = writer.finish()
     receipts.sort(key=lambda r: r.file_name)
     record(spec, batch_id, logical_date, receipts)
