@@ -43,6 +43,7 @@ twice (validate, then write), memory stays constant whatever the file size.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import logging
 import os
@@ -262,7 +263,13 @@ def refused_rows(archived: Path, file_format: str | None) -> tuple[int | None, s
     if file_format == "xlsx":
         return None, "工作簿无法读取，行数无法统计"
     with open(archived, "rb") as fh:
-        lines = sum(1 for raw in fh if raw.strip())
+        utf16 = fh.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    if utf16:  # its line breaks are two bytes; count them as text
+        with open(archived, encoding="utf-16", errors="replace") as text:
+            lines = sum(1 for line in text if line.strip())
+    else:
+        with open(archived, "rb") as fh:
+            lines = sum(1 for raw in fh if raw.strip())
     return max(lines - 1, 0), "估计值：文件无法按行解析，按非空文本行数减表头 1 行计"
 
 
