@@ -31,7 +31,9 @@ Contract, per file (outcomes in `meta.file_receipts`, one row per file and batch
   行政相对人类别 from the USCC) is filled row by row, and the receipt's `notes` says so;
 - otherwise `landed`: every data row becomes one landed row with `source_file` (file name) and
   `source_row` (1-based data row number after the header; blank rows keep their number but land
-  nothing), canonical fields in catalog order, unknown columns kept in `_extra`.
+  nothing; a workbook's sheets carrying the template's header are read in order and numbered on,
+  the receipt's `sheets` and `notes` say which sheets and how many rows each), canonical fields
+  in catalog order, unknown columns kept in `_extra`.
 
 Headers are mapped through `seeds/field_aliases.csv` (template headers, legacy CF_* / XK_* codes,
 canonical names) plus the catalog's own `fields`, after `normalize_header`. No files for the night
