@@ -117,10 +117,15 @@ _CODE_SUBHEADERS = {"uscc": "统一社会信用代码", "business_registration_n
                     "social_organisation_registration_number": "社会组织登记证号"}
 
 
+_LEGAL_GROUP = {"legal_representative": "姓名", "legal_representative_id_type": "证件类型",
+                "legal_representative_id_number": "证件号码"}
+
+
 def _write_merged_header_xlsx(path: Path, records: list[dict]) -> Path:
     """The template as departments fill it in Excel: a merged title row, then a two-row header where
-    "行政相对人代码" is merged over the six code columns (their names in the row below) and every
-    other header is merged down over both rows."""
+    "行政相对人代码" is merged over the six code columns (their names in the row below), "法定代表人"
+    over 姓名 / 证件类型 / 证件号码 (which alone would mean the subject's own ID columns), and every
+    other header is merged down over both rows; one authority merged down over the data rows."""
     import openpyxl
 
     workbook = openpyxl.Workbook()
@@ -128,17 +133,21 @@ def _write_merged_header_xlsx(path: Path, records: list[dict]) -> Path:
     fields = list(TEMPLATE)
     sheet.cell(1, 1, "行政处罚信息报送表")
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(fields))
-    first_code = fields.index(_CODE_GROUP[0]) + 1
+    for group, subheaders in (("行政相对人代码", _CODE_SUBHEADERS), ("法定代表人", _LEGAL_GROUP)):
+        first = fields.index(next(iter(subheaders))) + 1
+        sheet.cell(2, first, group)
+        sheet.merge_cells(start_row=2, start_column=first, end_row=2, end_column=first + len(subheaders) - 1)
     for column, name in enumerate(fields, 1):
-        if name in _CODE_GROUP:
-            sheet.cell(3, column, _CODE_SUBHEADERS[name])
+        if name in _CODE_SUBHEADERS or name in _LEGAL_GROUP:
+            sheet.cell(3, column, _CODE_SUBHEADERS.get(name) or _LEGAL_GROUP[name])
         else:
             sheet.cell(2, column, TEMPLATE[name])
             sheet.merge_cells(start_row=2, start_column=column, end_row=3, end_column=column)
-    sheet.cell(2, first_code, "行政相对人代码")
-    sheet.merge_cells(start_row=2, start_column=first_code, end_row=2, end_column=first_code + len(_CODE_GROUP) - 1)
-    for record in records:
-        sheet.append([record.get(f) for f in fields])
+    for index, record in enumerate(records):
+        sheet.append([record.get(f) if f != "authority_name" or index == 0 else None for f in fields])
+    authority = fields.index("authority_name") + 1
+    if len(records) > 1:
+        sheet.merge_cells(start_row=4, start_column=authority, end_row=3 + len(records), end_column=authority)
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook.save(path)
     return path
@@ -340,8 +349,10 @@ def test_a_file_without_a_required_column_is_refused_alone_and_the_others_land(w
     # The merged two-row header reads as the template's: "行政相对人代码" over its six codes.
     merged = receipts["hbsthjt_merged.xlsx"]
     assert (merged["outcome"], merged["rows"], merged["sheets"]) == ("landed", 2, "Sheet")
-    assert _raw(conn, outcome.batch_id, "_source_row, subject_name, uscc, decision_date")[-2:] == [
-        (i, r["subject_name"], r["uscc"], r["decision_date"]) for i, r in enumerate(_records(night, "merged", 2), 1)]
+    columns = "_source_row, subject_name, uscc, legal_representative, decision_date, authority_name, id_number"
+    assert _raw(conn, outcome.batch_id, columns)[-2:] == [
+        (i, r["subject_name"], r["uscc"], r["legal_representative"], r["decision_date"], r["authority_name"], None)
+        for i, r in enumerate(_records(night, "merged", 2), 1)]
     assert (outcome.rows_received, outcome.rows_quarantined) == (7, 0)
     landed_files = {r[0] for r in _raw(conn, outcome.batch_id)}
     assert landed_files == {"hbsamr_ok.csv", "hbjtt_ok.xlsx", "hbsthjt_merged.xlsx"}

@@ -165,29 +165,43 @@ def _blank(cell: str | None) -> bool:
 def _header(records: Iterator[tuple[int, list[str | None]]], merges: list[tuple[int, int, int, int]],
             aliases: dict[str, str] | None) -> tuple[int, list[str | None]] | None:
     """(line, header cells): the first row with two different values (a title row above it, merged
-    across the columns or not, is skipped). A header cell merged down over the rows below makes
-    them header rows too (the template's two-row header: "行政相对人代码" over its six codes); each
-    column's header is then its lowest value that is a known header, else its lowest value."""
+    across the columns or not, is skipped). A header cell merged down over the rows below makes them
+    header rows too: the template's two-row header, with a group cell ("行政相对人代码",
+    "法定代表人") merged across the columns of its sub-headers. Then the group's value is spread
+    across its columns, and each column's header is the first of: group and sub-header together
+    ("法定代表人" + "证件号码"), its lowest value, any of its values, that is a known header;
+    else its lowest value."""
     first = next(((n, c) for n, c in records if len({x.strip() for x in c if not _blank(x)}) >= 2), None)
     if first is None:
         return None
     line, cells = first
-    last = max((m[2] for m in merges if m[0] == line and m[2] > line), default=line)
-    rows = [cells]
+    last = max((m[2] for m in merges if m[0] <= line <= m[2] and m[2] > line), default=line)
+    rows = [list(cells)]
     while len(rows) <= last - line:
         try:
             _more, below = next(records)
         except StopIteration:
             break
-        rows.append(below)
+        rows.append(list(below))
     if len(rows) == 1:
         return line, cells
     width = max(len(r) for r in rows)
+    for offset, row in enumerate(rows):
+        row.extend([None] * (width - len(row)))
+        for min_row, min_col, max_row, max_col in merges:
+            if min_row <= line + offset <= max_row and max_col > min_col:
+                for column in range(min_col, min(max_col, width)):
+                    row[column] = row[column] if not _blank(row[column]) else row[min_col - 1]
+
+    def known(text: str | None) -> bool:
+        return bool(text) and aliases is not None and normalize_header(text) in aliases
+
     header: list[str | None] = []
     for column in range(width):
-        stack = [r[column] for r in reversed(rows) if column < len(r) and not _blank(r[column])]
-        known = [c for c in stack if aliases and normalize_header(c) in aliases]
-        header.append((known or stack or [None])[0])
+        values = list(dict.fromkeys(r[column].strip() for r in rows if not _blank(r[column])))
+        joined = "".join(values) if len(values) > 1 else None
+        choice = next((c for c in [joined, *reversed(values)] if known(c)), None)
+        header.append(choice or (values[-1] if values else None))
     return line, header
 
 

@@ -4,7 +4,7 @@ CSV: BOM → UTF-8-SIG, else strict UTF-8, else GB18030 (the superset of GBK), r
 the csv module; lines end in LF or CRLF, or in a lone CR (old Excel for Mac writes those: the
 file's first line ending decides). XLSX: every worksheet, through openpyxl in `read_only` mode,
 with its merged cells (`<mergeCell>` of the sheet's XML, which read-only mode does not parse)
-unmerged: every cell of a merged range reads as its top-left value, as the sender sees it. A
+unmerged down their first column (see `unmerged`). A
 password-protected workbook (an OLE compound file holding an `EncryptedPackage`) and an
 Excel 97-2003 workbook renamed .xlsx are refused by name. Memory stays constant whatever the file
 size (merged ranges are few); a file that cannot be read raises FileRejected with its line.
@@ -186,7 +186,11 @@ def _merged_ranges(sheet) -> list[tuple[int, int, int, int]]:
 
 def unmerged(records: Iterator[tuple[int, list[str | None]]], merges: list[tuple[int, int, int, int]]
              ) -> Iterator[tuple[int, list[str | None]]]:
-    """The records with every cell of a merged range holding the range's top-left value."""
+    """The records with a merged range's top-left value down its first column (a value merged over
+    several rows, e.g. one authority for a run of decisions, belongs to each of them). Across
+    columns a value is not spread: a data cell merged over three columns is one value, not three
+    fields. (The header's merged group cells are spread by the file-drop connector, which knows
+    where the header is.)"""
     if not merges:
         yield from records
         return
@@ -202,9 +206,8 @@ def unmerged(records: Iterator[tuple[int, list[str | None]]], merges: list[tuple
                 cells = cells + [None] * (max_col - len(cells))
             if line == min_row:
                 top_left[merge] = cells[min_col - 1]
-            value = top_left.get(merge)
-            for column in range(min_col - 1, max_col):
-                cells[column] = value
+            else:
+                cells[min_col - 1] = top_left.get(merge)
         yield line, cells
 
 
