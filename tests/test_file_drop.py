@@ -1,5 +1,6 @@
 """The file-drop connector on real files: GBK, UTF-8 (with and without BOM) and XLSX written here,
-bad deliveries rejected with file, line and reason, a missing required column failing the night,
+bad deliveries rejected with file, line and reason (a missing required column too: the file
+alone is refused), a night whose every file is refused failing,
 duplicate deliveries skipped, reruns idempotent, and a night without files accepted empty.
 
 Runs the ingest steps directly (no Airflow) on feed `admin_penalty` against the embedded
@@ -22,7 +23,7 @@ import pytest
 from credit_dw.catalog import get_source
 from credit_dw.config import settings
 from credit_dw.connectors.files import connector
-from credit_dw.connectors.files.errors import MissingColumnsError
+from credit_dw.connectors.files.errors import AllFilesRefusedError
 from credit_dw.connectors.files.headers import aliases_path, header_aliases, normalize_header, required_columns
 from credit_dw.connectors.files.receipts import file_receipts
 from credit_dw.ingest import ledger
@@ -102,6 +103,51 @@ def _write_xlsx(path: Path, records: list[dict], *, title: str | None = None) ->
                 value = float(value)
             row.append(value)
         sheet.append(row)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook.save(path)
+    return path
+
+
+#: The national template's group header: the six subject codes sit under one merged cell.
+_CODE_GROUP = ("uscc", "business_registration_number", "organisation_code", "tax_registration_number",
+               "public_institution_certificate_number", "social_organisation_registration_number")
+_CODE_SUBHEADERS = {"uscc": "统一社会信用代码", "business_registration_number": "工商注册号",
+                    "organisation_code": "组织机构代码", "tax_registration_number": "税务登记号",
+                    "public_institution_certificate_number": "事业单位证书号",
+                    "social_organisation_registration_number": "社会组织登记证号"}
+
+
+_LEGAL_GROUP = {"legal_representative": "姓名", "legal_representative_id_type": "证件类型",
+                "legal_representative_id_number": "证件号码"}
+
+
+def _write_merged_header_xlsx(path: Path, records: list[dict]) -> Path:
+    """The template as departments fill it in Excel: a merged title row, then a two-row header where
+    "行政相对人代码" is merged over the six code columns (their names in the row below), "法定代表人"
+    over 姓名 / 证件类型 / 证件号码 (which alone would mean the subject's own ID columns), and every
+    other header is merged down over both rows; one authority merged down over the data rows."""
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    fields = list(TEMPLATE)
+    sheet.cell(1, 1, "行政处罚信息报送表")
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(fields))
+    for group, subheaders in (("行政相对人代码", _CODE_SUBHEADERS), ("法定代表人", _LEGAL_GROUP)):
+        first = fields.index(next(iter(subheaders))) + 1
+        sheet.cell(2, first, group)
+        sheet.merge_cells(start_row=2, start_column=first, end_row=2, end_column=first + len(subheaders) - 1)
+    for column, name in enumerate(fields, 1):
+        if name in _CODE_SUBHEADERS or name in _LEGAL_GROUP:
+            sheet.cell(3, column, _CODE_SUBHEADERS.get(name) or _LEGAL_GROUP[name])
+        else:
+            sheet.cell(2, column, TEMPLATE[name])
+            sheet.merge_cells(start_row=2, start_column=column, end_row=3, end_column=column)
+    for index, record in enumerate(records):
+        sheet.append([record.get(f) if f != "authority_name" or index == 0 else None for f in fields])
+    authority = fields.index("authority_name") + 1
+    if len(records) > 1:
+        sheet.merge_cells(start_row=4, start_column=authority, end_row=3 + len(records), end_column=authority)
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook.save(path)
     return path
@@ -268,28 +314,138 @@ def test_undecodable_bytes_reject_the_file_with_its_line_and_the_rest_lands(ware
     assert outcome.status == "accepted" and outcome.rows_received == 2
 
 
-def test_a_file_without_a_required_column_fails_the_whole_night(warehouse_url, conn):
-    night = date(2024, 1, 22)
-    inbox = _inbox(night)
-    _write_csv(inbox / "hbsamr_ok.csv", _records(night, "ok", 2))
-    headers = {k: v for k, v in TEMPLATE.items() if k not in ("decision_date", "authority_name")}
+def _without_columns(path: Path, records: list[dict], dropped: tuple[str, ...]) -> Path:
+    headers = {k: v for k, v in TEMPLATE.items() if k not in dropped}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(headers.values())
-    for record in _records(night, "short", 2):
+    for record in records:
         writer.writerow([record.get(k) or "" for k in headers])
-    (inbox / "hbzjt_short.csv").write_text(buffer.getvalue(), encoding="utf-8")
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    return path
 
-    with pytest.raises(MissingColumnsError) as raised:
+
+def test_a_file_without_a_required_column_is_refused_alone_and_the_others_land(warehouse_url, conn):
+    from credit_dw.ingest import returns
+
+    night = date(2024, 1, 22)
+    inbox = _inbox(night)
+    _write_csv(inbox / "hbsamr_ok.csv", _records(night, "ok", 2))
+    _write_xlsx(inbox / "hbjtt_ok.xlsx", _records(night, "okx", 3))
+    _without_columns(inbox / "hbzjt_short.csv", _records(night, "short", 4), ("decision_date", "authority_name"))
+    _write_merged_header_xlsx(inbox / "hbsthjt_merged.xlsx", _records(night, "merged", 2))
+
+    outcome = ingest.ingest(SOURCE, night)
+
+    assert outcome.status == "accepted" and ledger.batch_row(outcome.batch_id)["status"] == "accepted"
+    receipts = _receipts(outcome.batch_id)
+    assert {n: r["outcome"] for n, r in receipts.items()}["hbsamr_ok.csv"] == "landed"
+    assert receipts["hbjtt_ok.xlsx"]["outcome"] == "landed"
+    short = receipts["hbzjt_short.csv"]
+    assert (short["outcome"], short["rows"], short["rows_note"]) == ("rejected", 4, None)
+    for text in ("处罚决定日期 (decision_date)", "处罚机关 (authority_name)"):
+        assert text in short["reason"]
+    assert "处罚决定日期、处罚机关" in short["notice"]
+    # The merged two-row header reads as the template's: "行政相对人代码" over its six codes.
+    merged = receipts["hbsthjt_merged.xlsx"]
+    assert (merged["outcome"], merged["rows"], merged["sheets"]) == ("landed", 2, "Sheet")
+    columns = "_source_row, subject_name, uscc, legal_representative, decision_date, authority_name, id_number"
+    assert _raw(conn, outcome.batch_id, columns)[-2:] == [
+        (i, r["subject_name"], r["uscc"], r["legal_representative"], r["decision_date"], r["authority_name"], None)
+        for i, r in enumerate(_records(night, "merged", 2), 1)]
+    assert (outcome.rows_received, outcome.rows_quarantined) == (7, 0)
+    landed_files = {r[0] for r in _raw(conn, outcome.batch_id)}
+    assert landed_files == {"hbsamr_ok.csv", "hbjtt_ok.xlsx", "hbsthjt_merged.xlsx"}
+    refused = sum(r["rows"] or 0 for r in receipts.values() if r["outcome"] == "rejected")
+    delivered = sum(r["rows"] or 0 for r in receipts.values())
+    assert delivered == outcome.rows_received + refused
+
+    # The department gets its own file back, with the reason; the others get nothing.
+    notices = {n.department: n for n in returns.write_return_notices(SOURCE, night)}
+    notice = notices["河北省住房和城乡建设厅"]
+    body = list(csv.reader(io.StringIO(notice.path.read_bytes().decode("utf-8-sig"))))[1:]
+    assert [(r[0], r[3], r[5]) for r in body] == [("hbzjt_short.csv", "（整个文件）", "file_rejected")]
+    assert "缺少必报列" in body[0][4] and "处罚决定日期" in body[0][4] and "共 4 行" in body[0][4]
+    assert "河北省市场监督管理局" not in notices and "河北省交通运输厅" not in notices
+
+
+def test_a_night_whose_every_file_is_refused_fails_the_feed(warehouse_url, conn):
+    night = date(2024, 1, 23)
+    inbox = _inbox(night)
+    _without_columns(inbox / "hbzjt_short.csv", _records(night, "short", 2), ("decision_date", "authority_name"))
+    (inbox / "hbjtt_notes.txt").write_text("说明", encoding="utf-8")
+
+    with pytest.raises(AllFilesRefusedError) as raised:
         ingest.extract(SOURCE, night)
 
     batch = ledger.batch_row(ledger.batch_id_for(SOURCE, night))
     assert batch["status"] == "failed"
-    for text in ("hbzjt_short.csv", "处罚决定日期 (decision_date)", "处罚机关 (authority_name)"):
+    for text in ("hbzjt_short.csv", "处罚决定日期 (decision_date)", "hbjtt_notes.txt", "every file"):
         assert text in str(raised.value) and text in batch["message"]
-    assert "hbsamr_ok.csv" not in batch["message"]
     assert _raw(conn, batch["batch_id"]) == []
-    assert file_receipts(batch["batch_id"]) == []
+    # The receipts stay, so the night's status and the return notices can name both files.
+    assert {r["file_name"]: r["outcome"] for r in file_receipts(batch["batch_id"])} == {
+        "hbzjt_short.csv": "rejected", "hbjtt_notes.txt": "rejected"}
+
+
+def test_columns_only_some_rows_need_are_checked_per_row(warehouse_url, conn):
+    """The national template for organisations has no 证件类型 / 证件号码 columns (none of its rows is
+    a natural person): it lands. A natural person's row in a file without them is quarantined by the
+    gate's row check (citizen_id_valid), and the organisations of that file load."""
+    night = date(2024, 1, 24)
+    inbox = _inbox(night)
+    rng = random.Random(f"{night}:person")
+    _without_columns(inbox / "hbsamr_org.csv", _records(night, "org", 3), ("id_type", "id_number"))
+    person = _records(night, "mixed", 1, subject_name=identities.person_name(rng), subject_category="自然人",
+                      uscc="", legal_representative="")
+    _without_columns(inbox / "hbjtt_mixed.csv", _records(night, "mixed2", 2) + person, ("id_type", "id_number"))
+
+    outcome = ingest.ingest(SOURCE, night)
+
+    receipts = _receipts(outcome.batch_id)
+    assert {n: (r["outcome"], r["rows"]) for n, r in receipts.items()} == {
+        "hbsamr_org.csv": ("landed", 3), "hbjtt_mixed.csv": ("landed", 3)}
+    assert (outcome.status, outcome.rows_received, outcome.rows_accepted, outcome.rows_quarantined) == (
+        "accepted", 6, 5, 1)
+    issues = conn.execute(
+        """select r._source_file, r._source_row, i.check_name from meta.row_issues i
+           join raw.admin_penalty__penalties r on r._batch_id = i.batch_id and r._row_number = i.row_number
+           where i.batch_id = %s and i.severity = 'critical'""", (outcome.batch_id,)).fetchall()
+    assert issues == [("hbjtt_mixed.csv", 3, "citizen_id_valid")]
+
+
+def test_a_legacy_file_without_the_subject_category_takes_it_from_the_code(warehouse_url, conn):
+    """A legacy CF_* file has no CF_XDR_LB (行政相对人类别); its USCC says what the subject is
+    (GB 32100: registration authority 9 工商 with kind 2 → 个体工商户, any other USCC → 法人及非法人组织).
+    A row without a code says nothing: the gate quarantines it (subject_category_known)."""
+    night = date(2024, 1, 25)
+    inbox = _inbox(night)
+    rng = random.Random(f"{night}:legacy")
+    records = _records(night, "legacy", 6)  # one row of six returned: under the 20 % that rejects a batch
+    records[1]["uscc"] = identities.make_uscc(rng, "130102", kind="2")
+    records[2]["uscc"] = ""
+    legacy = {k: v for k, v in _legacy_headers().items() if k != "subject_category"}
+    assert "subject_category" not in legacy and legacy["uscc"].startswith("CF_")
+    fields = [f for f in TEMPLATE if f in legacy]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([legacy[f] for f in fields])
+    for record in records:
+        writer.writerow([record.get(f) or "" for f in fields])
+    (inbox / "hbzjt_cf_legacy.csv").write_bytes(buffer.getvalue().encode("gbk"))
+
+    outcome = ingest.ingest(SOURCE, night)
+
+    receipt = _receipts(outcome.batch_id)["hbzjt_cf_legacy.csv"]
+    assert (receipt["outcome"], receipt["rows"]) == ("landed", 6)
+    assert "行政相对人类别" in receipt["notes"] and "统一社会信用代码" in receipt["notes"]
+    assert _raw(conn, outcome.batch_id, "_source_row, subject_category") == [
+        (1, "法人及非法人组织"), (2, "个体工商户"), (3, None)] + [(i, "法人及非法人组织") for i in (4, 5, 6)]
+    assert (outcome.status, outcome.rows_accepted, outcome.rows_quarantined) == ("accepted", 5, 1)
+    checks = {r[0] for r in conn.execute(
+        "select check_name from meta.row_issues where batch_id = %s and severity = 'critical'",
+        (outcome.batch_id,)).fetchall()}
+    assert "subject_category_known" in checks
 
 
 def test_cut_off_csv_files_are_rejected_with_their_row(warehouse_url, conn):
@@ -332,6 +488,61 @@ def test_a_malformed_workbook_is_rejected_and_a_good_one_lands(warehouse_url, co
         assert "not a readable XLSX workbook" in receipts[name]["reason"], receipts[name]["reason"]
     assert "unsupported file type '.txt'" in receipts["hbsamr_notes.txt"]["reason"]
     assert len(_raw(conn, batch_id)) == 2
+
+
+def test_odd_files_are_read_or_refused_by_name(warehouse_url, conn):
+    """CR-only line endings (old Excel for Mac) are read; every worksheet carrying the template's
+    header is read and the receipt names them; a password-protected workbook and a duplicated
+    header are refused with a reason a person can read."""
+    import openpyxl
+
+    from credit_dw.ingest import returns
+
+    night = date(2024, 2, 6)
+    inbox = _inbox(night)
+    _write_csv(inbox / "hbsamr_mac.csv", _records(night, "mac", 3), newline="\r")
+    assert b"\n" not in (inbox / "hbsamr_mac.csv").read_bytes()
+
+    workbook = openpyxl.Workbook()
+    notes = workbook.active
+    notes.title = "填报说明"
+    notes.append(["请按模板填写，每行一条处罚决定。"])
+    for title, tag in (("一月", "jan"), ("二月", "feb")):
+        sheet = workbook.create_sheet(title)
+        sheet.append([TEMPLATE[f] for f in TEMPLATE])
+        for record in _records(night, tag, 2):
+            sheet.append([record.get(f) for f in TEMPLATE])
+    workbook.save(inbox / "hbjtt_sheets.xlsx")
+
+    # An encrypted workbook is an OLE compound file whose EncryptedPackage stream holds the .xlsx;
+    # written here by hand (no encryption tool in the environment): the signature and stream name.
+    (inbox / "hbzjt_locked.xlsx").write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + bytes(504)
+                                              + "EncryptedPackage".encode("utf-16-le") + bytes(512))
+    doubled = _write_csv(inbox / "hbyjglt_dup.csv", _records(night, "dup", 2),
+                         extra={"\ufeff行政相对人名称": "重复"})
+    assert "\ufeff" in doubled.read_text(encoding="utf-8")
+
+    outcome = ingest.ingest(SOURCE, night)
+
+    receipts = _receipts(outcome.batch_id)
+    assert (receipts["hbsamr_mac.csv"]["outcome"], receipts["hbsamr_mac.csv"]["rows"]) == ("landed", 3)
+    sheets = receipts["hbjtt_sheets.xlsx"]
+    assert (sheets["outcome"], sheets["rows"], sheets["sheets"]) == ("landed", 4, "一月、二月")
+    assert "“一月”（2 行）" in sheets["notes"] and "填报说明" in sheets["notes"]
+    assert [r[:2] for r in _raw(conn, outcome.batch_id) if r[0] == "hbjtt_sheets.xlsx"] == [
+        ("hbjtt_sheets.xlsx", i) for i in (1, 2, 3, 4)]
+    locked = receipts["hbzjt_locked.xlsx"]
+    assert locked["outcome"] == "rejected" and "password-protected" in locked["reason"]
+    assert "设置了打开密码" in locked["notice"]
+    dup = receipts["hbyjglt_dup.csv"]
+    assert dup["outcome"] == "rejected" and dup["rows"] == 2
+    assert "\\ufeff" not in dup["reason"] and "\ufeff" not in dup["reason"] + dup["notice"]
+    assert '"行政相对人名称" and "行政相对人名称" both mean subject_name' in dup["reason"], dup["reason"]
+    assert outcome.status == "accepted" and outcome.rows_received == 7 == outcome.rows_accepted
+
+    notices = {n.department: n for n in returns.write_return_notices(SOURCE, night)}
+    text = notices["河北省住房和城乡建设厅"].path.read_bytes().decode("utf-8-sig")
+    assert "hbzjt_locked.xlsx" in text and "设置了打开密码" in text
 
 
 def test_a_file_delivered_again_is_skipped_and_a_rerun_does_not_count_its_own(warehouse_url, conn):

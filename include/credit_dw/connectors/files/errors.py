@@ -1,11 +1,11 @@
-"""The file-drop connector's two failures: a file rejected (its receipt says where and why) and a
-delivery lacking required columns (the whole night's batch fails)."""
+"""The file-drop connector's two failures: a file refused (its receipt says where and why; the
+night's other files land) and a night whose every file was refused (the feed fails)."""
 
 from __future__ import annotations
 
 
-class MissingColumnsError(ValueError):
-    """A delivered file lacks required columns: the whole night's batch fails."""
+class AllFilesRefusedError(ValueError):
+    """Every file delivered for the night was refused: the feed fails (nothing of it could land)."""
 
 
 class FileRejected(Exception):
@@ -18,3 +18,4 @@ class FileRejected(Exception):
         self.notice = notice or f"文件无法读取（{reason}），请按模板重新报送"
         self.line = line
         self.row = row
+

@@ -7,6 +7,7 @@ Headers are compared after `normalize_header` and mapped through `seeds/field_al
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -67,6 +68,90 @@ def required_columns(spec: SourceSpec) -> list[str]:
     return required
 
 
+def row_required_columns(spec: SourceSpec) -> dict[str, str]:
+    """Catalog `required_by_row`: column → the gate's row check that needs it. A file may lack such
+    a column (e.g. 证件号码 in the national template for organisations); each row that needs it
+    fails that check and is quarantined. Checked against the catalog fields and the feed's suite."""
+    import json
+
+    wanted = dict(spec.extra.get("required_by_row") or {})
+    if not wanted:
+        return {}
+    where = f"catalog entry {spec.source_id}: required_by_row"
+    unknown = [c for c in wanted if c not in spec.fields]
+    if unknown:
+        raise ValueError(f"{where} {unknown} are not in its fields")
+    both = [c for c in wanted if c in spec.extra.get("required_columns", [])]
+    if both:
+        raise ValueError(f"{where} {both} are also in required_columns (a column is checked per file or per row)")
+    suite = json.loads((settings.EXPECTATIONS_DIR / spec.suite).read_text(encoding="utf-8"))
+    checks = {e["meta"]["check"] for e in suite.get("expectations", [])}
+    for column, check in wanted.items():
+        if check not in checks:
+            raise ValueError(f"{where}: {column} names check {check!r}, which is not in {spec.suite}")
+    return wanted
+
+
+def _uscc_subject_category(code: str | None) -> str | None:
+    """What a USCC says its subject is [GB 32100-2015; rules §2]: registration authority 9 (工商,
+    market regulation) with kind 2 → 个体工商户; any other well-formed code → 法人及非法人组织;
+    no code, or not an 18-character code of the USCC alphabet → None (nothing said)."""
+    text = "".join((code or "").split()).upper()
+    if len(text) != 18 or any(c not in _USCC_ALPHABET for c in text):
+        return None
+    return "个体工商户" if text.startswith("92") else "法人及非法人组织"
+
+
+_USCC_ALPHABET = set("0123456789ABCDEFGHJKLMNPQRTUWXY")
+
+#: Rules of catalog `derived_when_missing`: name → (function, the rule in Chinese for the receipt).
+DERIVATION_RULES = {
+    "uscc_subject_category": (
+        _uscc_subject_category,
+        "按 GB 32100 由代码推定：登记管理部门码 9、机构类别码 2（92 开头）为个体工商户，其他统一社会信用代码为"
+        "法人及非法人组织；无代码的行不推定，由校验退回"),
+}
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """A column a file may lack because another column of the same row says its value."""
+
+    target: str
+    source: str
+    rule: str
+
+    def value(self, source_value: str | None) -> str | None:
+        return DERIVATION_RULES[self.rule][0](source_value)
+
+    def note(self, spec: SourceSpec) -> str:
+        return (f"文件无“{spec.fields[self.target]}”列：取自“{spec.fields[self.source]}”列，"
+                + DERIVATION_RULES[self.rule][1])
+
+
+def derivations(spec: SourceSpec) -> dict[str, Derivation]:
+    """Catalog `derived_when_missing`: {target: {from: source, rule: name}}, checked."""
+    out: dict[str, Derivation] = {}
+    for target, how in (spec.extra.get("derived_when_missing") or {}).items():
+        where = f"catalog entry {spec.source_id}: derived_when_missing.{target}"
+        source, rule = (how or {}).get("from"), (how or {}).get("rule")
+        if target not in spec.fields or source not in spec.fields:
+            raise ValueError(f"{where}: {target!r} and its source {source!r} must be fields of the entry")
+        if rule not in DERIVATION_RULES:
+            raise ValueError(f"{where}: unknown rule {rule!r}; known: {sorted(DERIVATION_RULES)}")
+        out[target] = Derivation(target, source, rule)
+    return out
+
+
+_INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060\u00ad"))
+
+
+def _shown(header: str) -> str:
+    """A header as a person reads it: without byte-order marks and zero-width characters (which
+    Python's repr would show as \\ufeff escapes)."""
+    return header.translate(_INVISIBLE).strip()
+
+
 def map_header(cells: list[str | None], aliases: dict[str, str], required: list[str]) -> tuple[list, list]:
     columns: list[tuple[str, str]] = []
     taken: dict[str, str] = {}
@@ -83,9 +168,10 @@ def map_header(cells: list[str | None], aliases: dict[str, str], required: list[
             extra_names.add(name)
             columns.append(("extra", name))
         elif canonical in taken:
-            raise FileRejected(f"columns {taken[canonical]!r} and {text!r} both mean {canonical}; "
+            first, second = _shown(taken[canonical]), _shown(text)
+            raise FileRejected(f'columns "{first}" and "{second}" both mean {canonical}; '
                                "send one column per field", line=None,
-                               notice=f"列 {taken[canonical]} 与列 {text} 表示同一字段，每个字段只能有一列，"
+                               notice=f"列“{first}”与列“{second}”表示同一字段，每个字段只能有一列，"
                                       "请删除重复列后重新报送")
         else:
             taken[canonical] = text

@@ -47,6 +47,14 @@ create table if not exists meta.file_receipts (
 );
 alter table meta.file_receipts add column if not exists notice text;
 alter table meta.file_receipts add column if not exists rows_note text;
+alter table meta.file_receipts add column if not exists notes text;
+alter table meta.file_receipts add column if not exists sheets text;
+comment on column meta.file_receipts.sheets is
+    'XLSX: the worksheets read (each carrying the template''s header), joined by 、; data rows are '
+    'numbered on across them in this order.';
+comment on column meta.file_receipts.notes is
+    'What reading did beyond mapping headers, in Chinese: which worksheet(s) were read, a column the '
+    'file lacks taken from another (catalog derived_when_missing).';
 comment on column meta.file_receipts.rows is
     'Data rows of the file: landed rows; for a rejected file counted where it can be read, estimated '
     'from its lines where not (rows_note says which), NULL when it cannot be counted (rows_note says why).';
@@ -75,6 +83,8 @@ class FileReceipt:
     duplicate_of_file: str | None = None
     notice: str | None = None
     rows_note: str | None = None
+    notes: str | None = None
+    sheets: str | None = None
 
 
 def ensure_tables() -> None:
@@ -112,11 +122,11 @@ def record(spec: SourceSpec, batch_id: str, logical_date: date, receipts: list[F
                 """insert into meta.file_receipts
                    (batch_id, source_id, logical_date, file_name, sha256, bytes, file_format, encoding, outcome,
                     rows, line_number, source_row, reason, duplicate_of_batch_id, duplicate_of_file, archived_as,
-                    notice, rows_note)
-                   values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                    notice, rows_note, notes, sheets)
+                   values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
                 (batch_id, spec.source_id, logical_date, r.file_name, r.sha256, r.bytes, r.file_format, r.encoding,
                  r.outcome, r.rows, r.line_number, r.source_row, r.reason, r.duplicate_of_batch_id,
-                 r.duplicate_of_file, r.archived_as, r.notice, r.rows_note),
+                 r.duplicate_of_file, r.archived_as, r.notice, r.rows_note, r.notes, r.sheets),
             )
             if r.outcome != "landed":
                 continue
