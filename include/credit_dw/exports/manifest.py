@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from credit_dw.catalog.exports import ExportSpec, FileSpec
+from credit_dw.exports.writer import XLSX_MEDIATYPE
 
 PROFILE = "tabular-data-package"
 MANIFEST_NAME = "datapackage.json"
@@ -37,6 +38,7 @@ class WrittenFile:
     sha256: str
     rows: int
     rows_by_operation: dict[str, int]
+    format: str = "csv"  # or "xlsx": the same rows as the CSV, for a receiver that wants spreadsheets
 
 
 def _package_name(target: str, logical_date: date) -> str:
@@ -45,6 +47,20 @@ def _package_name(target: str, logical_date: date) -> str:
 
 
 def _resource(written: WrittenFile) -> dict:
+    if written.format == "xlsx":
+        return {
+            "name": f"{written.spec.name}-xlsx",
+            "title": f"{written.spec.title}（XLSX）",
+            "path": written.path,
+            "profile": "tabular-data-resource",
+            "format": "xlsx",
+            "mediatype": XLSX_MEDIATYPE,
+            "bytes": written.bytes,
+            "hash": f"sha256:{written.sha256}",
+            "rows": written.rows,
+            "rows_by_operation": dict(sorted(written.rows_by_operation.items())),
+            "schema": _schema(written),
+        }
     return {
         "name": written.spec.name,
         "title": written.spec.title,
@@ -59,9 +75,12 @@ def _resource(written: WrittenFile) -> dict:
         "rows_by_operation": dict(sorted(written.rows_by_operation.items())),
         "dialect": {"delimiter": ",", "lineTerminator": "\n", "quoteChar": "\"", "doubleQuote": True,
                     "header": True},
-        "schema": {"fields": [{"name": c.header, "type": c.type} for c in written.spec.columns],
-                   "missingValues": [""]},
+        "schema": _schema(written),
     }
+
+
+def _schema(written: WrittenFile) -> dict:
+    return {"fields": [{"name": c.header, "type": c.type} for c in written.spec.columns], "missingValues": [""]}
 
 
 def descriptor(spec: ExportSpec, logical_date: date, files: list[WrittenFile], git_revision: str) -> dict:
