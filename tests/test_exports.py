@@ -346,6 +346,33 @@ def test_xlsx_files_are_listed_deterministic_and_formula_safe(warehouse_url, con
     assert delivery.verified_delivery(XLSX_SPEC, night) is not None
 
 
+def test_query_csv_bytes_are_the_python_writers_bytes(conn):
+    """The server-side cut (one COPY) renders every value as the Python writer does: nulls, empty
+    text, quotes, commas, newlines, formula-looking text, dates, timestamps with and without
+    microseconds, numerics, floats, booleans."""
+    from psycopg.rows import tuple_row
+
+    query = """
+        select * from (values
+            (1, 'A,"quoted"', '', date '2031-04-01', timestamptz '2031-04-01 08:00:00+08', 12.50::numeric(8, 2),
+             true, 0.1::float8),
+            (2, E'two\\nlines', null, null, timestamptz '2031-04-01 08:00:00.25+08', -3::numeric, false, null),
+            (3, '=1+1', '-x', date '2031-04-02', null, null, null, -2.5::float8),
+            (4, E'\\tTab', '@mention', date '2031-04-03', timestamptz '2031-04-01 23:59:59.000001+08', 0::numeric,
+             null, 1e20::float8)
+        ) as v(n, text_a, text_b, day, stamp, amount, flag, ratio)
+        where n >= %(from)s order by n"""
+    headers = ["序号", "文本", "文本二", "日期", "时间", "金额", "标志", "比率"]
+    conn.execute("set time zone 'Asia/Shanghai'")
+    with conn.cursor(row_factory=tuple_row) as cur:
+        rows = cur.execute(query, {"from": 1}).fetchall()
+    payload, count = writer.query_csv_bytes(conn, query, {"from": 1}, headers)
+    assert count == 4 and payload == writer.csv_bytes(headers, rows)
+    assert "'=1+1" in payload.decode("utf-8") and ",'-x," in payload.decode("utf-8")
+    with pytest.raises(writer.NotCopyable):
+        writer.query_csv_bytes(conn, "select interval '1 day' as span", None, ["span"])
+
+
 def test_a_receiver_may_take_field_codes_and_never_a_half_coded_file():
     import yaml
 
@@ -635,9 +662,24 @@ def test_gsxt_repair_results_carry_a_repaired_penalty_on_the_night_it_was_repair
 
 
 def test_a_gsxt_rerun_is_byte_identical_and_recorded_once(exported, conn):
+    from credit_dw.catalog.exports import get_export
     from credit_dw.exports.run import export
+    from credit_dw.exports.targets import gsxt
 
     closing = exported["closing"]
+    # gsxt declares queries(): its files are cut by the server (one COPY each); they hold the very
+    # bytes and counts the Python writer gives for the same rows.
+    spec, directory = get_export("gsxt"), settings.outbox_dir("gsxt", closing.isoformat())
+    conn.execute("set time zone 'Asia/Shanghai'")
+    produced = gsxt.tables(conn, closing)
+    resources = {r["name"]: r for r in json.loads((directory / "datapackage.json").read_text(encoding="utf-8"))[
+        "resources"]}
+    for file_spec in spec.files:
+        rows = [tuple(row[key] for key in file_spec.keys) for row in produced[file_spec.name]]
+        assert (directory / file_spec.file_name(closing.isoformat())).read_bytes() == writer.csv_bytes(
+            file_spec.headers, rows), file_spec.name
+        assert resources[file_spec.name]["rows_by_operation"] == delivery._rows_by_operation(file_spec, rows)
+    assert any(produced.values())
     for day in (closing, closing - timedelta(days=1)):  # recut from the marts; verified from the ledger
         directory = settings.outbox_dir("gsxt", day.isoformat())
         before = {p.name: p.read_bytes() for p in directory.iterdir()}

@@ -138,9 +138,11 @@ def _rows_by_operation(spec: FileSpec, rows: Sequence[Sequence[object]]) -> dict
     return {spec.operation or "rows": len(rows)} if rows else {}
 
 
-def deliver(spec: ExportSpec, logical_date: date, tables: Mapping[str, Sequence[Sequence[object]]], *,
+def deliver(spec: ExportSpec, logical_date: date,
+            tables: Mapping[str, Sequence[Sequence[object]] | writer.ServerCut], *,
             release: bool = False) -> Delivery:
-    """Write `tables` (file name in the spec → rows in the spec's column order) as the night's delivery.
+    """Write `tables` (file name in the spec → rows in the spec's column order, or the CSV file the
+    server cut: `writer.ServerCut`, the same bytes) as the night's delivery.
 
     A night not delivered yet whose snapshot files shrink sharply is held (`DeliveryHeld`, `_HELD`)
     unless `release` (see the module)."""
@@ -151,6 +153,14 @@ def deliver(spec: ExportSpec, logical_date: date, tables: Mapping[str, Sequence[
     payloads: list[tuple[manifest.WrittenFile, bytes]] = []
     for file_spec in spec.files:
         rows = tables[file_spec.name]
+        if isinstance(rows, writer.ServerCut):  # the CSV the server cut (run._export): its bytes as they are
+            if spec.formats != ("csv",):
+                raise ValueError(f"export {spec.target}: a server-cut file has no rows for its {spec.formats} files")
+            payloads.append((manifest.WrittenFile(
+                spec=file_spec, path=file_spec.file_name(day), bytes=len(rows.payload),
+                sha256=hashlib.sha256(rows.payload).hexdigest(), rows=rows.rows,
+                rows_by_operation=rows.rows_by_operation), rows.payload))
+            continue
         by_operation = _rows_by_operation(file_spec, rows)
         for file_format in spec.formats:  # csv, then xlsx when the receiver wants spreadsheets
             payload = (writer.csv_bytes(file_spec.headers, rows) if file_format == "csv" else
