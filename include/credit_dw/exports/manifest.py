@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from credit_dw.catalog.exports import ExportSpec, FileSpec
-from credit_dw.exports.writer import XLSX_MEDIATYPE
 
 PROFILE = "tabular-data-package"
 MANIFEST_NAME = "datapackage.json"
@@ -26,6 +25,7 @@ NOT_PRODUCED_NAME = "_NOT_PRODUCED"
 #: Left instead of a delivery when a snapshot file would be empty or shrink sharply against the
 #: last delivered night: the reason and both counts, until an operator releases it.
 HELD_NAME = "_HELD"
+XLSX_MEDIATYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,6 @@ __all__ = ["TMP_PATTERN", "NotCopyable", "ServerCut", "clear_leftovers", "csv_by
 
 #: First characters that make a spreadsheet program read a text cell as a formula.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-XLSX_MEDIATYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: Every zip entry of a workbook carries this time (the zip format's epoch), not the clock's.
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
