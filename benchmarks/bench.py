@@ -2,7 +2,8 @@
 
 The command line and the order of the sections; each section is a module of its own:
 `benchmarks.landing` (landing and SQL extraction), `benchmarks.validation` (the gate),
-`benchmarks.transform` (minutes of dbt and Airflow runs: asked for by name), with what they share in
+`benchmarks.transform` (minutes of dbt and Airflow runs: asked for by name), `benchmarks.export` (the
+export writer against `COPY … TO STDOUT`: asked for by name), with what they share in
 `benchmarks.common`. Each measured run is a fresh child process, `python -m benchmarks.bench --child …`.
 
 Everything runs against a fresh embedded PostgreSQL in a temporary `CREDIT_DW_HOME`, which is
@@ -28,6 +29,7 @@ import tempfile
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from benchmarks import export as bench_export
 from benchmarks import landing, validation
 from benchmarks.common import (
     DEFAULT_MAX_LOAD,
@@ -42,15 +44,17 @@ from benchmarks.common import (
 )
 
 REPEATS = 3
-SECTIONS = ("landing", "extraction", "validation", "transform")
-#: Run without --sections. The transform benchmark is minutes of dbt and Airflow runs: asked for by name.
+SECTIONS = ("landing", "extraction", "validation", "transform", "export")
+#: Run without --sections. The transform benchmark is minutes of dbt and Airflow runs, the export one
+#: builds its own million rows: asked for by name.
 DEFAULT_SECTIONS = ("landing", "extraction", "validation")
 
 
 def run(rows: int, sizes: list[int], pandas_rows: int, repeats: int, variants: bool, log,
         *, quick: bool = False, sections: tuple[str, ...] = DEFAULT_SECTIONS,
         validation_rows: int = validation.DEFAULT_ROWS, pandas_validation_rows: int | None = None,
-        max_load: float = DEFAULT_MAX_LOAD, max_wait: float = DEFAULT_MAX_WAIT) -> dict:
+        max_load: float = DEFAULT_MAX_LOAD, max_wait: float = DEFAULT_MAX_WAIT,
+        export_rows: int = bench_export.DEFAULT_ROWS) -> dict:
     """Generate the data, run every measurement of the chosen sections, return the report (see `render`)."""
     from credit_dw.catalog import get_source
     from credit_dw.db import embedded as embedded_db
@@ -78,6 +82,9 @@ def run(rows: int, sizes: list[int], pandas_rows: int, repeats: int, variants: b
         validation.run(report, spec, repeats, log, validation_rows=validation_rows,
                        pandas_validation_rows=pandas_validation_rows, max_load=max_load, max_wait=max_wait)
 
+    if "export" in sections:
+        bench_export.run(report, url, export_rows, repeats, log, max_load=max_load, max_wait=max_wait)
+
     report["machine"] = {**machine_facts(url), "loadavg_start": load_at_start, "loadavg_end": os.getloadavg()[0]}
     return report
 
@@ -93,6 +100,8 @@ def render(report: dict, command: str, when: str) -> str:
         from benchmarks import transform as bench_transform
 
         parts.append(bench_transform.render(report["transform"], command, when, machine_line(report["machine"])))
+    if "export" in report:
+        parts.append(bench_export.render(report, command, when))
     return "\n".join(parts)
 
 
@@ -127,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--validation-rows", type=int, default=validation.DEFAULT_ROWS,
                         help=f"rows of the batch the gate validates (default {validation.DEFAULT_ROWS:,}: "
                              "simulator scale rows/200)")
+    parser.add_argument("--export-rows", type=int, default=bench_export.DEFAULT_ROWS,
+                        help=f"rows of the export benchmark's query (default {bench_export.DEFAULT_ROWS:,})")
     parser.add_argument("--pandas-validation-rows", type=int, default=None,
                         help="largest batch GX on pandas is run on (default: the whole batch)")
     parser.add_argument("--max-load", type=float, default=DEFAULT_MAX_LOAD,
@@ -171,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         report = run(args.rows, args.sizes, pandas_rows, repeats, args.variants, log, quick=args.quick,
                      sections=tuple(args.sections), validation_rows=args.validation_rows,
                      pandas_validation_rows=args.pandas_validation_rows, max_load=args.max_load,
-                     max_wait=args.max_wait)
+                     max_wait=args.max_wait, export_rows=args.export_rows)
         report["max_load"] = args.max_load
     finally:
         from credit_dw.db import embedded as embedded_db

@@ -248,11 +248,162 @@ def test_an_empty_increment_is_never_held(warehouse_url, conn):
     assert not (empty.directory / "_HELD").exists()
 
 
+def test_credit_dw_export_release_delivers_a_held_night_once(warehouse_url, conn, monkeypatch):
+    """The operator's command: a night held (snapshot shrank) is released by `credit-dw export
+    release`, delivered and recorded once; released again, it says it was delivered already."""
+    import os
+
+    from typer.testing import CliRunner
+
+    from credit_dw.cli import app
+    from credit_dw.exports import run
+
+    spec = ExportSpec(**{**HOLD_SPEC.__dict__, "target": "hold_test_cli"})
+    night = date(2031, 2, 16)
+    delivery.deliver(spec, night - timedelta(days=1), _hold_rows(20))
+
+    def cut(target, logical_date, *, release=False):  # the real target's cut, as run._export does
+        assert target == spec.target
+        return delivery.deliver(spec, logical_date, _hold_rows(4, 1), release=release)
+
+    monkeypatch.setattr(run, "_export", cut)
+    with pytest.raises(delivery.DeliveryHeld):
+        run.export(spec.target, night)
+    directory = settings.outbox_dir(spec.target, night.isoformat())
+    assert sorted(p.name for p in directory.iterdir()) == ["_HELD"] and _ledger_rows(conn, spec.target, night) == 0
+    environ = dict(os.environ)
+    try:
+        runner = CliRunner()
+        result = runner.invoke(app, ["export", "release", "--target", spec.target, "--date", night.isoformat()])
+        assert result.exit_code == 0, result.output
+        assert "released and delivered" in result.output and "(5 rows)" in result.output
+        assert _ledger_rows(conn, spec.target, night) == 1
+        assert sorted(p.name for p in directory.iterdir()) == [
+            "_SUCCESS", "changes_2031-02-16.csv", "datapackage.json", "everything_2031-02-16.csv"]
+        again = runner.invoke(app, ["export", "release", "--target", spec.target, "--date", night.isoformat()])
+        assert again.exit_code == 0 and "already delivered" in again.output, again.output
+        assert _ledger_rows(conn, spec.target, night) == 1
+    finally:  # the command sets Airflow defaults in the process environment: leave it as it was
+        for key in set(os.environ) - set(environ):
+            del os.environ[key]
+
+
+# --- XLSX for receivers that want spreadsheets; formula injection; field-code headers ----------
+
+XLSX_SPEC = ExportSpec(**{**SPEC.__dict__, "target": "xlsx_test", "formats": ("csv", "xlsx")})
+#: Text a spreadsheet would evaluate, next to values that must stay as they are.
+INJECTED = {
+    "items": [("=HYPERLINK(\"http://x\",\"点击\")", date(2031, 3, 2), "新增"), ("+86-311", None, "变更"),
+              ("@SUM(A1)", date(2031, 3, 3), "新增"), ("-1+2", None, "新增"), ("普通", None, "新增")],
+    "notes": [("\t=1", -3), ("正常备注", 7)],
+}
+
+
+def test_xlsx_files_are_listed_deterministic_and_formula_safe(warehouse_url, conn):
+    import time as clock
+
+    import openpyxl
+    from frictionless import validate
+
+    night = date(2031, 3, 1)  # 2031-03 belongs to this test
+    first = delivery.deliver(XLSX_SPEC, night, INJECTED)
+    directory = settings.outbox_dir(XLSX_SPEC.target, night.isoformat())
+    assert sorted(p.name for p in directory.iterdir()) == [
+        "_SUCCESS", "datapackage.json", "items_2031-03-01.csv", "items_2031-03-01.xlsx", "notes_2031-03-01.csv",
+        "notes_2031-03-01.xlsx"]
+    package = json.loads((directory / "datapackage.json").read_text(encoding="utf-8"))
+    resources = {r["path"]: r for r in package["resources"]}
+    for name in ("items_2031-03-01.xlsx", "notes_2031-03-01.xlsx"):
+        data = (directory / name).read_bytes()
+        assert resources[name]["hash"] == f"sha256:{hashlib.sha256(data).hexdigest()}"
+        assert resources[name]["bytes"] == len(data) and resources[name]["format"] == "xlsx"
+    assert resources["items_2031-03-01.xlsx"]["rows_by_operation"] == {"变更": 1, "新增": 4}
+    assert first.row_count == 7  # the XLSX repeats the CSV's rows: counted once
+    assert conn.execute("select row_count, file_count from meta.export_deliveries where target = %s",
+                        (XLSX_SPEC.target,)).fetchone() == (7, 4)
+    report = validate(str(directory / "datapackage.json"))
+    assert report.valid, report.flatten(["type", "message"])
+    # Every text cell a spreadsheet would evaluate starts with an apostrophe, in both formats;
+    # a negative number stays a number.
+    items = _read(directory / "items_2031-03-01.csv")
+    assert [r["编号"] for r in items] == [
+        "'=HYPERLINK(\"http://x\",\"点击\")", "'+86-311", "'@SUM(A1)", "'-1+2", "普通"]
+    assert _read(directory / "notes_2031-03-01.csv") == [
+        {"备注": "'\t=1", "金额": "-3"}, {"备注": "正常备注", "金额": "7"}]
+    sheet = openpyxl.load_workbook(directory / "items_2031-03-01.xlsx").active
+    cells = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert cells[0] == ["编号", "决定日期", "操作"]
+    assert [[v if v is not None else "" for v in row] for row in cells[1:]] == [list(r.values()) for r in items]
+    assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)
+    notes = openpyxl.load_workbook(directory / "notes_2031-03-01.xlsx").active
+    assert [[c.value for c in row] for row in notes.iter_rows()] == [["备注", "金额"], ["'\t=1", -3], ["正常备注", 7]]
+    # A rerun later (another wall-clock second) reproduces every byte: the ledger would refuse otherwise.
+    before = {p.name: p.read_bytes() for p in directory.iterdir()}
+    clock.sleep(1.1)
+    (directory / "items_2031-03-01.xlsx").unlink()
+    assert not delivery.deliver(XLSX_SPEC, night, INJECTED).newly_recorded
+    assert {p.name: p.read_bytes() for p in directory.iterdir()} == before
+    assert delivery.verified_delivery(XLSX_SPEC, night) is not None
+
+
+def test_query_csv_bytes_are_the_python_writers_bytes(conn):
+    """The server-side cut (one COPY) renders every value as the Python writer does: nulls, empty
+    text, quotes, commas, newlines, formula-looking text, dates, timestamps with and without
+    microseconds, numerics, floats, booleans."""
+    from psycopg.rows import tuple_row
+
+    query = """
+        select * from (values
+            (1, 'A,"quoted"', '', date '2031-04-01', timestamptz '2031-04-01 08:00:00+08', 12.50::numeric(8, 2),
+             true, 0.1::float8),
+            (2, E'two\\nlines', null, null, timestamptz '2031-04-01 08:00:00.25+08', -3::numeric, false, null),
+            (3, '=1+1', '-x', date '2031-04-02', null, null, null, -2.5::float8),
+            (4, E'\\tTab', '@mention', date '2031-04-03', timestamptz '2031-04-01 23:59:59.000001+08', 0::numeric,
+             null, 1e20::float8)
+        ) as v(n, text_a, text_b, day, stamp, amount, flag, ratio)
+        where n >= %(from)s order by n"""
+    headers = ["序号", "文本", "文本二", "日期", "时间", "金额", "标志", "比率"]
+    conn.execute("set time zone 'Asia/Shanghai'")
+    with conn.cursor(row_factory=tuple_row) as cur:
+        rows = cur.execute(query, {"from": 1}).fetchall()
+    payload, count = writer.query_csv_bytes(conn, query, {"from": 1}, headers)
+    assert count == 4 and payload == writer.csv_bytes(headers, rows)
+    assert "'=1+1" in payload.decode("utf-8") and ",'-x," in payload.decode("utf-8")
+    with pytest.raises(writer.NotCopyable):
+        writer.query_csv_bytes(conn, "select interval '1 day' as span", None, ["span"])
+
+
+def test_a_receiver_may_take_field_codes_and_never_a_half_coded_file():
+    import yaml
+
+    from credit_dw.catalog.exports import EXPORTS_FILE, specs_from
+
+    catalog = yaml.safe_load(EXPORTS_FILE.read_text(encoding="utf-8"))
+    national = next(e for e in catalog["exports"] if e["target"] == "national")
+    assert national["header_style"] == "template"
+    # The real national entry: the codes the project knows are declared, but not one for every
+    # column, so asking for field codes is refused rather than delivering a mixed header row.
+    with pytest.raises(ValueError, match=r"national/subjects: header_style field_codes, but no field code"):
+        specs_from({"exports": [{**national, "header_style": "field_codes"}]})
+    # A fully coded file is written with its codes, the operation counted by its code.
+    licences = next(f for f in national["files"] if f["name"] == "licences")
+    coded = {**licences, "columns": [{**c, "code": c.get("code") or f"X_{k}"} for k, c in
+                                     enumerate(licences["columns"])]}
+    (spec,) = specs_from({"exports": [{**national, "header_style": "field_codes", "files": [coded]}]})
+    headers = spec.files[0].headers
+    assert {"XK_XDR_MC", "XK_XDR_SHXYM", "XK_JDRQ", "SJC"} <= set(headers)
+    assert "行政相对人名称" not in headers and spec.files[0].operation_header == "X_0"
+    with pytest.raises(ValueError, match="header_style 'codes'"):
+        specs_from({"exports": [{**national, "header_style": "codes"}]})
+    with pytest.raises(ValueError, match="must start with csv"):
+        specs_from({"exports": [{**national, "formats": ["xlsx"]}]})
+
+
 # --- the real targets, cut from a simulated warehouse ------------------------------------------
 
 NIGHTS = (date(2022, 5, 10), date(2022, 5, 11))  # simulated and ingested; the year 2022's May belongs to this file
-FEEDS = ("market_registry", "admin_licence", "admin_penalty", "objections", "credit_lists")
-FACTS = ("fct_admin_penalty", "fct_admin_licence", "fct_list_membership", "fct_repair")
+FEEDS = ("market_registry", "admin_licence", "admin_penalty", "objections", "credit_lists", "court_debtors")
+FACTS = ("fct_admin_penalty", "fct_admin_licence", "fct_list_membership", "fct_repair", "fct_court_debtor")
 INJECTED_FROM = 910_001  # _row_number of the hand-made applications
 
 
@@ -307,7 +458,8 @@ def exported(warehouse_url: str) -> dict:
         landing.ensure_raw_table(get_source(source_id))
     batches = {}
     with pytest.MonkeyPatch.context() as mp:
-        mp.delenv(extract_http.env_name("objections"), raising=False)
+        for source_id in FEEDS:
+            mp.delenv(extract_http.env_name(source_id), raising=False)
         api_server.url_file().unlink(missing_ok=True)
         for night in NIGHTS:
             for source_id in FEEDS:
@@ -510,9 +662,24 @@ def test_gsxt_repair_results_carry_a_repaired_penalty_on_the_night_it_was_repair
 
 
 def test_a_gsxt_rerun_is_byte_identical_and_recorded_once(exported, conn):
+    from credit_dw.catalog.exports import get_export
     from credit_dw.exports.run import export
+    from credit_dw.exports.targets import gsxt
 
     closing = exported["closing"]
+    # gsxt declares queries(): its files are cut by the server (one COPY each); they hold the very
+    # bytes and counts the Python writer gives for the same rows.
+    spec, directory = get_export("gsxt"), settings.outbox_dir("gsxt", closing.isoformat())
+    conn.execute("set time zone 'Asia/Shanghai'")
+    produced = gsxt.tables(conn, closing)
+    resources = {r["name"]: r for r in json.loads((directory / "datapackage.json").read_text(encoding="utf-8"))[
+        "resources"]}
+    for file_spec in spec.files:
+        rows = [tuple(row[key] for key in file_spec.keys) for row in produced[file_spec.name]]
+        assert (directory / file_spec.file_name(closing.isoformat())).read_bytes() == writer.csv_bytes(
+            file_spec.headers, rows), file_spec.name
+        assert resources[file_spec.name]["rows_by_operation"] == delivery._rows_by_operation(file_spec, rows)
+    assert any(produced.values())
     for day in (closing, closing - timedelta(days=1)):  # recut from the marts; verified from the ledger
         directory = settings.outbox_dir("gsxt", day.isoformat())
         before = {p.name: p.read_bytes() for p in directory.iterdir()}
@@ -581,8 +748,36 @@ def test_national_increment_flags_new_changed_and_withdrawn_records_in_the_templ
     assert _national(closing, "subjects") == []
     package = json.loads((settings.outbox_dir("national", closing.isoformat()) / "datapackage.json").read_text(
         encoding="utf-8"))
-    assert package["layout_version"] == "2"
+    assert package["layout_version"] == "3"
     assert {r["name"]: r["rows_by_operation"] for r in package["resources"]}["penalties"].get("撤回") == 1
+
+
+def test_national_increment_carries_lists_debtors_and_repairs_in_the_national_vocabulary(exported, conn):
+    night, closing = exported["night"], exported["closing"]
+    operations, statuses = {"新增", "变更", "撤回"}, {"0", "1", "2"}
+    lists = _national(night, "lists")
+    first_listed = {d for (d,) in conn.execute(
+        "select listing_document_number from marts.fct_list_membership where first_reported_on = %s", (night,))}
+    assert lists and {r["认定文书号"] for r in lists if r["操作标识"] == "新增"} == first_listed
+    assert {r["操作标识"] for r in lists} <= operations and {r["信息状态"] for r in lists} <= statuses
+    assert list(lists[0])[0] == "操作标识" and list(lists[0])[-2:] == ["信息状态", "更新时间"]
+    debtors = _national(night, "debtors")
+    first_debtors = {d for (d,) in conn.execute(
+        "select case_number from marts.fct_court_debtor where first_reported_on = %s", (night,))}
+    assert debtors and {r["案号"] for r in debtors if r["操作标识"] == "新增"} == first_debtors
+    assert {r["操作标识"] for r in debtors} <= operations and {r["信息状态"] for r in debtors} <= statuses
+    # A natural person: no name, the ID masked (first 6 + ******** + last 4), never in clear.
+    persons = [r for r in debtors if r["主体类别"] == "自然人"]
+    assert persons, "the simulated debtors include natural persons"
+    assert all(r["被执行人名称"] == "" and re.fullmatch(r"\d{6}\*{8}[\dX]{4}", r["证件号码"]) for r in persons)
+    # The closing day: the repair of R decided that day is announced once, with its penalty's end of publicity.
+    repairs = _national(closing, "repairs")
+    repaired = [r for r in repairs if r["申请编号"] == "XF-EXPORT-R"]
+    assert [(r["操作标识"], r["涉及信息编号"], r["修复结果"], r["信息状态"]) for r in repaired] == [
+        ("新增", exported["R"][1], "修复成功", "0")]
+    assert repaired[0]["停止公示日期"] and repaired[0]["更新时间"] == f"{closing.isoformat()} 00:00:00"
+    assert all(r["办结日期"] == closing.isoformat() for r in repairs)
+    assert not any(r["申请编号"] == "XF-EXPORT-R" for r in _national(night, "repairs"))
 
 
 def test_every_target_is_a_dbt_exposure_over_the_marts_it_reads():
@@ -604,7 +799,7 @@ def test_every_target_is_a_dbt_exposure_over_the_marts_it_reads():
 TARGET_FEEDS = {
     "utility_water": (date(2022, 5, 5),), "utility_power": (date(2022, 5, 5),),
     "tax_a_level": NIGHTS, "tax_arrears": NIGHTS, "social_insurance": NIGHTS, "housing_fund": NIGHTS,
-    "court_debtors": NIGHTS, "national_pushdown": NIGHTS,
+    "national_pushdown": NIGHTS,  # court_debtors: in FEEDS (the national increment carries debtors)
 }
 CITY_FILES = ("subjects", "licences", "penalties", "lists", "debtors")
 

@@ -26,6 +26,12 @@ FIELD_TYPES = {"string", "date", "integer", "number"}
 FAN_OUTS = {"jurisdictions"}
 #: What a file is (`kind:` in exports.yml): the whole set as of the night, or the night's changes.
 FILE_KINDS = {"snapshot", "increment"}
+#: How a target names its columns (`header_style:` in exports.yml): the national template's Chinese
+#: headers, or the field codes of the 2019+ templates (`XK_*` licences, `CF_*` penalties, `SJC` update
+#: time), as the receiver chooses.
+HEADER_STYLES = {"template", "field_codes"}
+#: The file formats a target may receive (`formats:` in exports.yml); CSV always, first.
+FORMATS = ("csv", "xlsx")
 #: A snapshot file is held, not sent, when its rows fall below this share of the last delivered
 #: night's (or to none from some), unless the file or the entry declares `hold_if_shrinks_below`.
 DEFAULT_HOLD_IF_SHRINKS_BELOW = 0.5
@@ -34,8 +40,9 @@ DEFAULT_HOLD_IF_SHRINKS_BELOW = 0.5
 @dataclass(frozen=True)
 class ColumnSpec:
     key: str  # the target query's column
-    header: str  # the receiver's header
+    header: str  # the receiver's header (the template's Chinese header, or its field code: header_style)
     type: str = "string"
+    code: str | None = None  # the national template's field code (XK_* / CF_* / SJC), where known
 
 
 @dataclass(frozen=True)
@@ -58,8 +65,8 @@ class FileSpec:
     def keys(self) -> list[str]:
         return [c.key for c in self.columns]
 
-    def file_name(self, logical_date: str) -> str:
-        return f"{self.name}_{logical_date}.csv"
+    def file_name(self, logical_date: str, file_format: str = "csv") -> str:
+        return f"{self.name}_{logical_date}.{file_format}"
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,8 @@ class ExportSpec:
     # target module's tables() is called with the part. Plain entries: family = target, no part.
     family: str = ""
     part: str | None = None
+    header_style: str = "template"  # the headers as written (already applied to the files' columns)
+    formats: tuple[str, ...] = ("csv",)  # every file in each of these formats, csv first
 
 
 def _hold_threshold(where: str, value: object) -> float:
@@ -88,7 +97,7 @@ def _hold_threshold(where: str, value: object) -> float:
     return float(value)
 
 
-def _file(target: str, entry: dict, default_hold: float) -> FileSpec:
+def _file(target: str, entry: dict, default_hold: float, header_style: str = "template") -> FileSpec:
     where = f"{target}/{entry['name']}"
     kind = entry.get("kind", "increment")
     if kind not in FILE_KINDS:
@@ -98,7 +107,7 @@ def _file(target: str, entry: dict, default_hold: float) -> FileSpec:
                          "increment may legitimately be empty)")
     hold = (_hold_threshold(where, entry.get("hold_if_shrinks_below", default_hold))
             if kind == "snapshot" else None)
-    columns = tuple(ColumnSpec(key=c["key"], header=c["header"], type=c.get("type", "string"))
+    columns = tuple(ColumnSpec(key=c["key"], header=c["header"], type=c.get("type", "string"), code=c.get("code"))
                     for c in entry["columns"])
     bad = [c.key for c in columns if c.type not in FIELD_TYPES]
     if bad:
@@ -107,6 +116,18 @@ def _file(target: str, entry: dict, default_hold: float) -> FileSpec:
     header = operation.get("column") if isinstance(operation, dict) else None
     if header is not None and header not in [c.header for c in columns]:
         raise ValueError(f"{EXPORTS_FILE}: {target}/{entry['name']}: operation column {header!r} is not a header")
+    if header_style == "field_codes":
+        # A receiver that chose field codes gets a file named by codes throughout, never half coded:
+        # a column whose code the catalog does not know refuses the whole entry.
+        uncoded = [c.header for c in columns if not c.code]
+        if uncoded:
+            raise ValueError(f"{EXPORTS_FILE}: {where}: header_style field_codes, but no field code is declared "
+                             f"for {uncoded}")
+        codes = {c.header: c.code for c in columns}
+        header = codes[header] if header is not None else None
+        columns = tuple(ColumnSpec(key=c.key, header=c.code, type=c.type, code=c.code) for c in columns)
+    if len({c.header for c in columns}) != len(columns):
+        raise ValueError(f"{EXPORTS_FILE}: {where}: duplicate headers in {[c.header for c in columns]}")
     return FileSpec(name=entry["name"], title=entry.get("title", entry["name"]), columns=columns,
                     operation=None if header else operation, operation_header=header, kind=kind,
                     hold_if_shrinks_below=hold)
@@ -138,7 +159,26 @@ def _parts(entry: dict) -> list[tuple[str, str]] | None:
 def load_exports() -> tuple[ExportSpec, ...]:
     import yaml
 
-    data = yaml.safe_load(EXPORTS_FILE.read_text(encoding="utf-8")) or {}
+    return specs_from(yaml.safe_load(EXPORTS_FILE.read_text(encoding="utf-8")) or {})
+
+
+def _header_style(entry: dict) -> str:
+    style = entry.get("header_style", "template")
+    if style not in HEADER_STYLES:
+        raise ValueError(f"{EXPORTS_FILE}: {entry['target']}: header_style {style!r} is not one of {HEADER_STYLES}")
+    return style
+
+
+def _formats(entry: dict) -> tuple[str, ...]:
+    formats = tuple(entry.get("formats", ["csv"]))
+    if not formats or formats[0] != "csv" or len(set(formats)) != len(formats) or set(formats) - set(FORMATS):
+        raise ValueError(f"{EXPORTS_FILE}: {entry['target']}: formats {list(formats)} must start with csv and "
+                         f"name each of {list(FORMATS)} at most once")
+    return formats
+
+
+def specs_from(data: dict) -> tuple[ExportSpec, ...]:
+    """The specs of a parsed catalog (`load_exports` reads the file; tests pass variants)."""
     specs = []
     for entry in data.get("exports", []):
         missing = {"target", "module", "layout_version", "files"} - set(entry)
@@ -151,9 +191,10 @@ def load_exports() -> tuple[ExportSpec, ...]:
             as_of_checked=tuple(entry.get("as_of_checked", [])), masking=entry.get("masking", ""),
             person_names_allowed=tuple(entry.get("person_names_allowed", [])),
             files=tuple(_file(entry["target"], f, _hold_threshold(
-                entry["target"], entry.get("hold_if_shrinks_below", DEFAULT_HOLD_IF_SHRINKS_BELOW)))
+                entry["target"], entry.get("hold_if_shrinks_below", DEFAULT_HOLD_IF_SHRINKS_BELOW)),
+                _header_style(entry))
                 for f in entry["files"]),
-            family=entry["target"],
+            family=entry["target"], header_style=_header_style(entry), formats=_formats(entry),
         )
         title = entry.get("title", entry["target"])
         parts = _parts(entry)

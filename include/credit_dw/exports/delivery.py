@@ -6,7 +6,8 @@ Order of writing, so that a receiver who sees `_SUCCESS` sees a complete deliver
 
 1. temporary files a killed run left behind are removed; an unrecorded delivery's stale
    `_SUCCESS` is removed before anything is replaced;
-2. every data file (UTF-8 CSV), each under a temporary name in the directory, then renamed (on
+2. every data file (UTF-8 CSV, and XLSX for a target whose `formats` name it), each under a
+   temporary name in the directory, then renamed (on
    SFTP: read back, size and sha256, before the rename);
 3. the manifest (`datapackage.json`);
 4. `_SUCCESS`, last (then an earlier failed attempt's `_NOT_PRODUCED` or `_HELD` note is removed);
@@ -127,7 +128,7 @@ class Delivery:
 
     @property
     def row_count(self) -> int:
-        return sum(f.rows for f in self.files)
+        return sum(f.rows for f in self.files if f.format == "csv")  # an XLSX file repeats its CSV's rows
 
 
 def _rows_by_operation(spec: FileSpec, rows: Sequence[Sequence[object]]) -> dict[str, int]:
@@ -137,9 +138,11 @@ def _rows_by_operation(spec: FileSpec, rows: Sequence[Sequence[object]]) -> dict
     return {spec.operation or "rows": len(rows)} if rows else {}
 
 
-def deliver(spec: ExportSpec, logical_date: date, tables: Mapping[str, Sequence[Sequence[object]]], *,
+def deliver(spec: ExportSpec, logical_date: date,
+            tables: Mapping[str, Sequence[Sequence[object]] | writer.ServerCut], *,
             release: bool = False) -> Delivery:
-    """Write `tables` (file name in the spec → rows in the spec's column order) as the night's delivery.
+    """Write `tables` (file name in the spec → rows in the spec's column order, or the CSV file the
+    server cut: `writer.ServerCut`, the same bytes) as the night's delivery.
 
     A night not delivered yet whose snapshot files shrink sharply is held (`DeliveryHeld`, `_HELD`)
     unless `release` (see the module)."""
@@ -150,11 +153,23 @@ def deliver(spec: ExportSpec, logical_date: date, tables: Mapping[str, Sequence[
     payloads: list[tuple[manifest.WrittenFile, bytes]] = []
     for file_spec in spec.files:
         rows = tables[file_spec.name]
-        payload = writer.csv_bytes(file_spec.headers, rows)
-        payloads.append((manifest.WrittenFile(
-            spec=file_spec, path=file_spec.file_name(day), bytes=len(payload),
-            sha256=hashlib.sha256(payload).hexdigest(), rows=len(rows),
-            rows_by_operation=_rows_by_operation(file_spec, rows)), payload))
+        if isinstance(rows, writer.ServerCut):  # the CSV the server cut (run._export): its bytes as they are
+            if spec.formats != ("csv",):
+                raise ValueError(f"export {spec.target}: a server-cut file has no rows for its {spec.formats} files")
+            payloads.append((manifest.WrittenFile(
+                spec=file_spec, path=file_spec.file_name(day), bytes=len(rows.payload),
+                sha256=hashlib.sha256(rows.payload).hexdigest(), rows=rows.rows,
+                rows_by_operation=rows.rows_by_operation), rows.payload))
+            continue
+        by_operation = _rows_by_operation(file_spec, rows)
+        for file_format in spec.formats:  # csv, then xlsx when the receiver wants spreadsheets
+            payload = (writer.csv_bytes(file_spec.headers, rows) if file_format == "csv" else
+                       writer.xlsx_bytes(file_spec.title, file_spec.headers, [c.type for c in file_spec.columns],
+                                         rows, logical_date))
+            payloads.append((manifest.WrittenFile(
+                spec=file_spec, path=file_spec.file_name(day, file_format), bytes=len(payload),
+                sha256=hashlib.sha256(payload).hexdigest(), rows=len(rows), rows_by_operation=by_operation,
+                format=file_format), payload))
 
     revision = settings.git_revision()
     with connect() as conn:
@@ -246,10 +261,12 @@ def verified_delivery(spec: ExportSpec, logical_date: date) -> Delivery | None:
                 return None
         directory, location = destination.directory, destination.location
     by_name = {f.name: f for f in spec.files}
+    resources = json.loads(previous.manifest)["resources"]
     files = tuple(
-        manifest.WrittenFile(spec=by_name[r["name"]], path=r["path"], bytes=r["bytes"],
+        manifest.WrittenFile(spec=by_name[name], path=r["path"], bytes=r["bytes"],
                              sha256=r["hash"].removeprefix("sha256:"), rows=r["rows"],
-                             rows_by_operation=r["rows_by_operation"])
-        for r in json.loads(previous.manifest)["resources"] if r["name"] in by_name)
+                             rows_by_operation=r["rows_by_operation"], format=r.get("format", "csv"))
+        for r in resources
+        if (name := r["name"].removesuffix("-xlsx")) in by_name)
     return Delivery(spec.target, logical_date, directory, files, directory / manifest.MANIFEST_NAME,
                     newly_recorded=False, location=location)

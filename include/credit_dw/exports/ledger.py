@@ -35,15 +35,17 @@ def recorded(conn: psycopg.Connection, target: str, logical_date: date) -> Recor
 
 def record(conn: psycopg.Connection, *, target: str, logical_date: date, layout_version: str,
            git_revision: str, files: list[tuple[str, int, str]], manifest: str, manifest_sha256: str) -> bool:
-    """Record a delivery and its files in one transaction; False when it was already recorded."""
+    """Record a delivery and its files in one transaction; False when it was already recorded.
+
+    The delivery's row_count counts the CSV files' rows (an XLSX file repeats its CSV's rows)."""
     with conn.transaction():
         inserted = conn.execute(
             """insert into meta.export_deliveries (target, logical_date, layout_version, git_revision,
                                                    file_count, row_count, manifest_sha256, manifest)
                values (%s, %s, %s, %s, %s, %s, %s, %s)
                on conflict (target, logical_date) do nothing""",
-            (target, logical_date, layout_version, git_revision, len(files), sum(r for _, r, _ in files),
-             manifest_sha256, manifest)).rowcount
+            (target, logical_date, layout_version, git_revision, len(files),
+             sum(r for n, r, _ in files if n.endswith(".csv")), manifest_sha256, manifest)).rowcount
         if not inserted:
             return False
         conn.execute("delete from meta.export_files where target = %s and logical_date = %s",

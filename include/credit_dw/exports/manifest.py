@@ -25,6 +25,7 @@ NOT_PRODUCED_NAME = "_NOT_PRODUCED"
 #: Left instead of a delivery when a snapshot file would be empty or shrink sharply against the
 #: last delivered night: the reason and both counts, until an operator releases it.
 HELD_NAME = "_HELD"
+XLSX_MEDIATYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class WrittenFile:
     sha256: str
     rows: int
     rows_by_operation: dict[str, int]
+    format: str = "csv"  # or "xlsx": the same rows as the CSV, for a receiver that wants spreadsheets
 
 
 def _package_name(target: str, logical_date: date) -> str:
@@ -45,6 +47,20 @@ def _package_name(target: str, logical_date: date) -> str:
 
 
 def _resource(written: WrittenFile) -> dict:
+    if written.format == "xlsx":
+        return {
+            "name": f"{written.spec.name}-xlsx",
+            "title": f"{written.spec.title}（XLSX）",
+            "path": written.path,
+            "profile": "tabular-data-resource",
+            "format": "xlsx",
+            "mediatype": XLSX_MEDIATYPE,
+            "bytes": written.bytes,
+            "hash": f"sha256:{written.sha256}",
+            "rows": written.rows,
+            "rows_by_operation": dict(sorted(written.rows_by_operation.items())),
+            "schema": _schema(written),
+        }
     return {
         "name": written.spec.name,
         "title": written.spec.title,
@@ -59,9 +75,12 @@ def _resource(written: WrittenFile) -> dict:
         "rows_by_operation": dict(sorted(written.rows_by_operation.items())),
         "dialect": {"delimiter": ",", "lineTerminator": "\n", "quoteChar": "\"", "doubleQuote": True,
                     "header": True},
-        "schema": {"fields": [{"name": c.header, "type": c.type} for c in written.spec.columns],
-                   "missingValues": [""]},
+        "schema": _schema(written),
     }
+
+
+def _schema(written: WrittenFile) -> dict:
+    return {"fields": [{"name": c.header, "type": c.type} for c in written.spec.columns], "missingValues": [""]}
 
 
 def descriptor(spec: ExportSpec, logical_date: date, files: list[WrittenFile], git_revision: str) -> dict:

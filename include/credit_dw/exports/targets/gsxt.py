@@ -104,11 +104,16 @@ order by repair.repair_id
 """
 
 
+QUERIES = {"licences": LICENCES, "penalties": PENALTIES, "lists": LISTS, "repairs": REPAIRS}
+
+
+def queries(logical_date: date) -> dict[str, tuple[str, dict]]:
+    """Each file's query and parameters: the export cuts them on the server (one COPY each)."""
+    return {name: (query, {"night": logical_date}) for name, query in QUERIES.items()}
+
+
 def tables(conn: psycopg.Connection, logical_date: date) -> dict[str, list[dict]]:
     from psycopg.rows import dict_row
 
-    params = {"night": logical_date}
     with conn.cursor(row_factory=dict_row) as cur:
-        return {name: cur.execute(query, params).fetchall()
-                for name, query in (("licences", LICENCES), ("penalties", PENALTIES), ("lists", LISTS),
-                                    ("repairs", REPAIRS))}
+        return {name: cur.execute(query, params).fetchall() for name, (query, params) in queries(logical_date).items()}

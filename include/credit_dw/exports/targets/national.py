@@ -10,6 +10,17 @@
   docs/province_rules.md §10): 新增 first delivered that night; 变更 delivered again that night or
   its national status changed that night; 撤回 a penalty withdrawn that night (revoked or
   corrected after verification, or withdrawn nationally: status 1).
+- `lists`, `debtors`: the night's increment of red / black / key-attention list entries
+  (`fct_list_membership`) and of dishonest judgment debtor listings (`fct_court_debtor`): 新增 first
+  delivered that night; 撤回 found wrong by objection verification that night (撤销 / 更正: status 1);
+  变更 otherwise (delivered again, exited 移出 / removed 移除 that night: the exit date and reason
+  say so). 信息状态 0 正常, 1 撤销 (verified wrong), 2 异议 (an objection being verified: publicity
+  and sharing go on, punishment is suspended [000 §2.12]); 更新时间 the latest of the night's dates
+  for the record. A natural person's debtor listing carries no name (the marts keep none) and the
+  masked ID only.
+- `repairs`: the repair results decided that night (`fct_repair.closed_on` = the night: 修复成功,
+  修复不通过, 不予受理), 新增, status 0, with the record repaired and, when repaired, the day the
+  penalty stops being public (market subjects only: fct_repair holds no natural person).
 
 Rows are ordered by key so a rerun of the night yields the same bytes.
 """
@@ -64,6 +75,63 @@ order by penalty_id
 """
 
 
+#: 信息状态 of a listing: 1 撤销 once verification found it wrong, 2 异议 while an objection is open.
+_LISTING_STATUS = """case when verified_wrong_on is not null then '1' when open_objection_count > 0 then '2'
+                          else '0' end"""
+#: The national increment's operation flag of a listing (see the module).
+_LISTING_OPERATION = """case when verified_wrong_on = %(night)s then '撤回'
+                             when first_reported_on = %(night)s then '新增' else '变更' end"""
+
+LISTS = f"""
+select {_LISTING_OPERATION} as operation,
+       list_type_name, list_name, subject_name, {_CATEGORY} as subject_category, uscc, listing_reason,
+       listing_basis, listing_document_number, deciding_department, entered_on, valid_until, exited_on,
+       exit_reason, {_LISTING_STATUS} as national_status_code,
+       to_char(greatest(last_reported_on, exited_on, verified_wrong_on), 'YYYY-MM-DD') || ' 00:00:00'
+           as updated_at
+from marts.fct_list_membership
+where first_reported_on = %(night)s or last_reported_on = %(night)s or exited_on = %(night)s
+   or verified_wrong_on = %(night)s
+order by list_membership_id
+"""
+
+DEBTORS = f"""
+select {_LISTING_OPERATION} as operation,
+       case_number, subject_name, {_CATEGORY} as subject_category, uscc, citizen_id_masked, court_name,
+       filed_on, basis_document_number, performance_status, dishonest_conduct, listed_on, removed_on,
+       {_LISTING_STATUS} as national_status_code,
+       to_char(greatest(last_reported_on, removed_on, verified_wrong_on), 'YYYY-MM-DD') || ' 00:00:00'
+           as updated_at
+from marts.fct_court_debtor
+where first_reported_on = %(night)s or last_reported_on = %(night)s or removed_on = %(night)s
+   or verified_wrong_on = %(night)s
+order by court_debtor_id
+"""
+
+REPAIRS = f"""
+select '新增' as operation, repair.repair_id, repair.uscc, repair.subject_name,
+       {_CATEGORY.replace('subject_type', 'repair.subject_type')} as subject_category,
+       repair.record_category, repair.record_id,
+       case repair.repair_path
+           when 'commitment' then '信用承诺' when 'rectification' then '整改' when 'verification' then '核查'
+           when 'training' then '信用培训' when 'credit_report' then '信用报告' when 'public_service' then '公益服务'
+       end as repair_path_name,
+       repair.handled_by, repair.applied_on, repair.closed_on,
+       case repair.outcome
+           when 'repaired' then '修复成功' when 'rejected' then '修复不通过' when 'refused' then '不予受理'
+           else '其他'
+       end as outcome_name,
+       case when repair.is_repaired then penalty.publicity_ends_on end as publicity_ends_on,
+       '0' as national_status_code,
+       to_char(repair.closed_on, 'YYYY-MM-DD') || ' 00:00:00' as updated_at
+from marts.fct_repair as repair
+left join marts.fct_admin_penalty as penalty
+    on penalty.penalty_id = repair.penalty_id
+where repair.status in ('closed', 'refused') and repair.closed_on = %(night)s
+order by repair.repair_id
+"""
+
+
 def tables(conn: psycopg.Connection, logical_date: date) -> dict[str, list[dict]]:
     from psycopg.rows import dict_row
 
@@ -74,4 +142,6 @@ def tables(conn: psycopg.Connection, logical_date: date) -> dict[str, list[dict]
             "where last_changed_on = %(night)s order by subject_id", params).fetchall()
         licences = cur.execute(LICENCES, params).fetchall()
         penalties = cur.execute(PENALTIES, params).fetchall()
-    return {"subjects": subjects, "licences": licences, "penalties": penalties}
+        rest = {name: cur.execute(query, params).fetchall()
+                for name, query in (("lists", LISTS), ("debtors", DEBTORS), ("repairs", REPAIRS))}
+    return {"subjects": subjects, "licences": licences, "penalties": penalties, **rest}
