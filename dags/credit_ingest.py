@@ -118,8 +118,10 @@ def credit_ingest():
             context["outlet_events"][FEED_LANDED].add(feed_asset(source_id), extra={"logical_date": night, **summary})
             return summary
 
-        @task
-        def return_to_sender(source_id: str, night: str, validated: dict) -> dict:
+        # all_done: a night whose every file was refused fails the feed before validation, and its
+        # departments still get their return notices (the refused files' receipts are kept).
+        @task(trigger_rule="all_done")
+        def return_to_sender(source_id: str, night: str) -> dict:
             """Return notices to the department (信息退回) and links of corrected rows (补报)."""
             from datetime import date
 
@@ -130,7 +132,7 @@ def credit_ingest():
             return {"notices": [str(n.path) for n in notices], "resubmissions": relinked}
 
         validated = validate(source_id, night, land(source_id, night, extract(source_id, night)))
-        return_to_sender(source_id, night, validated)
+        validated >> return_to_sender(source_id, night)
 
     @task(outlets=[RAW_LANDED], trigger_rule="all_done", on_success_callback=alert_on_night)
     def publish_raw_landed(night: str, **context) -> dict:

@@ -160,6 +160,8 @@ def test_ingest_task_graph(dags):
         assert t[f"{group}.land"].task_id in t[f"{group}.extract"].downstream_task_ids
         assert t[f"{group}.validate"].task_id in t[f"{group}.land"].downstream_task_ids
         assert t[f"{group}.return_to_sender"].task_id in t[f"{group}.validate"].downstream_task_ids
+        # A feed whose every file was refused fails before validation; its notices still go out.
+        assert t[f"{group}.return_to_sender"].trigger_rule == "all_done"
         feed_tasks |= {f"{group}.{step}" for step in FEED_STEPS}
         # Each feed's validate emits the feed's own Asset through the alias.
         assert [getattr(o, "name", None) for o in t[f"{group}.validate"].outlets] == [FEED_LANDED.name]
