@@ -34,6 +34,10 @@ penalties as (
     select * from {{ ref('stg_admin_penalty__penalties') }}
 ),
 
+admin_acts as (
+    select * from {{ ref('stg_admin_act__acts') }}
+),
+
 court_debtors as (
     select * from {{ ref('stg_court_debtors__listings') }}
 ),
@@ -108,7 +112,7 @@ organisations as (
 ),
 
 -- Natural persons ------------------------------------------------------------------------------
--- The dual-publicity feeds carry the (validated) ID in staging and are hashed here; the others
+-- The dual-publicity feeds and Shijiazhuang's other acts carry the (validated) ID in staging and are hashed here; the others
 -- hash in staging. Only keyed hashes (64 hex characters) are taken: a staging model still on its
 -- md5 placeholder (32) would key the same person differently, so it waits until it calls
 -- subject_hash() too.
@@ -132,6 +136,16 @@ person_rows as (
         'admin_penalty' as source_id,
         reported_on as batch_logical_date
     from penalties
+    where subject_type = 'natural_person' and credit.is_valid_citizen_id(id_number)
+    union all
+    select
+        {{ subject_hash('id_number') }} as subject_id,
+        left(id_number, 6) || '********' || right(id_number, 4) as citizen_id_masked,
+        left(id_number, 6) as division_code,
+        subject_name,
+        'admin_act' as source_id,
+        reported_on as batch_logical_date
+    from admin_acts
     where subject_type = 'natural_person' and credit.is_valid_citizen_id(id_number)
     union all
     select subject_id_hash, citizen_id_masked, left(citizen_id_masked, 6) as division_code, subject_name,

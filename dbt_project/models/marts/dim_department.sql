@@ -8,6 +8,8 @@
      'columns': [('authority_name', 'authority_uscc'), ('source_department', 'source_department_uscc')]},
     {'source_id': 'admin_penalty', 'model': 'stg_admin_penalty__penalties', 'night': 'reported_on',
      'columns': [('authority_name', 'authority_uscc'), ('source_department', 'source_department_uscc')]},
+    {'source_id': 'admin_act', 'model': 'stg_admin_act__acts', 'night': 'reported_on',
+     'columns': [('authority_name', 'authority_uscc'), ('source_department', 'source_department_uscc')]},
     {'source_id': 'dept_ledgers', 'model': 'stg_dept_ledgers__decisions', 'night': 'received_on',
      'columns': [('authority_name', 'authority_uscc'), ('source_department', 'source_department_uscc')]},
     {'source_id': 'national_pushdown', 'model': 'stg_national_pushdown__decisions', 'night': 'pushed_on',

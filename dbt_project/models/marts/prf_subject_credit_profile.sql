@@ -54,6 +54,10 @@ penalty_subjects as (
     select * from {{ ref('int_penalties_subjects_keyed') }}
 ),
 
+admin_acts as (
+    select * from {{ ref('fct_admin_act') }}
+),
+
 court_debtors as (
     select * from {{ ref('fct_court_debtor') }}
 ),
@@ -142,6 +146,20 @@ penalty_facts as (
     where penalty_subjects.subject_id is not null
         and penalties.first_reported_on <= as_of.as_of_on
     group by penalty_subjects.subject_id
+),
+
+-- Shijiazhuang's other administrative acts (shown, not scored): fct_admin_act already leaves out
+-- acts decided or first delivered after the as-of date --------------------------------------------
+
+admin_act_facts as (
+    select
+        admin_acts.subject_id,
+        count(*)::integer as admin_act_count,
+        (count(*) filter (where admin_acts.is_public))::integer as public_admin_act_count,
+        string_agg(distinct admin_acts.act_kind, ',' order by admin_acts.act_kind) as admin_act_kinds,
+        max(admin_acts.decision_on) as latest_admin_act_on
+    from admin_acts
+    group by admin_acts.subject_id
 ),
 
 -- Dishonest judgment debtors -----------------------------------------------------------------
@@ -426,6 +444,10 @@ joined as (
         coalesce(penalty_facts.repaired_penalty_count, 0) as repaired_penalty_count,
         coalesce(penalty_facts.archived_penalty_count, 0) as archived_penalty_count,
         penalty_facts.latest_penalty_on,
+        coalesce(admin_act_facts.admin_act_count, 0) as admin_act_count,
+        coalesce(admin_act_facts.public_admin_act_count, 0) as public_admin_act_count,
+        admin_act_facts.admin_act_kinds,
+        admin_act_facts.latest_admin_act_on,
         coalesce(court_debtor_facts.is_court_debtor, false) as is_court_debtor,
         coalesce(court_debtor_facts.is_court_debtor_punishment_in_force, false) as is_court_debtor_punishment_in_force,
         coalesce(court_debtor_facts.court_debtor_case_count, 0) as court_debtor_case_count,
@@ -471,6 +493,7 @@ joined as (
     cross join as_of
     left join licence_facts on licence_facts.subject_id = subjects.subject_id
     left join penalty_facts on penalty_facts.subject_id = subjects.subject_id
+    left join admin_act_facts on admin_act_facts.subject_id = subjects.subject_id
     left join court_debtor_facts on court_debtor_facts.subject_id = subjects.subject_id
     left join tax_facts on tax_facts.subject_id = subjects.subject_id
     left join social_insurance_facts on social_insurance_facts.subject_id = subjects.subject_id
@@ -523,6 +546,10 @@ final as (
         repaired_penalty_count,
         archived_penalty_count,
         latest_penalty_on,
+        admin_act_count,
+        public_admin_act_count,
+        admin_act_kinds,
+        latest_admin_act_on,
         is_court_debtor,
         is_court_debtor_punishment_in_force,
         court_debtor_case_count,
