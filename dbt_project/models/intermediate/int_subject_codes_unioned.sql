@@ -23,6 +23,8 @@
      'where': "subject_type <> 'natural_person'"},
     {'source_id': 'court_debtors', 'model': 'stg_court_debtors__listings',
      'name': 'subject_name', 'night': 'batch_logical_date', 'department': "'河北省高级人民法院'"},
+    {'source_id': 'court_false_litigants', 'model': 'stg_court_false_litigants__listings',
+     'name': 'subject_name', 'night': 'batch_logical_date', 'department': "'河北省高级人民法院'"},
     {'source_id': 'credit_commitments', 'model': 'stg_credit_commitments__commitments',
      'name': 'subject_name', 'night': 'batch_logical_date', 'department': "'河北省社会信用体系建设领导小组办公室'"},
     {'source_id': 'credit_lists', 'model': 'stg_credit_lists__entries',

@@ -42,6 +42,10 @@ court_debtors as (
     select * from {{ ref('stg_court_debtors__listings') }}
 ),
 
+false_litigants as (
+    select * from {{ ref('stg_court_false_litigants__listings') }}
+),
+
 utility_gas as (
     select * from {{ ref('stg_utility_gas__bills') }}
 ),
@@ -151,6 +155,11 @@ person_rows as (
     select subject_id_hash, citizen_id_masked, left(citizen_id_masked, 6) as division_code, subject_name,
         'court_debtors' as source_id, batch_logical_date
     from court_debtors
+    where subject_type = 'natural_person' and length(subject_id_hash) = 64
+    union all
+    select subject_id_hash, citizen_id_masked, left(citizen_id_masked, 6) as division_code, subject_name,
+        'court_false_litigants' as source_id, batch_logical_date
+    from false_litigants
     where subject_type = 'natural_person' and length(subject_id_hash) = 64
     union all
     select subject_id_hash, citizen_id_masked, left(citizen_id_masked, 6) as division_code, customer_name,

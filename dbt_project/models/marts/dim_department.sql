@@ -16,6 +16,8 @@
      'columns': [('authority_name', 'authority_uscc'), ('source_department', 'source_department_uscc')]},
     {'source_id': 'court_debtors', 'model': 'stg_court_debtors__listings', 'night': 'batch_logical_date',
      'columns': [('court_name', none)]},
+    {'source_id': 'court_false_litigants', 'model': 'stg_court_false_litigants__listings',
+     'night': 'batch_logical_date', 'columns': [('court_name', none)]},
     {'source_id': 'tax_a_level', 'model': 'stg_tax_a_level__taxpayers', 'night': 'batch_logical_date',
      'columns': [('tax_authority_name', none)]},
     {'source_id': 'tax_arrears', 'model': 'stg_tax_arrears__announcements', 'night': 'batch_logical_date',
