@@ -117,9 +117,9 @@ organisations as (
 
 -- Natural persons ------------------------------------------------------------------------------
 -- The dual-publicity feeds and Shijiazhuang's other acts carry the (validated) ID in staging and
--- are hashed here; the others hash in staging. Only keyed hashes (64 hex characters) are taken: a staging model still on its
--- md5 placeholder (32) would key the same person differently, so it waits until it calls
--- subject_hash() too.
+-- are hashed here; the others hash in staging. Only keyed hashes (64 hex characters) are taken:
+-- a staging model still on its md5 placeholder (32) would key the same person differently, so it
+-- waits until it calls subject_hash() too.
 
 person_rows as (
     select
