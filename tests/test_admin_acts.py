@@ -208,3 +208,19 @@ def test_the_publicity_export_carries_an_act_only_inside_its_kinds_period(nights
         assert still == 0 and not [r for r in publicity.tables(conn, date(2024, 12, 1))["acts"]
                                    if r["act_id"] in public]
     transform.run_dbt(["run", "--select", "fct_admin_act", "--vars", _vars(SECOND_NIGHT)])
+
+
+def test_the_audit_counts_the_acts_under_their_category(nights, conn):
+    """The auditors' counts (docs/audit.md) take each act once, under 其他行政行为, and the
+    reconciliation of the feed's batches balances."""
+    transform.run_dbt(["build", "--select", "+rpt_audit_reconciliation",
+                       "--vars", _vars(SECOND_NIGHT)])
+    counted = _mine(conn, """select count(*) filter (where is_counted), array_agg(distinct source_category)
+                             from intermediate.int_audit_record_deliveries
+                             where batch_id like 'admin_act/2021-11-%%'""")[0]
+    acts = _mine(conn, "select count(*) from marts.fct_admin_act where last_batch_id like 'admin_act/2021-11-%%'")[0][0]
+    assert acts > 0 and counted == (acts, ["其他行政行为"])
+    batches = _mine(conn, """select count(*), bool_and(is_received_balanced and is_accepted_explained),
+                                    sum(rows_counted)
+                             from marts.rpt_audit_reconciliation where batch_id like 'admin_act/2021-11-%%'""")[0]
+    assert batches == (2, True, acts)
