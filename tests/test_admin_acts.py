@@ -224,3 +224,20 @@ def test_the_audit_counts_the_acts_under_their_category(nights, conn):
                                     sum(rows_counted)
                              from marts.rpt_audit_reconciliation where batch_id like 'admin_act/2021-11-%%'""")[0]
     assert batches == (2, True, acts)
+
+
+def test_the_city_export_carries_the_acts_by_the_subjects_locality(nights, conn):
+    """Every act goes to exactly one jurisdiction's city file, its subject's; 130100 (石家庄) gets
+    the acts about its own subjects, with their publicity state."""
+    from credit_dw.catalog.exports import jurisdictions
+    from credit_dw.exports.targets import city
+
+    transform.run_dbt(["run", "--select", "dim_jurisdiction", "fct_admin_act", "--vars", _vars(SECOND_NIGHT)])
+    delivered = {code: city.tables(conn, SECOND_NIGHT, code)["acts"] for code, _ in jurisdictions()}
+    ids = [r["act_id"] for rows in delivered.values() for r in rows]
+    assert len(ids) == len(set(ids)) == _mine(conn, "select count(*) from marts.fct_admin_act")[0][0]
+    mine = {r[0] for r in _mine(conn, """select f.act_id from marts.fct_admin_act f
+                                         join marts.dim_subject s on s.subject_id = f.subject_id
+                                         where s.jurisdiction_code = '130100'""")}
+    assert mine and {r["act_id"] for r in delivered["130100"]} == mine
+    assert {r["publicity_status_name"] for r in delivered["130100"]} <= {"公示中", "公示期满"}
