@@ -52,7 +52,7 @@ def _ledger_rows(conn, target: str, night: date) -> int:
 def test_the_catalog_declares_every_target_with_its_files():
     specs = {s.target: s for s in load_exports()}
     assert {"national", "publicity", "lending", "city/130100", "city/133100", "city/130000"} <= set(specs)
-    assert [f.name for f in specs["publicity"].files] == ["licences", "penalties", "lists", "removals"]
+    assert [f.name for f in specs["publicity"].files] == ["licences", "penalties", "lists", "acts", "removals"]
     assert "行政处罚决定书文号" in specs["publicity"].files[1].headers
 
 
@@ -185,7 +185,7 @@ def test_the_catalog_holds_snapshots_only():
     specs = {s.target: s for s in load_exports()}
     assert [(f.name, f.kind, f.hold_if_shrinks_below) for f in specs["publicity"].files] == [
         ("licences", "snapshot", 0.5), ("penalties", "snapshot", 0.5), ("lists", "snapshot", 0.5),
-        ("removals", "increment", None)]
+        ("acts", "snapshot", 0.5), ("removals", "increment", None)]
     assert all(f.kind == "increment" and f.hold_if_shrinks_below is None for f in specs["national"].files)
     assert all(f.kind == "snapshot" for t in ("lending", "city/130100", "gsxt") for f in specs[t].files
                if f.name != "repairs")
@@ -403,7 +403,8 @@ def test_a_receiver_may_take_field_codes_and_never_a_half_coded_file():
 
 NIGHTS = (date(2022, 5, 10), date(2022, 5, 11))  # simulated and ingested; the year 2022's May belongs to this file
 FEEDS = ("market_registry", "admin_licence", "admin_penalty", "objections", "credit_lists", "court_debtors")
-FACTS = ("fct_admin_penalty", "fct_admin_licence", "fct_list_membership", "fct_repair", "fct_court_debtor")
+FACTS = ("fct_admin_penalty", "fct_admin_licence", "fct_list_membership", "fct_repair", "fct_court_debtor",
+         "fct_admin_act")
 INJECTED_FROM = 910_001  # _row_number of the hand-made applications
 
 

@@ -12,6 +12,8 @@
 --   redelivery                 a later delivery with the same content, or the key through another
 --                              department channel (a report of a ledgered decision, ...);
 --   not_countable              no decision number, decision date or subject: no business key.
+-- Shijiazhuang's other administrative acts (其他行政行为 [004 (十五)], admin_act) are counted the same
+-- way under their own category, one channel (the report), every kind of act together.
 -- The business key is the licence facts' (int_facts_licences_deduplicated): the kind, the document
 -- number compared bracket and width insensitively (macro document_key) and the subject (USCC, else
 -- name); the ranking is macro rank_deliveries, as the facts rank. Penalties are keyed the same way
@@ -28,6 +30,10 @@ licences as (
 
 penalties as (
     select * from {{ ref('stg_admin_penalty__penalties') }}
+),
+
+acts as (
+    select * from {{ ref('stg_admin_act__acts') }}
 ),
 
 ledgers as (
@@ -64,6 +70,13 @@ unioned as (
     from penalties
     union all
     select
+        'admin_act'::text as source_id, 'report'::text as channel, 1 as channel_rank,
+        'admin_act'::text as record_kind, batch_id, source_row_number, reported_on as seen_on,
+        decision_document_number, decision_date, subject_name, uscc, authority_name, authority_uscc,
+        coalesce(source_department, authority_name) as department
+    from acts
+    union all
+    select
         'dept_ledgers'::text as source_id, 'ledger'::text as channel, 2 as channel_rank,
         decision_kind as record_kind, batch_id, source_row_number, received_on as seen_on,
         decision_document_number, decision_date, subject_name, uscc, authority_name, authority_uscc,
@@ -82,7 +95,7 @@ keyed as (
     select
         unioned.*,
         case
-            when unioned.record_kind in ('licence', 'penalty')
+            when unioned.record_kind in ('licence', 'penalty', 'admin_act')
                 and unioned.decision_document_number is not null
                 and unioned.decision_date is not null
                 and coalesce(unioned.uscc, unioned.subject_name) is not null
@@ -189,7 +202,9 @@ final as (
         located.source_id,
         located.channel,
         located.record_kind,
-        case located.record_kind when 'licence' then '行政许可' when 'penalty' then '行政处罚' end
+        case located.record_kind
+            when 'licence' then '行政许可' when 'penalty' then '行政处罚' when 'admin_act' then '其他行政行为'
+        end
             as source_category,
         located.seen_on,
         date_trunc('month', located.seen_on)::date as seen_month,

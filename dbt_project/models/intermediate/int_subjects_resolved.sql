@@ -34,8 +34,16 @@ penalties as (
     select * from {{ ref('stg_admin_penalty__penalties') }}
 ),
 
+admin_acts as (
+    select * from {{ ref('stg_admin_act__acts') }}
+),
+
 court_debtors as (
     select * from {{ ref('stg_court_debtors__listings') }}
+),
+
+false_litigants as (
+    select * from {{ ref('stg_court_false_litigants__listings') }}
 ),
 
 utility_gas as (
@@ -108,10 +116,10 @@ organisations as (
 ),
 
 -- Natural persons ------------------------------------------------------------------------------
--- The dual-publicity feeds carry the (validated) ID in staging and are hashed here; the others
--- hash in staging. Only keyed hashes (64 hex characters) are taken: a staging model still on its
--- md5 placeholder (32) would key the same person differently, so it waits until it calls
--- subject_hash() too.
+-- The dual-publicity feeds and Shijiazhuang's other acts carry the (validated) ID in staging and
+-- are hashed here; the others hash in staging. Only keyed hashes (64 hex characters) are taken:
+-- a staging model still on its md5 placeholder (32) would key the same person differently, so it
+-- waits until it calls subject_hash() too.
 
 person_rows as (
     select
@@ -134,9 +142,24 @@ person_rows as (
     from penalties
     where subject_type = 'natural_person' and credit.is_valid_citizen_id(id_number)
     union all
+    select
+        {{ subject_hash('id_number') }} as subject_id,
+        left(id_number, 6) || '********' || right(id_number, 4) as citizen_id_masked,
+        left(id_number, 6) as division_code,
+        subject_name,
+        'admin_act' as source_id,
+        reported_on as batch_logical_date
+    from admin_acts
+    where subject_type = 'natural_person' and credit.is_valid_citizen_id(id_number)
+    union all
     select subject_id_hash, citizen_id_masked, left(citizen_id_masked, 6) as division_code, subject_name,
         'court_debtors' as source_id, batch_logical_date
     from court_debtors
+    where subject_type = 'natural_person' and length(subject_id_hash) = 64
+    union all
+    select subject_id_hash, citizen_id_masked, left(citizen_id_masked, 6) as division_code, subject_name,
+        'court_false_litigants' as source_id, batch_logical_date
+    from false_litigants
     where subject_type = 'natural_person' and length(subject_id_hash) = 64
     union all
     select subject_id_hash, citizen_id_masked, left(citizen_id_masked, 6) as division_code, customer_name,

@@ -25,11 +25,12 @@
 --   an administrative penalty decision (行政处罚, by decision date, whatever its publicity status:
 --     repair ends publicity, not the fact that the violation happened);
 --   a listing as dishonest judgment debtor (失信被执行人), by listing date;
+--   a listing as false-litigation dishonest person (虚假诉讼失信人), by listing date;
 --   an entry on the black list (失信黑名单) or the key-attention list (重点关注名单), by entry date;
 --   a tax-arrears announcement (欠税公告), by announcement date;
 --   a credit commitment assessed as broken (未履约), by assessment date;
--- and no listing may be in force on the as-of date (debtor, black, key attention, or the linked
--- dishonesty of a person), however old its entry. Contribution and bill arrears (social
+-- and no listing may be in force on the as-of date (debtor, false litigant, black, key attention,
+-- or the linked dishonesty of a person), however old its entry. Contribution and bill arrears (social
 -- insurance, housing fund, utilities) weigh in the grade but are not bad records: they are
 -- payment states, not decisions about the subject.
 -- The years are counted from the latest bad record, or for a subject without one from its
@@ -54,8 +55,16 @@ penalty_subjects as (
     select * from {{ ref('int_penalties_subjects_keyed') }}
 ),
 
+admin_acts as (
+    select * from {{ ref('fct_admin_act') }}
+),
+
 court_debtors as (
     select * from {{ ref('fct_court_debtor') }}
+),
+
+false_litigants as (
+    select * from {{ ref('fct_false_litigant') }}
 ),
 
 tax_status as (
@@ -144,6 +153,20 @@ penalty_facts as (
     group by penalty_subjects.subject_id
 ),
 
+-- Shijiazhuang's other administrative acts (shown, not scored): fct_admin_act already leaves out
+-- acts decided or first delivered after the as-of date --------------------------------------------
+
+admin_act_facts as (
+    select
+        admin_acts.subject_id,
+        count(*)::integer as admin_act_count,
+        (count(*) filter (where admin_acts.is_public))::integer as public_admin_act_count,
+        string_agg(distinct admin_acts.act_kind, ',' order by admin_acts.act_kind) as admin_act_kinds,
+        max(admin_acts.decision_on) as latest_admin_act_on
+    from admin_acts
+    group by admin_acts.subject_id
+),
+
 -- Dishonest judgment debtors -----------------------------------------------------------------
 
 court_debtor_facts as (
@@ -166,6 +189,21 @@ court_debtor_facts as (
     where court_debtors.listed_on <= as_of.as_of_on
         and court_debtors.first_reported_on <= as_of.as_of_on
     group by court_debtors.subject_id
+),
+
+-- False-litigation dishonest persons (虚假诉讼失信人 [004 (十五)]) -------------------------------------
+
+false_litigant_facts as (
+    select
+        false_litigants.subject_id,
+        count(*)::integer as false_litigation_case_count,
+        coalesce(bool_or(false_litigants.is_current), false) as is_false_litigant,
+        max(false_litigants.listed_on) as latest_false_litigation_listed_on
+    from false_litigants
+    cross join as_of
+    where false_litigants.listed_on <= as_of.as_of_on
+        and false_litigants.first_reported_on <= as_of.as_of_on
+    group by false_litigants.subject_id
 ),
 
 -- Tax: A-level rating of the latest year, arrears of the latest announcement -------------------
@@ -426,11 +464,18 @@ joined as (
         coalesce(penalty_facts.repaired_penalty_count, 0) as repaired_penalty_count,
         coalesce(penalty_facts.archived_penalty_count, 0) as archived_penalty_count,
         penalty_facts.latest_penalty_on,
+        coalesce(admin_act_facts.admin_act_count, 0) as admin_act_count,
+        coalesce(admin_act_facts.public_admin_act_count, 0) as public_admin_act_count,
+        admin_act_facts.admin_act_kinds,
+        admin_act_facts.latest_admin_act_on,
         coalesce(court_debtor_facts.is_court_debtor, false) as is_court_debtor,
         coalesce(court_debtor_facts.is_court_debtor_punishment_in_force, false) as is_court_debtor_punishment_in_force,
         coalesce(court_debtor_facts.court_debtor_case_count, 0) as court_debtor_case_count,
         coalesce(court_debtor_facts.current_court_debtor_case_count, 0) as current_court_debtor_case_count,
         court_debtor_facts.latest_court_debtor_listed_on,
+        coalesce(false_litigant_facts.is_false_litigant, false) as is_false_litigant,
+        coalesce(false_litigant_facts.false_litigation_case_count, 0) as false_litigation_case_count,
+        false_litigant_facts.latest_false_litigation_listed_on,
         coalesce(tax_facts.is_tax_a_level, false) as is_tax_a_level,
         tax_facts.latest_tax_a_level_year,
         coalesce(tax_facts.has_tax_arrears, false) as has_tax_arrears,
@@ -471,7 +516,9 @@ joined as (
     cross join as_of
     left join licence_facts on licence_facts.subject_id = subjects.subject_id
     left join penalty_facts on penalty_facts.subject_id = subjects.subject_id
+    left join admin_act_facts on admin_act_facts.subject_id = subjects.subject_id
     left join court_debtor_facts on court_debtor_facts.subject_id = subjects.subject_id
+    left join false_litigant_facts on false_litigant_facts.subject_id = subjects.subject_id
     left join tax_facts on tax_facts.subject_id = subjects.subject_id
     left join social_insurance_facts on social_insurance_facts.subject_id = subjects.subject_id
     left join housing_fund_facts on housing_fund_facts.subject_id = subjects.subject_id
@@ -489,6 +536,7 @@ with_bad_records as (
         nullif(greatest(
             coalesce(latest_penalty_on, '-infinity'::date),
             coalesce(latest_court_debtor_listed_on, '-infinity'::date),
+            coalesce(latest_false_litigation_listed_on, '-infinity'::date),
             coalesce(latest_bad_list_entry_on, '-infinity'::date),
             coalesce(latest_tax_arrears_announced_on, '-infinity'::date),
             coalesce(latest_breach_on, '-infinity'::date)
@@ -497,8 +545,10 @@ with_bad_records as (
         -- every night; it is its own condition instead.
         -- The green channel is a reward, not a punishment: a listing under objection still bars
         -- it until verification ends (only punishment is suspended meanwhile).
-        (is_court_debtor or is_on_black_list or is_on_key_attention_list or linked_serious_dishonesty)
-            as has_dishonesty_in_force
+        (
+            is_court_debtor or is_false_litigant or is_on_black_list or is_on_key_attention_list
+            or linked_serious_dishonesty
+        ) as has_dishonesty_in_force
     from joined
 ),
 
@@ -523,11 +573,18 @@ final as (
         repaired_penalty_count,
         archived_penalty_count,
         latest_penalty_on,
+        admin_act_count,
+        public_admin_act_count,
+        admin_act_kinds,
+        latest_admin_act_on,
         is_court_debtor,
         is_court_debtor_punishment_in_force,
         court_debtor_case_count,
         current_court_debtor_case_count,
         latest_court_debtor_listed_on,
+        is_false_litigant,
+        false_litigation_case_count,
+        latest_false_litigation_listed_on,
         is_tax_a_level,
         latest_tax_a_level_year,
         has_tax_arrears,

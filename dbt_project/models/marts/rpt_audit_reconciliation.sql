@@ -1,5 +1,6 @@
 -- The reconciliation that proves the audit's counts [rules §8; docs/audit.md]: per ledger batch of
--- the dual-publicity channels delivered by the as-of date (the night built, macro as_of_on),
+-- the dual-publicity channels and Shijiazhuang's other administrative acts (admin_act) delivered by
+-- the as-of date (the night built, macro as_of_on),
 --   rows_received = rows_accepted + rows_quarantined + rows_refused   (meta.load_batches: a
 --   quarantined row failed a critical check; a refused row passed its checks but its batch was
 --   rejected by the gate, so none of it is used)
@@ -48,7 +49,7 @@ ledger as (
             as rows_refused
     from batches
     cross join as_of
-    where batches.source_id in ('admin_licence', 'admin_penalty', 'dept_ledgers', 'national_pushdown')
+    where batches.source_id in ('admin_licence', 'admin_penalty', 'admin_act', 'dept_ledgers', 'national_pushdown')
         and batches.status in ('accepted', 'rejected')
         and batches.logical_date <= as_of.as_of_on
 ),

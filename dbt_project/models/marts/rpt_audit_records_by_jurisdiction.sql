@@ -53,7 +53,7 @@ jurisdictions as (
 
 categories as (
     select category as source_category
-    from (values ('行政许可'), ('行政处罚')) as known (category)
+    from (values ('行政许可'), ('行政处罚'), ('其他行政行为')) as known (category)
 ),
 
 months as (

@@ -22,7 +22,11 @@ division is unknown), so a county split is a filter:
   punishment state as `fct_admin_penalty` computes them, and the national platform's result where
   one came down (国家修复: repaired nationally; 国家撤销: withdrawn nationally);
 - lists: every red, black and key-attention entry (`fct_list_membership`), current or not;
-- debtors: every dishonest judgment debtor listing (`fct_court_debtor`), current or not.
+- debtors: every dishonest judgment debtor listing (`fct_court_debtor`), current or not;
+- acts: Shijiazhuang's other administrative acts [004 (十五)] (`fct_admin_act`), public or archived,
+  with the last public day of their kind's period: by the subject's locality like every other file,
+  so 130100 receives the acts about Shijiazhuang's subjects (the city's own departments decide
+  them, about any subject: one about a subject of another city goes to that city).
 
 Natural persons as on the publicity website: names masked to the first character (张**), IDs
 masked (first 6 + ******** + last 4), never the subject hash; the legal representative's name is
@@ -157,6 +161,16 @@ DEBTORS = _facts(f"""
        case when fact.open_objection_count > 0 then '异议' else '正常' end as status_name,
        {_LISTING_PUNISHMENT} as punishment_state_name""", "fct_court_debtor", "court_debtor_id")
 
+#: Shijiazhuang's other administrative acts [004 (十五)] about the jurisdiction's subjects, public or
+#: archived, with their kind's publicity period (seed admin_act_kinds) and state.
+ACTS = _facts("""
+       fact.act_id, fact.act_kind_name, fact.decision_document_name, fact.decision_document_number,
+       fact.subject_name, fact.subject_category, fact.uscc, fact.citizen_id_masked, fact.act_content,
+       fact.act_basis, fact.amount_10k_yuan, fact.decision_on, fact.publicity_ends_on - 1 as publicity_last_day,
+       case fact.publicity_status when 'public' then '公示中' when 'expired_archived' then '公示期满' end
+           as publicity_status_name,
+       fact.authority_name, fact.source_department""", "fct_admin_act", "act_id")
+
 
 def tables(conn: psycopg.Connection, logical_date: date, code: str) -> dict[str, list[dict]]:
     """The delivery of jurisdiction `code` for the night (the marts hold the night's state: run.py
@@ -167,4 +181,4 @@ def tables(conn: psycopg.Connection, logical_date: date, code: str) -> dict[str,
     with conn.cursor(row_factory=dict_row) as cur:
         return {name: cur.execute(query, params).fetchall()
                 for name, query in (("subjects", SUBJECTS), ("licences", LICENCES), ("penalties", PENALTIES),
-                                    ("lists", LISTS), ("debtors", DEBTORS))}
+                                    ("lists", LISTS), ("debtors", DEBTORS), ("acts", ACTS))}

@@ -8,11 +8,14 @@ Read from the state the marts compute once (docs/record_lifecycle.md), never re-
   期限未满或未经修复的行政处罚信息" [000 §2.12]: an objection suspends punishment, never publicity);
 - lists: current red and black list entries (`fct_list_membership.is_current`), 异议 while an
   objection against the entry is being verified;
+- acts: Shijiazhuang's other administrative acts (行政强制、确认、征收、给付、裁决、补偿、奖励、监督检查
+  [004 (十五)]) inside their kind's publicity period (`fct_admin_act.is_public`; the period is the
+  office's, seed admin_act_kinds);
 - removals: what left publicity that night (公示期满 the period ended, 信用修复 repaired, 撤销 /
-  更正 found wrong after verification, 移出名单 list exit, 有效期届满 validity over), so the site
-  takes it down the same day.
+  更正 found wrong after verification, 移出名单 list exit, 有效期届满 validity over; an act whose
+  period ended, 公示期满), so the site takes it down the same day.
 
-The three public files are full snapshots of the public set (a night the site missed is healed by
+The four public files are full snapshots of the public set (a night the site missed is healed by
 the next snapshot); removals is the night's increment. Natural persons: names masked to the first
 character (张**; the marts already mask penalties' names, lists are masked here), IDs only masked
 (first 6 + ******** + last 4), never the subject hash.
@@ -107,12 +110,35 @@ select *, %(night)s::date as removed_on from lists
 order by record_kind, record_id
 """
 
+#: Shijiazhuang's other administrative acts [004 (十五)] inside their kind's publicity period (seed
+#: admin_act_kinds, the office's numbers): public on [decision date, publicity_ends_on).
+ACTS = """
+select act_id, act_kind_name, decision_document_name, decision_document_number, subject_name,
+       subject_category, uscc, citizen_id_masked, act_content, act_basis, amount_10k_yuan, decision_on,
+       publicity_ends_on - 1 as publicity_last_day, authority_name, source_department
+from marts.fct_admin_act
+where is_public and publicity_start_on <= %(night)s and %(night)s < publicity_ends_on
+order by act_id
+"""
+
+#: Acts whose publicity period ended that night (公示期满), appended to the removals after the
+#: penalties and list entries (by kind, then record).
+ACT_REMOVALS = """
+select act_kind_name as record_kind, act_id as record_id, decision_document_number as document_number,
+       subject_name, uscc, '公示期满' as removal_reason, %(night)s::date as removed_on
+from marts.fct_admin_act
+where publicity_ends_on = %(night)s and publicity_start_on < %(night)s
+order by act_kind_name, act_id
+"""
+
 
 def tables(conn: psycopg.Connection, logical_date: date) -> dict[str, list[dict]]:
     from psycopg.rows import dict_row
 
     params = {"night": logical_date}
     with conn.cursor(row_factory=dict_row) as cur:
-        return {name: cur.execute(query, params).fetchall()
-                for name, query in (("licences", LICENCES), ("penalties", PENALTIES), ("lists", LISTS),
-                                    ("removals", REMOVALS))}
+        result = {name: cur.execute(query, params).fetchall()
+                  for name, query in (("licences", LICENCES), ("penalties", PENALTIES), ("lists", LISTS),
+                                      ("acts", ACTS), ("removals", REMOVALS))}
+        result["removals"] += cur.execute(ACT_REMOVALS, params).fetchall()
+        return result
