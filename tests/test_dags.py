@@ -347,6 +347,10 @@ def test_audit_runs_on_the_1st_at_0600_and_never_when_first_seen(dags, monkeypat
     assert first is not None and first.run_after > now and first.run_after.day in (31, 1), first
 
 
+def test_the_monthly_run_writes_the_audit_report_and_the_offices_notice(dags):
+    assert set(dags["credit_audit"].task_ids) == {"write_report", "write_monthly_notice"}
+
+
 def test_the_audit_run_on_the_1st_reports_the_month_before():
     from datetime import date, datetime
     from types import SimpleNamespace

@@ -313,9 +313,15 @@ def test_the_per_city_table_of_a_night_lists_all_14_jurisdictions(month, conn):
 def test_the_monthly_notice_ranks_every_jurisdiction_and_department_by_the_one_definition(month, conn):
     """月度通报 for February 2019: all 14 jurisdictions then 未能归属, every rate equal to the
     definition applied to the month's decisions (docs/quality_rates.md), rank 1 the worst, the
-    target 0 marked, and the notice printed to PDF."""
+    target 0 marked, and the notice printed to PDF (written through the command line, as the
+    office's staff or the credit_audit DAG do)."""
+    from typer.testing import CliRunner
+
+    from credit_dw.cli import app
     from credit_dw.reports.quality import monthly
 
+    written = CliRunner().invoke(app, ["report", "monthly", "--month", "2019-02"])
+    assert written.exit_code == 0 and "notice/2019-02/index.html (PDF " in written.output, written.output
     notice = monthly.write_monthly_notice(date(2019, 2, 1))
     rows = notice.jurisdictions.rows
     assert [r["unit_code"] for r in rows][:14] == sorted(JURISDICTIONS, key=lambda c: (c in ("130181", "130682"), c))

@@ -469,18 +469,25 @@ def report_quality(date_: DateOption) -> None:
     console.print(f"quality report: {report.index_html}")
 
 
+MonthOption = Annotated[str, typer.Option("--month", help="The month, YYYY-MM.")]
+
+
+def _parse_month(value: str) -> date:
+    try:
+        return datetime.strptime(value, "%Y-%m").date()
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a month in the form YYYY-MM", param_hint="--month") from None
+
+
 @report_app.command("monthly")
-def report_monthly(date_: DateOption) -> None:
-    """Write the monthly notice (月度通报) of dual-publicity timeliness for the month of D (HTML, PDF, CSV)."""
-    from credit_dw.db import embedded as embedded_db
+def report_monthly(month: MonthOption) -> None:
+    """Write the monthly notice (月度通报) of dual-publicity timeliness for the month (HTML, PDF, CSV)."""
     from credit_dw.reports.quality.monthly import write_monthly_notice
 
-    night = _parse_date(date_)
-    with _progress() as progress:
-        progress.add_task(f"writing the monthly notice for {night:%Y-%m}", total=None)
-        embedded_db.ensure_warehouse()
-        notice = write_monthly_notice(night)
-    console.print(f"monthly notice: {notice.index_html}" + (f" (PDF {notice.pdf})" if notice.pdf else ""))
+    first = _parse_month(month)
+    notice = _write_report(f"the monthly notice for {month}", lambda: write_monthly_notice(first))
+    console.print(f"monthly notice: {notice.index_html}" + (f" (PDF {notice.pdf})" if notice.pdf else ""),
+                  markup=False, soft_wrap=True)
 
 
 @report_app.command("audit")
@@ -495,10 +502,7 @@ def report_audit(
     if (month is None) == (date_ is None):
         raise typer.BadParameter("give one of --month YYYY-MM or --date YYYY-MM-DD", param_hint="--month")
     if month is not None:
-        try:
-            first = datetime.strptime(month, "%Y-%m").date()
-        except ValueError:
-            raise typer.BadParameter(f"{month!r} is not a month in the form YYYY-MM", param_hint="--month") from None
+        first = _parse_month(month)
         report = _write_report(f"the audit report of {month}", lambda: write_monthly_audit_report(first))
         console.print(f"audit report: {report.directory / 'index.html'}", markup=False, soft_wrap=True)
         if report.pdf_missing:
