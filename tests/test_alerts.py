@@ -39,6 +39,28 @@ def test_a_quiet_night_raises_nothing(warehouse_url):
     assert alerts.night_alerts(_summary(**{sid: "accepted" for sid in source_ids()})) == []
 
 
+def test_missing_follows_the_catalogs_delivery_schedule(warehouse_url):
+    """缺报 by the catalog's `due`: a monthly form (water bills, due on the 5th) sending nothing on
+    the 20th is not missing, on the 5th it is; a nightly file drop without a file is missing although
+    its batch ran; a system feed that ran and found no change delivered; a failed batch is always
+    alerted."""
+    def kinds(night: str, **overrides) -> set[tuple[str, str]]:
+        summary = _summary(**{sid: "accepted" for sid in source_ids()})
+        summary["logical_date"] = night
+        summary["batches"] = [b for b in summary["batches"] if overrides.get(b["source_id"]) != "absent"]
+        for b in summary["batches"]:
+            if b["source_id"] in overrides:
+                b["status"], b["rows_received"] = overrides[b["source_id"]]
+        return {(a.kind, a.source_id) for a in alerts.night_alerts(summary)}
+
+    assert kinds("2026-11-20", utility_water="absent", customs_certified=("accepted", 0)) == set()
+    assert kinds("2026-11-05", utility_water="absent") == {("feed_missing", "utility_water")}
+    assert kinds("2026-11-15", customs_certified=("accepted", 0)) == {("feed_missing", "customs_certified")}
+    assert kinds("2026-11-20", admin_penalty=("accepted", 0)) == {("feed_missing", "admin_penalty")}
+    assert kinds("2026-11-20", tax_arrears=("accepted", 0)) == set()
+    assert kinds("2026-11-20", utility_gas=("failed", None)) == {("feed_missing", "utility_gas")}
+
+
 @pytest.fixture()
 def webhook():
     received: list[dict] = []

@@ -67,8 +67,8 @@ def _parse_date(value: str) -> date:
         raise typer.BadParameter(f"{value!r} is not a date in the form YYYY-MM-DD", param_hint="--date") from None
 
 
-def _progress() -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console)
+def _progress(on: Console | None = None) -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=on or console)
 
 
 @db_app.command("start")
@@ -163,12 +163,12 @@ def _night(night: date, feeds: list[str] | None, *, verbose: bool, wait: bool, c
     from credit_dw.orchestration import nightly, run_lock
 
     log_path = None if verbose else run_logs.night_log_path(night, command)
-    previous = console.file
+    width = console.width  # the terminal's, measured before standard output goes to the log file
     with nullcontext(None) if verbose else run_logs.output_to_file(log_path) as terminal:
-        if terminal is not None:
-            console.file = terminal
+        # While the libraries' output goes to the log file, the console writes to the terminal.
+        out = console if terminal is None else Console(file=terminal, width=width)
         try:
-            with _progress() as progress:
+            with _progress(out) as progress:
                 stage_tasks: dict[str, int] = {}
 
                 def on_stage(dag_id: str, result) -> None:
@@ -180,12 +180,10 @@ def _night(night: date, feeds: list[str] | None, *, verbose: bool, wait: bool, c
                                         description=f"{STAGES.get(dag_id, dag_id)}: {mark}")
 
                 results = nightly.run_cycle(night, feeds, wait=wait, on_stage=on_stage,
-                                            on_wait=lambda msg: console.print(msg, markup=False, soft_wrap=True))
+                                            on_wait=lambda msg: out.print(msg, markup=False, soft_wrap=True))
         except run_lock.NightInProgress as err:
-            console.print(f"[red]not started[/red]: {err}", soft_wrap=True)
+            out.print(f"[red]not started[/red]: {err}", soft_wrap=True)
             raise typer.Exit(code=1) from None
-        finally:
-            console.file = previous
     return results, log_path
 
 
@@ -383,7 +381,7 @@ def _n(value) -> str:
 def _print_status(st: dict) -> None:
     night = st["logical_date"]
     colours = {"accepted": "green", "not delivered": "yellow", "refused": "red", "failed": "red",
-               "incomplete": "red", "not run": "red", "skipped": "yellow"}
+               "incomplete": "red", "not run": "red", "skipped": "yellow", "not due": "white"}
     table = Table(title=f"Night {night} (meta.load_batches)", title_justify="left")
     table.add_column("feed", no_wrap=True)
     table.add_column("department", overflow="fold", max_width=24)

@@ -8,6 +8,7 @@ It is the folder `catalog/`: every `*.yml` in it holds a `sources:` list (groupe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
 
 from credit_dw.config import settings
@@ -70,6 +71,34 @@ def load_catalog() -> tuple[SourceSpec, ...]:
     if len(set(ids)) != len(ids):
         raise ValueError(f"{settings.CATALOG_DIR}: duplicate source ids in {ids}")
     return tuple(specs)
+
+
+def is_due(spec: SourceSpec, night: date) -> bool:
+    """Whether the feed's sender must deliver for `night` (catalog key `due`: `nightly`, the
+    default, or `{days_of_month: [...]}`)."""
+    due = spec.extra.get("due", "nightly")
+    if due == "nightly":
+        return True
+    if isinstance(due, dict) and set(due) == {"days_of_month"}:
+        return night.day in {int(d) for d in due["days_of_month"]}
+    raise ValueError(f"catalog: {spec.source_id}: due must be `nightly` or {{days_of_month: [...]}}, not {due!r}")
+
+
+#: What a feed's night was, as the office counts it [000 §2.2]: delivered (or a system feed that
+#: ran and found no change), missing (缺报: failed, or due and not run or a file drop without a
+#: file), not_due (nothing expected that night and nothing came), rejected (整批退回).
+DELIVERED, MISSING, NOT_DUE, REJECTED = "delivered", "missing", "not_due", "rejected"
+
+
+def delivery_state(spec: SourceSpec, night: date, status: str | None, rows_received: int | None) -> str:
+    """The feed's night from its batch (`status` None: no batch), by the one rule of `due`."""
+    if status == "rejected":
+        return REJECTED
+    if status == "accepted" and (spec.connector != "file_drop" or bool(rows_received)):
+        return DELIVERED
+    if status not in (None, "accepted"):  # failed or stopped half-way: whether due or not, nothing came
+        return MISSING
+    return MISSING if is_due(spec, night) else NOT_DUE
 
 
 def source_ids() -> list[str]:

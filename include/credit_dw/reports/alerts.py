@@ -2,8 +2,8 @@
 
 What is alerted [rules §5: the office chases late, missing and rejected submissions]:
 - a rejected batch (its failure share exceeded the feed's threshold),
-- a feed that did not arrive (no batch, a failed batch, or zero rows where the catalog says the
-  feed delivers every night: `expect_daily: true`),
+- a feed that did not arrive (缺报 by the catalog's `due` rule, `credit_dw.catalog.delivery_state`:
+  a failed batch, or on a night it is due no batch or, for a file drop, no file),
 - a late-report rate above `CREDIT_DW_ALERT_LATE_RATE` (default 0, the province's target [000 §2.2])
   when the dual-publicity timeliness view exists,
 - any failed task (the DAGs' `on_failure_callback`).
@@ -85,20 +85,25 @@ def send(alerts: list[Alert]) -> list[Alert]:
 
 def night_alerts(summary: dict) -> list[Alert]:
     """Alerts for a night from the ingest summary (`reporting.night_summary`)."""
-    from credit_dw.catalog import load_catalog
+    from datetime import date
+
+    from credit_dw.catalog import MISSING, REJECTED, delivery_state, load_catalog
 
     night = summary["logical_date"]
     batches = {b["source_id"]: b for b in summary["batches"]}
     alerts = []
     for spec in load_catalog():
         batch = batches.get(spec.source_id)
-        if batch is None or batch["status"] == "failed":
-            reason = batch["message"] if batch else "no batch at all"
-            alerts.append(Alert("feed_missing", night, spec.source_id, f"feed did not arrive: {reason}"))
-        elif batch["status"] == "rejected":
+        state = delivery_state(spec, date.fromisoformat(str(night)), batch["status"] if batch else None,
+                               batch["rows_received"] if batch else None)
+        if state == REJECTED:
             alerts.append(Alert("batch_rejected", night, spec.source_id, batch["message"] or "batch rejected"))
-        elif batch["rows_received"] == 0 and spec.extra.get("expect_daily", False):
-            alerts.append(Alert("feed_missing", night, spec.source_id, "feed delivered no rows"))
+        elif state == MISSING:
+            if batch is None or batch["status"] != "accepted":
+                reason = (batch["message"] or batch["status"]) if batch else "no batch at all"
+                alerts.append(Alert("feed_missing", night, spec.source_id, f"feed did not arrive: {reason}"))
+            else:  # a file drop due that night without a file
+                alerts.append(Alert("feed_missing", night, spec.source_id, "due tonight, no file delivered"))
     alerts.extend(_late_rate_alerts(night))
     return alerts
 

@@ -7,6 +7,8 @@ state:
 
 - `accepted`            the batch passed its gate (`quarantined` > 0: that share held out);
 - `not delivered`       the batch ran but the department delivered nothing (zero rows);
+- `not due`             the same on a night the catalog's `due` does not expect a delivery (a
+                        periodic form: utilities on the 5th, customs on the 1st and 15th);
 - `refused`             the batch was over its reject threshold and was rejected whole;
 - `failed`              extraction, landing or validation failed (`message` says why);
 - `incomplete`          the batch stopped half-way (`extracting`, `landed`): the run was killed;
@@ -16,14 +18,16 @@ plus `files refused` (file-drop files rejected whole: the department corrects an
 when the dbt manifest is at hand, `stale` (the feed's freshness, measured now, is past its warn or
 error threshold: `credit_dw.reports.summary.feed_freshness`). A feed needs attention (exit code 1
 of `credit-dw status`) when it failed, was refused, is incomplete or did not run: the line to run
-next is `credit-dw run --date D --feed F`.
+next is `credit-dw run --date D --feed F`. `delivery` is the office's reading of the same night
+(`credit_dw.catalog.delivery_state`: delivered, missing = 缺报, not_due, rejected), as the quality
+report and the alerts count it.
 """
 
 from __future__ import annotations
 
 from datetime import date
 
-from credit_dw.catalog import get_source, source_ids
+from credit_dw.catalog import NOT_DUE, delivery_state, get_source, source_ids
 from credit_dw.catalog.exports import export_targets
 from credit_dw.db.connect import connect
 
@@ -116,6 +120,10 @@ def night_status(night: date | None = None, feeds: list[str] | None = None, *, f
         spec = get_source(source_id)
         batch = batches.get(source_id)
         state = _state(batch)
+        delivery = delivery_state(spec, night, batch["status"] if batch else None,
+                                  batch["rows_received"] if batch else None)
+        if state == "not delivered" and delivery == NOT_DUE:
+            state = "not due"  # a periodic form on one of its off nights: nothing was expected
         files = by_feed_files.get(source_id, [])
         refused = [f for f in files if f["outcome"] == "rejected"]
         received = batch["rows_received"] if batch else None
@@ -127,6 +135,7 @@ def night_status(night: date | None = None, feeds: list[str] | None = None, *, f
             "department": spec.department,
             "connector": spec.connector,
             "state": state,
+            "delivery": delivery,
             "batch_status": batch["status"] if batch else None,
             "rows_received": received,
             "rows_accepted": batch["rows_accepted"] if batch else None,

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from credit_dw.catalog import SourceSpec, get_source, load_catalog
+from credit_dw.catalog import DELIVERED, REJECTED, SourceSpec, delivery_state, get_source, load_catalog
+from credit_dw.catalog import MISSING as MISSING_STATE
+from credit_dw.catalog import NOT_DUE as NOT_DUE_STATE
 from credit_dw.reference import messages
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,8 @@ ATTRIBUTION_VIEW = "quality.row_attribution"
 #: Gate outcome of a feed's night (meta.load_batches.status, or `missing` without a batch) as the
 #: page shows it; the CSVs keep the code.
 MISSING = "missing"
+#: A feed not due that night (catalog `due`) that sent nothing: nothing was expected.
+NOT_DUE = "not_due"
 STATUS_LABELS = {
     "accepted": "已接收 accepted",
     "rejected": "整批退回 rejected",
@@ -36,6 +40,7 @@ STATUS_LABELS = {
     "landed": "处理中 in progress",
     "skipped": "未处理 skipped",
     MISSING: "缺报 missing",
+    NOT_DUE: "未到报送期 not due",
 }
 
 
@@ -289,8 +294,19 @@ def feeds_table(conn, night: date) -> Table:
         left join quality.batch_outcomes b on b.source_id = c.source_id and b.logical_date = %(night)s
         order by c.ord
         """, {**_catalog_params(), "night": night})
+    specs = {s.source_id: s for s in load_catalog()}
     for row in rows:
-        row["is_received"] = row["status"] in ("accepted", "rejected")
+        # 缺报 by the catalog's delivery rule (`due`, credit_dw.catalog.delivery_state): a due file
+        # drop without a file is missing although its batch ran; a periodic form's other nights
+        # expect nothing.
+        state = delivery_state(specs[row["source_id"]], night, None if row["status"] == MISSING else row["status"],
+                               row["rows_received"])
+        row["is_expected"] = state != NOT_DUE_STATE
+        row["is_received"] = state in (DELIVERED, REJECTED)
+        if state == MISSING_STATE:
+            row["status"] = MISSING
+        elif state == NOT_DUE_STATE:
+            row["status"] = NOT_DUE
     return Table("feeds", "各数据源接收情况", "Feeds expected and received", FEED_COLUMNS, rows)
 
 
@@ -311,17 +327,18 @@ HEADLINE_COLUMNS = [
 def headline_table(feeds: Table, night: date) -> Table:
     """The headline is the feeds table summed, so page, headline.csv and feeds.csv always agree."""
     received = [r for r in feeds.rows if r["is_received"]]
+    missing = [r for r in feeds.rows if r["status"] == MISSING]
     row = {
         "logical_date": night,
-        "feeds_expected": len(feeds.rows),
+        "feeds_expected": sum(1 for r in feeds.rows if r["is_expected"]),
         "feeds_received": len(received),
-        "feeds_missing": len(feeds.rows) - len(received),
+        "feeds_missing": len(missing),
         "rows_received": sum(r["rows_received"] or 0 for r in received),
         "rows_accepted": sum(r["rows_accepted"] or 0 for r in received),
         "rows_quarantined": sum(r["rows_quarantined"] or 0 for r in received),
         "batches_rejected": sum(1 for r in received if r["status"] == "rejected"),
         "code_error_rows": sum(r["code_error_rows"] or 0 for r in received),
-        "missing_feeds": [r["source_id"] for r in feeds.rows if not r["is_received"]],
+        "missing_feeds": [r["source_id"] for r in missing],
     }
     return Table("headline", "总览", "Headline", HEADLINE_COLUMNS, [row])
 
@@ -1063,13 +1080,13 @@ def call_list_table(night: date, feeds: Table, feeds_before: Table, departments:
     rows: list[dict] = []
     before_status = {r["source_id"]: r["status"] for r in feeds_before.rows}
     for f in feeds.rows:
-        if not f["is_received"]:
+        if f["status"] == MISSING:
             was = before_status.get(f["source_id"], MISSING)
             rows.append({"issue_key": "missing", "issue": "缺报", "scope": "部门", "who": f["department"],
                          "feed_name": f["name"], "value_text": "缺报", "value": 1,
-                         "yesterday_text": "缺报" if was not in ("accepted", "rejected") else "已报",
-                         "value_yesterday": 0 if was in ("accepted", "rejected") else 1,
-                         "change_text": "连续缺报" if was not in ("accepted", "rejected") else "新增",
+                         "yesterday_text": {MISSING: "缺报", NOT_DUE: "未到报送期"}.get(was, "已报"),
+                         "value_yesterday": 1 if was == MISSING else 0,
+                         "change_text": "连续缺报" if was == MISSING else "新增",
                          "value_30_text": "", "value_30": None})
     for f in feeds.rows:
         if f["status"] == "rejected":
