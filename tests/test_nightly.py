@@ -110,6 +110,85 @@ def test_marts_hold_accepted_rows_only_and_the_export_matches(first_night, conn)
     assert not list(out.glob(".*.tmp")), "a temporary export file was left behind"
 
 
+#: Where a natural person's full name may appear downstream: the legal representative of a
+#: registered organisation is public registry information (docs/privacy.md).
+NAME_ALLOWED_COLUMNS = {"legal_representative"}
+SCANNED_SCHEMAS = ("marts", "archive", "quality")
+
+
+def _natural_person_names(conn) -> set[str]:
+    """The full names of the night's natural persons as the departments sent them (raw)."""
+    queries = [
+        "select btrim(subject_name) from raw.admin_penalty__penalties where subject_category ~ '自然人'",
+        "select btrim(subject_name) from raw.admin_licence__licences where subject_category ~ '自然人'",
+        "select btrim(legal_representative) from raw.market_registry__subjects",
+    ]
+    for table in ("utility_water__bills", "utility_power__bills", "utility_gas__bills"):
+        if conn.execute("select to_regclass(%s) is not null", (f"raw.{table}",)).fetchone()[0]:
+            queries.append(f"select btrim(customer_name) from raw.{table} where customer_type ~ '个人'")
+    names: set[str] = set()
+    for query in queries:
+        names |= {n for (n,) in conn.execute(query).fetchall() if n and len(n) >= 2}
+    return names
+
+
+def test_nothing_downstream_carries_a_clear_citizen_id_or_a_persons_full_name(first_night, conn):
+    """Every text column of every table in marts, archive and quality, and every file under
+    reports/ and outbox/ after a whole night (return notices excepted: a department gets its own
+    rows back), holds no valid 18-digit resident ID in clear and no natural person's full name,
+    but where docs/privacy.md allows it (NAME_ALLOWED_COLUMNS)."""
+    import csv
+    import io
+    import re
+
+    from stdnum.cn import ric, uscc
+
+    from credit_dw.catalog.exports import load_exports
+
+    names = _natural_person_names(conn)
+    assert len(names) > 20
+
+    def clear_ids(value: str) -> list[str]:
+        return [t for t in re.findall(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])", value)
+                if ric.is_valid(t) and not uscc.is_valid(t)]
+
+    hits, values_scanned = [], 0
+    columns = conn.execute(
+        """select table_schema, table_name, column_name from information_schema.columns
+           where table_schema = any(%s) and data_type in ('text', 'character varying')
+           order by 1, 2, 3""", (list(SCANNED_SCHEMAS),)).fetchall()
+    assert len({(s, t) for s, t, _ in columns}) > 20
+    for schema, table, column in columns:
+        query = f'select distinct "{column}" from "{schema}"."{table}" where "{column}" is not null'
+        for (value,) in conn.execute(query):
+            values_scanned += 1
+            if clear_ids(value):
+                hits.append((f"{schema}.{table}.{column}", "resident ID", value))
+            if column not in NAME_ALLOWED_COLUMNS and value.strip() in names:
+                hits.append((f"{schema}.{table}.{column}", "full name", value))
+    files = [p for root in (settings.reports_dir(), settings.home() / "outbox") for p in sorted(root.rglob("*"))
+             if p.is_file() and p.suffix in (".csv", ".html", ".json") and "returns" not in p.parts]
+    assert any(p.suffix == ".html" for p in files) and any("outbox" in p.parts for p in files)
+    # The export catalog's declared exceptions (person_names_allowed: the registry's legal representative).
+    allowed_headers = {c.header for spec in load_exports() for f in spec.files for c in f.columns
+                       if c.key in spec.person_names_allowed}
+    for path in files:
+        text = path.read_text(encoding="utf-8-sig", errors="replace")
+        hits += [(str(path), "resident ID", t) for t in clear_ids(text)]
+        if path.suffix == ".csv":
+            rows = list(csv.reader(io.StringIO(text)))
+            header = rows[0] if rows else []
+            cells = [(header[i] if i < len(header) else "", v) for row in rows[1:] for i, v in enumerate(row)]
+        else:  # HTML text between tags, JSON strings
+            cells = [("", v) for v in re.split(r"[<>\"\n]", text)]
+        for column, value in cells:
+            values_scanned += 1
+            if column not in allowed_headers and value.strip() in names:
+                hits.append((str(path), column, value.strip()))
+    assert values_scanned > 5000
+    assert not hits, hits[:20]
+
+
 def test_rerunning_the_night_changes_nothing(first_night, conn, warehouse_url):
     """The night again, twice at once: `credit-dw run` in a process of its own and the same cycle
     here, started together. They run one after the other (the night lock, run_lock): both succeed,
