@@ -988,6 +988,29 @@ def test_a_city_rerun_is_byte_identical_and_recorded_once(targets_exported, conn
         assert _ledger_rows(conn, target, night) == 1
 
 
+def test_lending_is_cut_by_the_server_with_the_python_writers_bytes(targets_exported, conn):
+    """lending declares queries(): its file is cut by the server (one COPY); the delivered bytes and
+    counts are those the Python writer gives for the rows of lending.tables()."""
+    from credit_dw.catalog.exports import get_export
+    from credit_dw.exports import run
+    from credit_dw.exports.targets import lending
+
+    night = targets_exported["night"]
+    spec, directory = get_export("lending"), settings.outbox_dir("lending", night.isoformat())
+    conn.execute("set time zone 'Asia/Shanghai'")
+    produced = lending.tables(conn, night)
+    cuts = run._server_cuts(conn, spec, lending, night)  # None would mean the rows went through Python
+    assert cuts is not None
+    resources = {r["name"]: r for r in json.loads((directory / "datapackage.json").read_text(encoding="utf-8"))[
+        "resources"]}
+    for file_spec in spec.files:
+        rows = [tuple(row[key] for key in file_spec.keys) for row in produced[file_spec.name]]
+        assert rows, file_spec.name
+        assert (directory / file_spec.file_name(night.isoformat())).read_bytes() == writer.csv_bytes(
+            file_spec.headers, rows) == cuts[file_spec.name].payload, file_spec.name
+        assert resources[file_spec.name]["rows_by_operation"] == delivery._rows_by_operation(file_spec, rows)
+
+
 def test_lending_and_city_deliveries_validate_against_their_manifests(targets_exported):
     from frictionless import validate
 

@@ -72,7 +72,7 @@ def export(target: str, logical_date: date, *, release: bool = False) -> Deliver
 
 def _server_cuts(conn: psycopg.Connection, spec: ExportSpec, module, logical_date: date) -> dict | None:
     """The target's CSV files cut by the server (`writer.server_cut`: one COPY per file, the Python
-    writer's very bytes, about 3 times its throughput: docs/benchmarks.md "Export throughput") when
+    writer's very bytes, 3 to 4 times its throughput: docs/benchmarks.md "Export throughput") when
     its module declares `queries(logical_date)` and it receives CSV only; None otherwise (or when a
     column's type has no COPY rendering), and the rows are fetched and written in Python."""
     queries = getattr(module, "queries", None)

@@ -4,7 +4,7 @@ A target module has one function, `tables(conn, logical_date) -> {file name: row
 mapping keyed by the column keys its catalog entry (`catalog/exports.yml`) declares. A module may
 also declare `queries(logical_date) -> {file name: (sql, params)}`, the queries `tables` runs: the
 export then cuts each CSV file on the server (one COPY, the same bytes: `writer.server_cut`) instead
-of fetching the rows (gsxt does; a target receiving XLSX or fanned out still fetches). Targets know
+of fetching the rows (gsxt and lending do; a target receiving XLSX or fanned out still fetches). Targets know
 nothing of files, manifests or the ledger (`credit_dw.exports.delivery` does), and nothing of
 each other (an import contract in pyproject.toml).
 """

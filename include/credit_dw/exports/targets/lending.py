@@ -121,8 +121,14 @@ order by profile.subject_id
 """
 
 
+def queries(logical_date: date) -> dict[str, tuple[str, dict]]:
+    """The file's query and parameters: the export cuts it on the server (one COPY, the Python
+    writer's very bytes: `writer.server_cut`)."""
+    return {"enterprises": (ENTERPRISES, {"night": logical_date})}
+
+
 def tables(conn: psycopg.Connection, logical_date: date) -> dict[str, list[dict]]:
     from psycopg.rows import dict_row
 
     with conn.cursor(row_factory=dict_row) as cur:
-        return {"enterprises": cur.execute(ENTERPRISES, {"night": logical_date}).fetchall()}
+        return {name: cur.execute(query, params).fetchall() for name, (query, params) in queries(logical_date).items()}
