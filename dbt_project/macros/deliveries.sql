@@ -27,3 +27,37 @@
         '[]［］【】()（）〖〗', '〔〕〔〕〔〕〔〕〔〕〔〕'
     )
 {%- endmacro %}
+
+{#- The courts' listings (fct_court_debtor, fct_false_litigant): the CTEs known, keyed and ranked
+    over the CTE `listings` (and `as_of`): each listing delivered by the as-of date with its
+    subject_id (a person's keyed hash, an organisation's valid USCC; others dropped), ranked per
+    case and subject, the latest delivery first. -#}
+{% macro court_listings_ranked() -%}
+known as (
+    select
+        listings.*,
+        case
+            when listings.subject_type = 'natural_person' and length(listings.subject_id_hash) = 64
+                then listings.subject_id_hash
+            when listings.subject_type = 'organisation' and credit.is_valid_uscc(listings.uscc)
+                then listings.uscc
+        end as subject_id
+    from listings
+    cross join as_of
+    where listings.batch_logical_date <= as_of.as_of_on
+        and listings.case_number is not null
+),
+
+keyed as (
+    select * from known where subject_id is not null
+),
+
+ranked as (
+    {{ rank_deliveries(
+        'keyed',
+        ['case_number', 'subject_id'],
+        'batch_logical_date desc, source_updated_at desc nulls last, source_row_number desc',
+        reported_on='batch_logical_date'
+    ) }}
+)
+{%- endmacro %}

@@ -101,3 +101,30 @@ case
             when credit.clean_text({{ column }}) in ('行政处罚', '处罚') then 'penalty'
         end
 {%- endmacro %}
+
+{#- The courts' listings (失信被执行人, 虚假诉讼失信人): the listed subject's columns, a natural
+    person only as the keyed hash and the masked ID (the clear ID stays in raw [rules §9]), an
+    organisation by its public USCC. Reads the CTE `typed` (court_listing_typed_cte). -#}
+{% macro court_listed_subject() -%}
+credit.clean_text(case_number) as case_number,
+        credit.clean_text(subject_name) as subject_name,
+        case when is_natural_person then 'natural_person' else 'organisation' end as subject_type,
+        case when not is_natural_person then normalized_id end as uscc,
+        case when is_natural_person then {{ subject_hash('normalized_id') }} end as subject_id_hash,
+        case
+            when is_natural_person
+                then left(normalized_id, 6) || '********' || right(normalized_id, 4)
+        end as citizen_id_masked
+{%- endmacro %}
+
+{#- The CTE `typed` the courts' listings start from: each accepted row with whether its subject is
+    a natural person (主体类型 自然人) and its ID or code normalised. -#}
+{% macro court_listing_typed_cte() -%}
+typed as (
+    select
+        accepted.*,
+        credit.clean_text(subject_kind) = '自然人' as is_natural_person,
+        credit.normalize_code(id_number) as normalized_id
+    from accepted
+)
+{%- endmacro %}

@@ -8,26 +8,12 @@ with
 
 {{ accepted_rows('court_false_litigants', 'listings') }},
 
-typed as (
-    select
-        accepted.*,
-        credit.clean_text(subject_kind) = '自然人' as is_natural_person,
-        credit.normalize_code(id_number) as normalized_id
-    from accepted
-),
+{{ court_listing_typed_cte() }},
 
 final as (
     select
         {{ landed_row() }},
-        credit.clean_text(case_number) as case_number,
-        credit.clean_text(subject_name) as subject_name,
-        case when is_natural_person then 'natural_person' else 'organisation' end as subject_type,
-        case when not is_natural_person then normalized_id end as uscc,
-        case when is_natural_person then {{ subject_hash('normalized_id') }} end as subject_id_hash,
-        case
-            when is_natural_person
-                then left(normalized_id, 6) || '********' || right(normalized_id, 4)
-        end as citizen_id_masked,
+        {{ court_listed_subject() }},
         credit.clean_text(legal_representative) as legal_representative,
         credit.clean_text(court_name) as court_name,
         credit.clean_text(decision_document_number) as decision_document_number,
