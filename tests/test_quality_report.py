@@ -686,7 +686,11 @@ def test_the_page_shows_the_warehouse_numbers_in_a_browser(nights, conn, chromiu
     assert all((report.directory / link).is_file() for link in page.links), page.links
     assert {link.rsplit(".", 1)[-1] for link in drilldowns} == {"html"}
     department = next(link for link in page.links if link.startswith("departments/"))
-    for sub in [*drilldowns, department]:
+    # "About these figures": every term of the page defined in the office's words, one click away.
+    assert "about.html" in page.links
+    about = (report.directory / "about.html").read_text(encoding="utf-8")
+    assert all(term in about for term in ("迟报率", "漏报率", "瞒报率", "隔离占比", "缺报", "未到报送期", "未能归属"))
+    for sub in [*drilldowns, department, "about.html"]:
         child = _ById()
         child.feed((report.directory / sub).read_text(encoding="utf-8"))
         assert child.links and all((report.directory / sub).parent.joinpath(link).resolve().is_file()
@@ -709,6 +713,12 @@ def test_the_page_shows_the_warehouse_numbers_in_a_browser(nights, conn, chromiu
     keep.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(shot, keep)
     assert re.search(r"缺报|missing", dom)
+    # The drill-down pages as a reader sees them, kept beside it (docs/quality_report.md shows them).
+    department = next(link for link in page.links if link.startswith("departments/"))
+    for name, sub in (("quality_report_department", department), ("quality_report_about", "about.html")):
+        shot = keep.parent / f"{name}.png"
+        run_chromium(chromium, f"--screenshot={shot}", (report.directory / sub).as_uri(), size="1280,1100")
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 # The page's layout, measured by the browser at 1280 px: a copy of the page with a script that

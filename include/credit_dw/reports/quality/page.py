@@ -126,8 +126,51 @@ def _write_page(staged: Path, relative: str, night: date, title: str, title_en: 
     path.parent.mkdir(parents=True, exist_ok=True)
     for table in tables:
         (path.parent / table.file_name).write_bytes(table_csv(table))
+    up = "../" * relative.count("/")  # fields/… and departments/… pages sit one folder down
     path.write_text(_render({"night": night, "title": title, "title_en": title_en, "note": note, "tables": tables,
-                             "back": "../index.html"}, "drilldown.html"), encoding="utf-8")
+                             "back": f"{up}index.html", "about": f"{up}{ABOUT_PAGE}"}, "drilldown.html"),
+                    encoding="utf-8")
+
+
+#: The report's "about these figures" page, linked from every page's footer.
+ABOUT_PAGE = "about.html"
+
+#: (term, definition, where it shows) — the office's words for every figure of the report.
+ABOUT_TERMS = (
+    ("接收", "当晚通过质量闸门的批次（已接收或整批退回）中的行。",
+     "总览、各数据源、各部门"),
+    ("入库 / 隔离", "接收 = 入库 + 隔离。隔离行未通过关键校验，连同原因退回报送部门，"
+     "等待补报；入库行进入数据仓库。", "总览、各数据源、各部门"),
+    ("隔离占比", "隔离行数 ÷ 接收行数。", "各数据源、各部门、今日督办"),
+    ("整批退回", "一个批次未通过校验的行超过该数据源的阈值时，整批退回，"
+     "全部行按“整批退回”隔离。", "各数据源、今日督办"),
+    ("拒收文件", "无法读取或缺少必备列的文件单独拒收，附原因退回其报送部门；"
+     "同批次的其他文件照常入库。", "今日督办、退回通知"),
+    ("应报 / 缺报", "按目录中的报送周期：系统接口每晚应报；水电气账单每月5日、"
+     "海关认证每月1日和15日应报。应报而未报（无批次、处理失败，或文件报送的数据源"
+     "当晚无任何文件）为缺报；非报送日未报为“未到报送期”，不计入应报。", "总览、今日督办"),
+    ("迟报率", "迟报决定数 ÷ 已报送决定数。决定日期后第7个工作日（按官方调休日历）"
+     "之后才报送的为迟报。", "双公示时效、今日督办、月度通报"),
+    ("漏报率", "漏报决定数 ÷（已报送 + 漏报）。部门台账中有、截止日前未报送的决定"
+     "为漏报。", "双公示时效、月度通报"),
+    ("瞒报率", "瞒报决定数 ÷（已报送 + 漏报 + 瞒报）。国家平台推送、部门台账中也没有、"
+     "截止日前未报送的决定为瞒报。", "双公示时效、月度通报"),
+    ("一项决定", "按数据源、数据来源单位和决定文书号（忽略空格、全半角和括号差异）"
+     "识别；重复报送只算一次。", "双公示时效"),
+    ("区划归属", "决定机关属于11个设区市、定州、辛集或雄安新区之一的，归该区划；"
+     "否则按主体登记地；都不能确定的为“未能归属”，其原因另表列出。", "各区划、月度通报"),
+    ("重错码", "同一统一社会信用代码对应不同名称，或代码与登记信息冲突的行。",
+     "总览、重错码"),
+    ("个人信息", "身份证号码只显示前6位和后4位，自然人姓名只显示首字；"
+     "明细中不出现完整号码或姓名。", "所有明细页和 CSV"),
+)
+
+
+def about_table() -> Table:
+    columns = [Column("term", "名词", "term", "text"), Column("definition", "口径", "definition", "text"),
+               Column("shown_in", "出现位置", "shown in", "text")]
+    return Table("about", "口径说明", "Definitions", columns,
+                 [{"term": t, "definition": d, "shown_in": w} for t, d, w in ABOUT_TERMS])
 
 
 def _field_table(name: str, headers: list[str], rows: list[tuple]) -> Table:
@@ -204,6 +247,11 @@ def write_quality_report(logical_date: date) -> QualityReport:
                     f"{row['feed_name']} · {row['field_label']}", f"drill-down: {source_id}.{field_name}",
                     f"校验规则：{'、'.join(row['checks_zh'])}。身份证号码仅保留前6位和后4位，自然人姓名仅保留首字。",
                     [_field_table(Path(name).stem, headers, rows)])
+    # "About these figures" (关于本报告的数字): every term of the page defined once, in the office's words.
+    _write_page(staged, ABOUT_PAGE, logical_date, "关于本报告的数字", "about these figures",
+                "本页解释报告中每个数字的口径。日报、部门明细页和月度通报中的各项比率使用同一定义，"
+                "由数据仓库统一计算。",
+                [about_table()])
     # One page per department: its call-list items, feeds, reasons and timeliness.
     by_department = [t for t in (call_list, departments, reasons, *timeliness[:1]) if t.rows]
     for index, row in enumerate(departments.rows):
