@@ -364,7 +364,8 @@ def test_a_file_without_a_required_column_is_refused_alone_and_the_others_land(w
     notices = {n.department: n for n in returns.write_return_notices(SOURCE, night)}
     notice = notices["河北省住房和城乡建设厅"]
     body = list(csv.reader(io.StringIO(notice.path.read_bytes().decode("utf-8-sig"))))[1:]
-    assert [(r[0], r[3], r[5]) for r in body] == [("hbzjt_short.csv", "（整个文件）", "整个文件退回")  # the check in Chinese]
+    # The check in Chinese, as the message catalogue writes it for the department.
+    assert [(r[0], r[3], r[5]) for r in body] == [("hbzjt_short.csv", "（整个文件）", "整个文件退回")]
     assert "缺少必报列" in body[0][4] and "处罚决定日期" in body[0][4] and "共 4 行" in body[0][4]
     assert "河北省市场监督管理局" not in notices and "河北省交通运输厅" not in notices
 
