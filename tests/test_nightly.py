@@ -117,15 +117,18 @@ SCANNED_SCHEMAS = ("marts", "archive", "quality")
 
 
 def _natural_person_names(conn) -> set[str]:
-    """The full names of the night's natural persons as the departments sent them (raw)."""
+    """The full names of this module's nights' natural persons as the departments sent them (raw).
+    Only these nights' batches: other modules deliver hand-made rows (a company's name under
+    自然人, to test the gate) that would read as a person's name."""
+    ours = f"_batch_id like any(array['%/{NIGHT}', '%/{NEXT_NIGHT}'])"
     queries = [
-        "select btrim(subject_name) from raw.admin_penalty__penalties where subject_category ~ '自然人'",
-        "select btrim(subject_name) from raw.admin_licence__licences where subject_category ~ '自然人'",
-        "select btrim(legal_representative) from raw.market_registry__subjects",
+        f"select btrim(subject_name) from raw.admin_penalty__penalties where subject_category ~ '自然人' and {ours}",
+        f"select btrim(subject_name) from raw.admin_licence__licences where subject_category ~ '自然人' and {ours}",
+        f"select btrim(legal_representative) from raw.market_registry__subjects where {ours}",
     ]
     for table in ("utility_water__bills", "utility_power__bills", "utility_gas__bills"):
         if conn.execute("select to_regclass(%s) is not null", (f"raw.{table}",)).fetchone()[0]:
-            queries.append(f"select btrim(customer_name) from raw.{table} where customer_type ~ '个人'")
+            queries.append(f"select btrim(customer_name) from raw.{table} where customer_type ~ '个人' and {ours}")
     names: set[str] = set()
     for query in queries:
         names |= {n for (n,) in conn.execute(query).fetchall() if n and len(n) >= 2}
