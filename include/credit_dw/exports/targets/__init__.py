@@ -8,3 +8,14 @@ of fetching the rows (gsxt and lending do; a target receiving XLSX or fanned out
 nothing of files, manifests or the ledger (`credit_dw.exports.delivery` does), and nothing of
 each other (an import contract in pyproject.toml).
 """
+
+#: The national vocabulary of a repair (信用修复) as SQL over `repair` (marts.fct_repair), shared by
+#: the targets that deliver repair results (national, gsxt): the path and the outcome in Chinese.
+REPAIR_PATH_NAME = """case repair.repair_path
+           when 'commitment' then '信用承诺' when 'rectification' then '整改' when 'verification' then '核查'
+           when 'training' then '信用培训' when 'credit_report' then '信用报告' when 'public_service' then '公益服务'
+       end"""
+REPAIR_OUTCOME_NAME = """case repair.outcome
+           when 'repaired' then '修复成功' when 'rejected' then '修复不通过' when 'refused' then '不予受理'
+           else '其他'
+       end"""

@@ -31,6 +31,8 @@ from datetime import date
 
 import psycopg
 
+from credit_dw.exports.targets import REPAIR_OUTCOME_NAME, REPAIR_PATH_NAME
+
 #: The market subjects of the enterprise publicity system (never a natural person).
 _MARKET_SUBJECT = "{col} in ('organisation', 'individual_business')"
 #: 主体类别 as the national templates name them.
@@ -85,15 +87,9 @@ REPAIRS = f"""
 select repair.repair_id, repair.uscc, repair.subject_name,
        {_CATEGORY.format(col='repair.subject_type')} as subject_category,
        repair.record_category, repair.record_id, repair.penalty_id,
-       case repair.repair_path
-           when 'commitment' then '信用承诺' when 'rectification' then '整改' when 'verification' then '核查'
-           when 'training' then '信用培训' when 'credit_report' then '信用报告' when 'public_service' then '公益服务'
-       end as repair_path_name,
+       {REPAIR_PATH_NAME} as repair_path_name,
        repair.handled_by, repair.applied_on, repair.closed_on,
-       case repair.outcome
-           when 'repaired' then '修复成功' when 'rejected' then '修复不通过' when 'refused' then '不予受理'
-           else '其他'
-       end as outcome_name,
+       {REPAIR_OUTCOME_NAME} as outcome_name,
        case when repair.is_repaired then penalty.publicity_ends_on end as publicity_ends_on
 from marts.fct_repair as repair
 left join marts.fct_admin_penalty as penalty

@@ -31,6 +31,8 @@ from datetime import date
 
 import psycopg
 
+from credit_dw.exports.targets import REPAIR_OUTCOME_NAME, REPAIR_PATH_NAME
+
 SUBJECT_COLUMNS = (
     "subject_id", "uscc", "subject_name", "subject_type", "legal_representative",
     "registration_division_code", "jurisdiction_code", "registered_on", "registration_status",
@@ -112,15 +114,9 @@ REPAIRS = f"""
 select '新增' as operation, repair.repair_id, repair.uscc, repair.subject_name,
        {_CATEGORY.replace('subject_type', 'repair.subject_type')} as subject_category,
        repair.record_category, repair.record_id,
-       case repair.repair_path
-           when 'commitment' then '信用承诺' when 'rectification' then '整改' when 'verification' then '核查'
-           when 'training' then '信用培训' when 'credit_report' then '信用报告' when 'public_service' then '公益服务'
-       end as repair_path_name,
+       {REPAIR_PATH_NAME} as repair_path_name,
        repair.handled_by, repair.applied_on, repair.closed_on,
-       case repair.outcome
-           when 'repaired' then '修复成功' when 'rejected' then '修复不通过' when 'refused' then '不予受理'
-           else '其他'
-       end as outcome_name,
+       {REPAIR_OUTCOME_NAME} as outcome_name,
        case when repair.is_repaired then penalty.publicity_ends_on end as publicity_ends_on,
        '0' as national_status_code,
        to_char(repair.closed_on, 'YYYY-MM-DD') || ' 00:00:00' as updated_at
