@@ -139,7 +139,13 @@ def credit_ingest():
         from credit_dw.reports.summary import night_summary
 
         summary = night_summary(night)
-        context["outlet_events"][RAW_LANDED].extra = {"logical_date": night}
+        from credit_dw.orchestration import nights
+
+        extra = {"logical_date": night}
+        chosen = nights.feeds_of(context)
+        if chosen:  # a rerun of some feeds: the transform builds only what they feed
+            extra[nights.FEEDS_CONF] = chosen
+        context["outlet_events"][RAW_LANDED].extra = extra
         return summary
 
     @task

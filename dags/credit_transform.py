@@ -19,6 +19,10 @@ in local mode; the watcher streams every node's events to the model tasks throug
 
 Scheduled on the `credit_raw_landed` Asset; emits `credit_marts_built` for `credit_export`.
 
+A night ingested for some feeds only (`credit-dw run --date D --feed F`; conf or the Asset event's
+extra `feeds`) builds and tests only the models and snapshots downstream of them
+(`credit_dw.transform.selection`); the other model tasks end skipped.
+
 Without the manifest (a checkout where `make setup` / `make manifest` has not run) this file still
 loads: `credit_transform` is then one task, `manifest_missing`, that fails the night with the
 command to run, instead of an import error that hides the DAG and breaks the Asset chain.
@@ -31,9 +35,11 @@ from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, 
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
 from credit_dw.config import settings
+from credit_dw.orchestration import nights
 from credit_dw.orchestration.assets import MARTS_BUILT, RAW_LANDED
 from credit_dw.orchestration.dag_defaults import NIGHTLY, default_args
 from credit_dw.transform import dbt as transform_dbt
+from credit_dw.transform.producer import scope_tests
 from credit_dw.transform.producer import use_for as retry_transient_errors_in
 
 #: Built and tested by the night's two dbt commands without an Airflow task each (dbt selectors).
@@ -98,7 +104,7 @@ def credit_transform():
         default_args=DEFAULT_ARGS,
     )
 
-    @task(outlets=[MARTS_BUILT])
+    @task(outlets=[MARTS_BUILT], trigger_rule="none_failed")
     def publish_marts_built(night: str, **context) -> str:
         context["outlet_events"][MARTS_BUILT].extra = {"logical_date": night}
         return night
@@ -111,15 +117,22 @@ def credit_transform():
     # A deadlock or a lost connection in the night's build is retried once, inside the producer
     # (Cosmos's producer does not retry, and the staging views have no task of their own); a
     # build that still fails fails the night (below), naming the models.
-    retry_transient_errors_in(producer)
+    retry_transient_errors_in(producer, feeds_of=nights.feeds_of)
+    # A run limited to some feeds (`credit-dw run --feed F`) builds and tests only what they feed;
+    # the other model tasks are told "skipped" by the producer, so the tasks after them still run
+    # (none_failed), and the marts are announced when nothing failed.
+    scope_tests(dbt.get_child_by_label("dbt_project_test"), feeds_of=nights.feeds_of)
     # Cosmos gives the producer and the test task the render exclusions as dbt `--exclude`; the
     # untasked nodes must still be built and tested, so both run the whole project.
     for whole_project in (producer, dbt.get_child_by_label("dbt_project_test")):
         whole_project.exclude = None
-    for first in list(dbt.roots):
-        if first is not producer:
-            producer >> first
-            first.trigger_rule = "all_done"
+    roots = [first for first in dbt.roots if first is not producer]
+    for child in dbt.children.values():
+        if child is not producer and child not in roots:
+            child.trigger_rule = "none_failed"
+    for first in roots:
+        producer >> first
+        first.trigger_rule = "all_done"
 
     night = resolve_night()
     published = publish_marts_built(night)

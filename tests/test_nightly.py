@@ -207,6 +207,7 @@ def test_rerunning_the_night_changes_nothing(first_night, conn, warehouse_url):
 
     before_tables = _table_fingerprints(conn)
     before_export = _export_bytes(NIGHT)
+    started = time.monotonic()
     command = subprocess.Popen(
         [sys.executable, "-m", "credit_dw.cli", "run", "--date", NIGHT.isoformat()],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "160"})
@@ -218,6 +219,7 @@ def test_rerunning_the_night_changes_nothing(first_night, conn, warehouse_url):
         with pytest.raises(run_lock.NightInProgress, match=f"credit-dw run --date {NIGHT}"):
             nightly.run_cycle(NIGHT, wait=False)
         out, _ = command.communicate(timeout=1200)
+        RERUN_SECONDS["full"] = time.monotonic() - started
     finally:
         command.kill()
     assert command.returncode == 0, out
@@ -239,6 +241,65 @@ def test_rerunning_the_night_changes_nothing(first_night, conn, warehouse_url):
         "select attempts from meta.load_batches where batch_id = %s", (f"market_registry/{NIGHT}",)
     ).fetchone()[0]
     assert attempts == 2
+
+
+def _relations(conn) -> dict[str, tuple[int, str]]:
+    """Each dbt model's and snapshot's relation: its oid (a rebuilt table or view is a new one; an
+    incremental model is updated in place) and its materialization."""
+    import json as _json
+
+    nodes = _json.loads(transform.MANIFEST.read_text(encoding="utf-8"))["nodes"]
+    out = {}
+    for unique_id, node in nodes.items():
+        if node["resource_type"] in ("model", "snapshot"):
+            relation = f'"{node["schema"]}"."{node["alias"]}"'
+            oid = conn.execute("select to_regclass(%s)::oid", (relation,)).fetchone()[0]
+            out[unique_id] = (oid, node["config"]["materialized"])
+    return out
+
+
+def test_a_rerun_of_one_feed_rebuilds_only_what_depends_on_it(first_night, conn):
+    """`credit-dw run --date D --feed tax_a_level` (run_cycle with feeds): the feed's batch is read
+    again, only the models downstream of it are rebuilt (every other model's relation is the one it
+    was), the exports are cut again, and the night is the same night: no table and no export byte
+    changes. Prints the time against the whole night's rerun (docs/benchmarks.md, "Rerun")."""
+    import time
+
+    from credit_dw.transform import selection
+
+    feed = "tax_a_level"
+    rebuilt = selection.downstream_of_feeds([feed])
+    before_tables = _table_fingerprints(conn)
+    before_export = _export_bytes(NIGHT)
+    before_relations = _relations(conn)
+    batches = "select source_id, attempts, started_at from meta.load_batches where logical_date = %s order by 1"
+    before_batches = conn.execute(batches, (NIGHT,)).fetchall()
+
+    started = time.monotonic()
+    results = nightly.run_cycle(NIGHT, feeds=[feed])
+    took = time.monotonic() - started
+
+    assert [(r.dag_id, r.state, r.failed_tasks) for r in results] == [
+        (dag_id, "success", []) for dag_id in nightly.CYCLE], results
+    after_relations = _relations(conn)
+    kept = {u for u, (oid, _) in after_relations.items() if before_relations[u][0] == oid}
+    assert kept >= set(after_relations) - rebuilt  # nothing outside the selection was touched
+    replaced = {u for u in rebuilt if after_relations[u][1] in ("table", "view")}
+    assert replaced and not (replaced & kept), sorted(replaced & kept)  # the selection was rebuilt
+    assert len(rebuilt) < len(after_relations) / 2
+    after_batches = conn.execute(batches, (NIGHT,)).fetchall()
+    changed = {b[0] for b in set(after_batches) ^ set(before_batches)}
+    assert changed == {feed}
+    assert _table_fingerprints(conn) == before_tables
+    assert _export_bytes(NIGHT) == before_export
+    full = RERUN_SECONDS.get("full")
+    print(f"\nrerun of {feed} for {NIGHT}: {took:.0f} s, {len(rebuilt)} of {len(after_relations)} models and "
+          f"snapshots rebuilt" + (f"; the whole night's rerun took {full:.0f} s ({took / full:.2f}×)" if full else ""))
+
+
+#: Wall time of the whole night's rerun (test_rerunning_the_night_changes_nothing), for the one-feed
+#: rerun's comparison printed above.
+RERUN_SECONDS: dict[str, float] = {}
 
 
 def test_the_next_night_reads_only_what_changed_since(first_night, conn, monkeypatch):

@@ -20,6 +20,9 @@ from credit_dw.config import airflow_env, settings
 from credit_dw.orchestration import nights, one_night, run_lock
 
 CYCLE = ("credit_ingest", "credit_transform", "credit_export")
+#: The DAGs a run limited to some feeds limits too: ingest reads only those feeds, the transform
+#: builds only what they feed. The exports are cut whole (a file holds every feed's records).
+FEED_SCOPED = ("credit_ingest", "credit_transform")
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,8 @@ def _forget_previous_run(dag_id: str, logical: datetime) -> None:
 
 
 def run_dag(dag_id: str, night: date, feeds: list[str] | None = None) -> DagRunResult:
-    """One DAG run for the night; `feeds` (credit_ingest only): ingest just those feeds (conf `feeds`)."""
+    """One DAG run for the night; `feeds` (conf `feeds`): credit_ingest ingests just those feeds,
+    credit_transform builds just what depends on them."""
     bag = _dagbag()
     dag = bag.get_dag(dag_id)
     # The run's logical date is the night itself at 01:30 Beijing time; conf names the night so
@@ -131,10 +135,11 @@ def run_cycle(night: date, feeds: list[str] | None = None, *, wait: bool = True,
     landed; after a failed transform nothing is exported.
 
     `feeds`: re-ingest only these catalog feeds (the others' batches of the night stay as they
-    are), then transform and export as usual. The cycle holds the warehouse's night lock
-    (`run_lock`): another cycle on the same warehouse waits for it (`on_wait` is told whose it is
-    once), or raises `run_lock.NightInProgress` when `wait` is False. `on_stage(dag_id, None)` is
-    called as each DAG starts and `on_stage(dag_id, result)` as it ends."""
+    are), rebuild only the models downstream of them, then export as usual. The cycle holds the
+    warehouse's night lock (`run_lock`): another cycle on the same warehouse waits for it
+    (`on_wait` is told whose it is once), or raises `run_lock.NightInProgress` when `wait` is
+    False. `on_stage(dag_id, None)` is called as each DAG starts and `on_stage(dag_id, result)` as
+    it ends."""
     from credit_dw.db import embedded as embedded_db
     from credit_dw.db.bootstrap import bootstrap
     from credit_dw.transform import dbt as transform
@@ -154,7 +159,7 @@ def run_cycle(night: date, feeds: list[str] | None = None, *, wait: bool = True,
                 break
             if on_stage:
                 on_stage(dag_id, None)
-            result = run_dag(dag_id, night, feeds if dag_id == "credit_ingest" else None)
+            result = run_dag(dag_id, night, feeds if dag_id in FEED_SCOPED else None)
             results.append(result)
             if on_stage:
                 on_stage(dag_id, result)

@@ -37,13 +37,19 @@ FEEDS_CONF = "feeds"
 
 
 def feeds_of(context: dict[str, Any]) -> list[str] | None:
-    """The feeds the run is limited to (conf `feeds`: a list of catalog source ids, or one id), in
-    ingest order; None for every feed. An unknown feed raises ValueError naming the catalog's feeds."""
+    """The feeds the run is limited to (conf `feeds`: a list of catalog source ids, or one id; for
+    an asset-triggered run, the triggering events' extra `feeds`), in ingest order; None for every
+    feed. An unknown feed raises ValueError naming the catalog's feeds."""
     from credit_dw.catalog import checked_source_ids
 
     dag_run = context.get("dag_run")
     conf = (getattr(dag_run, "conf", None) or {}) if dag_run is not None else {}
     feeds = conf.get(FEEDS_CONF)
+    if not feeds and not conf.get("logical_date"):
+        events = [ev for evs in (context.get("triggering_asset_events") or {}).values() for ev in evs]
+        # Every triggering event must name feeds: one whole night among them means the whole project.
+        if events and all((ev.extra or {}).get(FEEDS_CONF) for ev in events):
+            feeds = sorted({f for ev in events for f in ev.extra[FEEDS_CONF]})
     if not feeds:
         return None
     if isinstance(feeds, str):

@@ -8,22 +8,62 @@ producer retries such a failure once, inside the same task: it rebuilds the fail
 everything downstream of them (the nodes dbt skipped because of them), with a log line naming
 each. Any other failure (a failed test, a bad cast, a contract) is left as it was. The DAG turns
 Cosmos's producer into this class (`use_for`).
+
+A run limited to some feeds (`credit-dw run --feed F`: the DAG's `feeds_of(context)` names them)
+builds only what depends on them (`selection.downstream_of_feeds`): the producer's build and the
+test task select those nodes, and the model tasks of the other nodes are told "skipped" (Cosmos's
+own pre-set node state, as for a stale source), so they end skipped, not failed or rebuilt alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import contextmanager
 from typing import Any
 
 from cosmos.operators.watcher import DbtProducerWatcherOperator
 
 from credit_dw.transform import dbt as transform
+from credit_dw.transform import selection
+
+#: The DAG's reader of the feeds a run is limited to (None: every feed).
+FeedsOf = Callable[[dict], list[str] | None]
 
 #: dbt flags that choose nodes; the retry replaces them with the failed nodes and their descendants.
 _SELECTION_FLAGS = {"--select", "-s", "--models", "-m", "--exclude", "--selector"}
 
 
+@contextmanager
+def _selecting(operator: Any, context: dict, feeds_of: FeedsOf | None):
+    """For the block, make `operator` (a dbt operator) select only what the run's feeds feed;
+    yields the unique ids left out (empty for a whole night). The operator's own selection comes
+    back afterwards: in-process runs (`dag.test()`) reuse the operator for the next night."""
+    feeds = feeds_of(context) if feeds_of else None
+    if not feeds:
+        yield set()
+        return
+    chosen = selection.downstream_of_feeds(feeds)
+    before = operator.select
+    operator.select = selection.dbt_select(chosen)
+    operator.log.info("feeds %s: building the %d models and snapshots downstream of them: %s",
+                      ", ".join(feeds), len(chosen), " ".join(operator.select))
+    try:
+        yield selection.built_nodes() - chosen
+    finally:
+        operator.select = before
+
+
 class RetryingDbtProducer(DbtProducerWatcherOperator):
-    """Cosmos's watcher producer, retrying a build that failed only on transient database errors."""
+    """Cosmos's watcher producer, retrying a build that failed only on transient database errors,
+    and building only what the run's feeds feed when the run names some."""
+
+    feeds_of: FeedsOf | None = None
+
+    def execute(self, context: Any, **kwargs: Any) -> Any:
+        with _selecting(self, context, self.feeds_of) as left_out:
+            for unique_id in sorted(left_out):
+                self._push_node_state_xcom(context["ti"], unique_id, "skipped")
+            return super().execute(context, **kwargs)
 
     def run_dbt_runner(self, command: list[str], env: dict[str, str], cwd: str, **kwargs: Any) -> Any:
         callbacks = list(self._dbt_runner_callbacks or [])
@@ -66,7 +106,7 @@ def reselect(command: list[str], unique_ids: list[str]) -> list[str]:
     return [*kept, "--select", *selectors]
 
 
-def use_for(producer: DbtProducerWatcherOperator) -> None:
+def use_for(producer: DbtProducerWatcherOperator, feeds_of: FeedsOf | None = None) -> None:
     """Make the producer Cosmos built for the task group run as `RetryingDbtProducer`.
 
     Cosmos picks the producer's class from the execution mode and offers no setting for it; the
@@ -76,3 +116,18 @@ def use_for(producer: DbtProducerWatcherOperator) -> None:
     """
     producer.__class__ = RetryingDbtProducer
     producer.retries = 0
+    producer.feeds_of = feeds_of
+
+
+def scope_tests(test_task: Any, feeds_of: FeedsOf) -> None:
+    """Make the night's `dbt test` task test only what a run limited to some feeds rebuilt (the
+    same selection as the producer's); a whole night tests the whole project, as before."""
+    base = type(test_task)
+
+    class FeedScopedDbtTest(base):  # type: ignore[misc, valid-type]
+        def execute(self, context: Any, **kwargs: Any) -> Any:
+            with _selecting(self, context, feeds_of):
+                return super().execute(context, **kwargs)
+
+    FeedScopedDbtTest.__qualname__ = FeedScopedDbtTest.__name__ = f"FeedScoped{base.__name__}"
+    test_task.__class__ = FeedScopedDbtTest
