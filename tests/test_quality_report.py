@@ -752,6 +752,13 @@ window.addEventListener('load', () => {
 </script>"""
 
 
+def test_every_feeds_line_has_a_look_of_its_own():
+    """More feeds than colour-blind-safe colours: colour, dash and marker together tell them apart."""
+    looks = [quality_charts.series_style(k) for k in range(len(source_ids()))]
+    assert len(source_ids()) > len(quality_charts.PALETTE)
+    assert len(set(looks)) == len(looks)
+
+
 def test_nothing_overflows_the_page_at_1280_px_and_chart_text_stays_inside(nights, conn, chromium):
     """At 1280 px (the office's screens): no element reaches past the page's right edge, no table
     needs a scroll bar (nothing cut off), every chart's text lies inside its figure — with every

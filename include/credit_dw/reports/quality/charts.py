@@ -41,6 +41,15 @@ log = logging.getLogger(__name__)
 #: Okabe-Ito: distinguishable for colour-blind readers and in greyscale print.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 RECEIVED_COLOUR, QUARANTINED_COLOUR = PALETTE[0], PALETTE[1]
+#: Line style and marker of the n-th round of the palette: with more feeds than colours (19 feeds,
+#: 8 colour-blind-safe colours) no two lines look alike (colour, dash and marker together).
+LINE_STYLES = (("-", "o"), ("--", "s"), (":", "^"))
+
+
+def series_style(k: int) -> tuple[str, str, str]:
+    """(colour, dash, marker) of the k-th line of a chart: unique for up to 24 lines."""
+    dash, marker = LINE_STYLES[(k // len(PALETTE)) % len(LINE_STYLES)]
+    return PALETTE[k % len(PALETTE)], dash, marker
 INK, MUTED, GRID, AXIS = "#1d2733", "#5b6675", "#e6eaef", "#8a94a3"  # the page's CSS colours
 
 #: The page's font stack (templates/quality_report.html, `body`), then matplotlib's own font, so
@@ -297,15 +306,16 @@ def line_chart_svg(trend: Table, feed_trend: Table) -> str:
         fig = _figure()
         ax = fig.add_subplot()
         for k, (source_id, shares) in enumerate(feeds.items()):
-            colour = PALETTE[k % len(PALETTE)]
+            colour, dash, marker = series_style(k)
             name = feed_name(source_id)
             # NaN where the feed has no received batch: matplotlib breaks the line there.
             ys = [shares.get(night, math.nan) for night in nights]
-            ax.plot(range(len(nights)), ys, color=colour, linewidth=2, label=name, gid=f"line-{source_id}")
+            ax.plot(range(len(nights)), ys, color=colour, linestyle=dash, marker=marker, markersize=6,
+                    markevery=[], linewidth=2, label=name, gid=f"line-{source_id}")
             for night, share in shares.items():
                 if night in index:
                     gid = f"point-{source_id}-{index[night]}"
-                    ax.plot([index[night]], [share], linestyle="none", marker="o", markersize=6,
+                    ax.plot([index[night]], [share], linestyle="none", marker=marker, markersize=6,
                             color=colour, gid=gid)
                     tooltips[gid] = f"{name} {night}: {share * 100:.1f}%"
         if not feeds:
