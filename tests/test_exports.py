@@ -348,8 +348,9 @@ def test_xlsx_files_are_listed_deterministic_and_formula_safe(warehouse_url, con
 
 def test_query_csv_bytes_are_the_python_writers_bytes(conn):
     """The server-side cut (one COPY) renders every value as the Python writer does: nulls, empty
-    text, quotes, commas, newlines, formula-looking text, dates, timestamps with and without
-    microseconds, numerics, floats, booleans."""
+    text, quotes, commas, newlines, a bare carriage return (quoted, as a reader would otherwise end
+    the line there), formula-looking text, dates, timestamps with and without microseconds,
+    numerics, floats, booleans."""
     from psycopg.rows import tuple_row
 
     query = """
@@ -359,7 +360,8 @@ def test_query_csv_bytes_are_the_python_writers_bytes(conn):
             (2, E'two\\nlines', null, null, timestamptz '2031-04-01 08:00:00.25+08', -3::numeric, false, null),
             (3, '=1+1', '-x', date '2031-04-02', null, null, null, -2.5::float8),
             (4, E'\\tTab', '@mention', date '2031-04-03', timestamptz '2031-04-01 23:59:59.000001+08', 0::numeric,
-             null, 1e20::float8)
+             null, 1e20::float8),
+            (5, E'carriage\\rreturn', E'both\\r\\nends', null, null, null, null, null)
         ) as v(n, text_a, text_b, day, stamp, amount, flag, ratio)
         where n >= %(from)s order by n"""
     headers = ["序号", "文本", "文本二", "日期", "时间", "金额", "标志", "比率"]
@@ -367,7 +369,8 @@ def test_query_csv_bytes_are_the_python_writers_bytes(conn):
     with conn.cursor(row_factory=tuple_row) as cur:
         rows = cur.execute(query, {"from": 1}).fetchall()
     payload, count = writer.query_csv_bytes(conn, query, {"from": 1}, headers)
-    assert count == 4 and payload == writer.csv_bytes(headers, rows)
+    assert count == 5 and payload == writer.csv_bytes(headers, rows)
+    assert b'5,"carriage\rreturn","both\r\nends"' in payload
     assert "'=1+1" in payload.decode("utf-8") and ",'-x," in payload.decode("utf-8")
     with pytest.raises(writer.NotCopyable):
         writer.query_csv_bytes(conn, "select interval '1 day' as span", None, ["span"])

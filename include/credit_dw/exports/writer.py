@@ -59,8 +59,21 @@ def csv_bytes(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes
     """A header row, then the rows; `,` delimited, minimal quoting, `\\n` line ends, UTF-8 (no BOM)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
+    # Python's csv quotes a field holding a character of the line terminator, so with "\n" a bare
+    # carriage return went out unquoted, and a reader taking CR for a line end (RFC 4180, Excel)
+    # split the row there. PostgreSQL's COPY quotes it (query_csv_bytes): a row holding one is
+    # written with "\r\n" as the terminator, which quotes it, and its line end put back to "\n".
+    quoting_cr = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(headers)
-    writer.writerows([format_value(v) for v in row] for row in rows)
+    for row in rows:
+        cells = [format_value(v) for v in row]
+        if "\r" in "".join(cells):
+            quoting_cr.writerow(cells)
+            buffer.seek(buffer.tell() - 2)
+            buffer.write("\n")
+            buffer.truncate()
+        else:
+            writer.writerow(cells)
     return buffer.getvalue().encode("utf-8")
 
 
