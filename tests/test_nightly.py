@@ -310,7 +310,8 @@ def test_the_next_night_reads_only_what_changed_since(first_night, conn, monkeyp
     still run for what landed, as under the scheduler (credit_raw_landed is emitted once every
     feed is done, whatever their outcome). The night is run for the two feeds the test reads
     (`--feed`: the market registry's watermark and the failing court feed), which keeps the suite
-    minutes shorter; a whole night's cycle is the first night's."""
+    minutes shorter; the marts hold the night before, so the transform builds the whole project as
+    of this night (selection.marts_built_for), and the exports find every mart at this night."""
     simulate_all(NEXT_NIGHT, scale=1)
     monkeypatch.setenv("SOURCE_COURT_DEBTORS_URL", "postgresql://nobody@127.0.0.1:1/none")
     monkeypatch.setenv("CREDIT_DW_RETRY_DELAY_SECONDS", "1")
@@ -342,8 +343,9 @@ def test_the_next_night_reads_only_what_changed_since(first_night, conn, monkeyp
 # Transient database errors (issue 22): retried once, naming the model; a second failure fails.
 
 
-#: The transform runs of the error tests build what a rerun of the penalties feed builds (half the
-#: project: the failing views and all they feed); the producer and its retry are the whole night's.
+#: The transform runs of the error tests build what a rerun of the penalties feed builds for the
+#: night the marts hold (NEXT_NIGHT, after the test above): half the project, the failing views and
+#: all they feed. The producer and its retry are the whole night's.
 SCOPED_FEEDS = ["admin_penalty"]
 
 
@@ -392,7 +394,7 @@ def test_a_persistent_database_error_fails_the_night_naming_the_model(first_nigh
     # The model task's own Airflow retries rebuild it alone; not 120 s apart here.
     monkeypatch.setenv("CREDIT_DW_RETRY_DELAY_SECONDS", "1")
     with failing_view_builds(conn, "qa_dual_publicity_timeliness", times=1000, schema="quality"):
-        result = nightly.run_dag("credit_transform", NIGHT, feeds=SCOPED_FEEDS)
+        result = nightly.run_dag("credit_transform", NEXT_NIGHT, feeds=SCOPED_FEEDS)
     log = caplog.text  # the task's log records (the producer logs through Airflow's task logger)
     assert result.state == "failed"
     assert {"dbt.dbt_producer_watcher", "dbt.qa_dual_publicity_timeliness_run"} <= set(result.failed_tasks)
@@ -404,7 +406,7 @@ def test_a_persistent_database_error_fails_the_night_naming_the_model(first_nigh
 
 def test_a_deadlock_in_a_night_is_retried_once_and_the_night_succeeds(first_night, conn, caplog):
     with failing_view_builds(conn, "stg_admin_penalty__penalties", times=1) as attempts:
-        result = nightly.run_dag("credit_transform", NIGHT, feeds=SCOPED_FEEDS)
+        result = nightly.run_dag("credit_transform", NEXT_NIGHT, feeds=SCOPED_FEEDS)
         tried = attempts()
     log = caplog.text  # the task's log records (the producer logs through Airflow's task logger)
     assert (result.state, result.failed_tasks) == ("success", [])

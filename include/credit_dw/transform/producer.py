@@ -10,7 +10,8 @@ each. Any other failure (a failed test, a bad cast, a contract) is left as it wa
 Cosmos's producer into this class (`use_for`).
 
 A run limited to some feeds (`credit-dw run --feed F`: the DAG's `feeds_of(context)` names them)
-builds only what depends on them (`selection.downstream_of_feeds`): the producer's build and the
+for the night the marts hold builds only what depends on them (`selection.downstream_of_feeds`;
+for another night, the whole project, `selection.marts_built_for`): the producer's build and the
 test task select those nodes, and the model tasks of the other nodes are told "skipped" (Cosmos's
 own pre-set node state, as for a stale source), so they end skipped, not failed or rebuilt alone.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 from cosmos.operators.watcher import DbtProducerWatcherOperator
@@ -40,6 +42,12 @@ def _selecting(operator: Any, context: dict, feeds_of: FeedsOf | None):
     back afterwards: in-process runs (`dag.test()`) reuse the operator for the next night."""
     feeds = feeds_of(context) if feeds_of else None
     if not feeds:
+        yield set()
+        return
+    night = date.fromisoformat(str((operator.env or {}).get("CREDIT_DW_AS_OF_DATE") or context["ds"]))
+    if not selection.marts_built_for(night):
+        operator.log.info("feeds %s: the marts hold another night than %s; building the whole project as of it",
+                          ", ".join(feeds), night)
         yield set()
         return
     chosen = selection.downstream_of_feeds(feeds)

@@ -13,11 +13,16 @@ start-up), the nodes to rebuild are:
   rebuilt.
 
 Staging views are read at query time, so a view not rebuilt still shows what it selects.
+
+Only when the marts already hold that night (`marts_built_for`): a feed rerun for another night
+than the one the marts were last built for builds the whole project as of that night, since every
+date-dependent mart must move to it together (an export checks they all hold its night).
 """
 
 from __future__ import annotations
 
 import json
+from datetime import date
 from functools import cache
 
 from credit_dw.transform import dbt as transform
@@ -87,3 +92,20 @@ def dbt_select(unique_ids: set[str]) -> list[str]:
     """`--select` arguments naming these nodes, in a stable order."""
     nodes = _load()["nodes"]
     return sorted(nodes[u]["name"] for u in unique_ids)
+
+
+def marts_built_for(night: date, url: str | None = None) -> bool:
+    """Whether every mart that records the night it was built as of (`as_of_on`) holds `night`:
+    then rebuilding only what some feeds feed leaves the marts of one night."""
+    from credit_dw.db.connect import connect
+
+    with connect(url) as conn:
+        tables = [t for (t,) in conn.execute(
+            """select format('%I.%I', table_schema, table_name) from information_schema.columns
+               where table_schema = 'marts' and column_name = 'as_of_on' order by 1""").fetchall()]
+        for table in tables:
+            other = conn.execute(f"select exists(select 1 from {table} where as_of_on is distinct from %s)",
+                                 (night,)).fetchone()[0]
+            if other:
+                return False
+    return bool(tables)
