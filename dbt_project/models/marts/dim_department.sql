@@ -1,7 +1,8 @@
 -- The departments (部门) records come from or are decided by [000 §2.3; rules §4]: every sender
 -- in the departments seed, plus every deciding / accepting body the feeds name per row (行政许可
 -- and 行政处罚 authorities and 数据来源单位, courts, tax bureaus, list-deciding departments,
--- commitment-accepting bodies, repair-handling departments, interviewing and training departments). Grain: one row per department name;
+-- commitment-accepting bodies, repair-handling departments,
+-- interviewing and training departments). Grain: one row per department name;
 -- department_id = md5(name) is the key the facts' *_department_id columns carry.
 {%- set named = [
     {'source_id': 'admin_licence', 'model': 'stg_admin_licence__licences', 'night': 'reported_on',

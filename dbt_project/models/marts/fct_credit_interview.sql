@@ -11,8 +11,8 @@
 -- after the deadline has passed on the as-of date (the platform sees the lateness before the
 -- department re-sends the record).
 -- The jurisdiction is the subject's (dim_subject: registration division, else the code's division),
--- as for the audit counts. A natural person appears as the keyed hash, the masked ID and the
--- masked name (张**), never the ID or the full name [rules §9].
+-- as for the audit counts. A natural person appears as the keyed hash and the masked ID only, never
+-- the ID or a name (interview records are not published) [rules §9].
 with
 
 records as (
@@ -90,7 +90,8 @@ final as (
             else '法人及非法人组织'
         end as subject_category,
         case when located.subject_type <> 'natural_person' then located.uscc end as uscc,
-        {{ masked_person_name('located.subject_name', 'located.subject_type') }} as subject_name,
+        -- Interview records are not published: a natural person's name stays out (docs/privacy.md).
+        case when located.subject_type <> 'natural_person' then located.subject_name end as subject_name,
         case
             when located.subject_type = 'natural_person'
                 then left(located.id_number, 6) || '********' || right(located.id_number, 4)

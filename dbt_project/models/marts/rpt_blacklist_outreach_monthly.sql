@@ -61,7 +61,7 @@ black_entries as (
 
 months as (
     select
-        series.report_month,
+        series.report_month::date as report_month,
         least((series.report_month + interval '1 month' - interval '1 day')::date, as_of.as_of_on) as evaluated_on
     from as_of
     cross join lateral generate_series(
@@ -91,16 +91,22 @@ blacklisted as (
         and (black_entries.verified_wrong_on is null or black_entries.verified_wrong_on > months.evaluated_on)
 ),
 
+-- A subject is reached from its first interview or training on: how many followed does not matter.
+first_reached as (
+    select
+        subject_id,
+        min(held_on) as first_reached_on
+    from interviews
+    group by subject_id
+),
+
 reached as (
     select
         blacklisted.*,
-        exists (
-            select 1
-            from interviews
-            where interviews.subject_id = blacklisted.subject_id
-                and interviews.held_on <= blacklisted.evaluated_on
-        ) as is_reached
+        coalesce(first_reached.first_reached_on <= blacklisted.evaluated_on, false) as is_reached
     from blacklisted
+    left join first_reached
+        on first_reached.subject_id = blacklisted.subject_id
 ),
 
 counted as (
@@ -115,7 +121,8 @@ counted as (
 
 final as (
     select
-        months.report_month as month,
+        -- The scorecard reads this column by this name.
+        months.report_month as month,  -- noqa: RF04
         reporting_units.jurisdiction_code,
         reporting_units.jurisdiction_name,
         coalesce(counted.blacklist_subjects, 0) as blacklist_subjects,
