@@ -275,3 +275,25 @@ def test_the_outreach_share_equals_a_count_from_raw(nights, conn):
           and f.subject_id in (select subject_id from marts.fct_list_membership where list_type = 'black')
     """).fetchone()
     assert interviews > subjects > 0
+
+
+def test_every_check_reads_chinese_and_every_sender_is_in_the_departments_seed():
+    """Cheap checks without the warehouse: the suite's checks are in the message catalogue (the
+    return notices read Chinese), and each simulated sender is a seed row with the code and USCC its
+    files carry."""
+    import json
+
+    from credit_dw.catalog import get_source
+    from credit_dw.reference import messages
+
+    suite = json.loads((settings.EXPECTATIONS_DIR / get_source(sim.SOURCE_ID).suite)
+                       .read_text(encoding="utf-8"))
+    checks = {e["meta"]["check"] for e in suite["expectations"]}
+    assert set(CHECKS.values()) <= checks and checks <= set(messages.CHECKS)
+    with (settings.SEEDS_DIR / "departments.csv").open(encoding="utf-8", newline="") as fh:
+        rows = {r["department_code"]: r for r in csv.DictReader(fh)}
+    for dept in sim.DEPARTMENTS:
+        row = rows[dept.code]
+        assert (row["department_name"], row["department_uscc"]) == (dept.name, dept.uscc)
+        assert sim.SOURCE_ID in row["feeds"].split("|")
+    assert {c for c, r in rows.items() if sim.SOURCE_ID in r["feeds"].split("|")} == {d.code for d in sim.DEPARTMENTS}
