@@ -8,10 +8,10 @@ date D this writes each department's register of the night into
 the departments' mix of formats (GBK CSV, XLSX, UTF-8 with and without BOM).
 
 Records: `ROWS_PER_SCALE * scale` a night, spread over the departments by weight, each of one of
-its department's kinds. Subjects: `BLACKLIST_SHARE` of the rows from a fixed pool of black-list
-subjects (`marts.fct_list_membership`, list_type black, when the warehouse has one; the pool is
-ordered by a hash of the seed and the code, so the same subjects come back night after night and
-several are interviewed more than once, also within one night); the others as the dual-publicity
+its department's kinds. Subjects: `BLACKLIST_SHARE` of the rows from a pool of black-list
+subjects (those the credit-list simulator listed in the `LOOKBACK_NIGHTS` nights before D, which
+the nights before put into `fct_list_membership`; drawn with replacement from overlapping windows,
+so several subjects are interviewed more than once, within a night and across nights); the others as the dual-publicity
 simulator draws them (registry enterprises, ~8 % natural persons with a valid resident ID). Held
 1-10 working days before D; an interview's deadline 15, 30 or 60 days after it, its outcome 整改中
 while the deadline is ahead of D, else 已整改 or 逾期未整改; training 合格 or 不合格.
@@ -22,19 +22,21 @@ character, a missing subject name, a deadline before the interview, a kind the g
 know, a date held after the night, an outcome of the other kind (合格 for an interview), a
 record number sent twice by one department.
 
-Determinism: draws from `random.Random`s seeded by (seed, D); XLSX with fixed zip timestamps; a
-rerun deletes the night's files it wrote before and writes the same bytes (given the same
-black list in the warehouse).
+Determinism: draws from `random.Random`s seeded by (seed, D) (the pool too: regenerated from the
+list simulator, never read from the marts); XLSX with fixed zip timestamps; a rerun deletes the
+night's files it wrote before and writes the same bytes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+import credit_dw.simulate.credit_lists as credit_lists
 import credit_dw.simulate.dual_publicity as dp
 import credit_dw.simulate.identities as ids
 from credit_dw.config import settings
@@ -51,6 +53,9 @@ ROWS_PER_SCALE = 40
 BLACKLIST_SHARE = 0.7
 #: Black-list subjects in the pool per unit of scale: smaller than the rows, so subjects repeat.
 POOL_PER_SCALE = 25
+#: The list nights before D whose black-list entries make the pool (interviews follow a listing).
+LOOKBACK_NIGHTS = 14
+BLACK_LISTS = ("失信黑名单", "严重失信主体名单")
 
 REMINDER, WARNING, TRAINING = "提示约谈", "警示约谈", "信用修复培训"
 INTERVIEW_KINDS = (REMINDER, WARNING)
@@ -101,25 +106,20 @@ DEPARTMENTS = (
 )
 
 
-def blacklist_subjects(seed: int, count: int) -> list[dp.Subject]:
-    """Up to `count` subjects on a black list (marts.fct_list_membership, list_type black) in a
-    fixed order of (seed, code); [] when the warehouse or the table is not there."""
-    import psycopg
-
-    try:
-        with psycopg.connect(settings.libpq_url(settings.warehouse_url()), connect_timeout=5) as conn:
-            if conn.execute("select to_regclass('marts.fct_list_membership')").fetchone()[0] is None:
-                return []
-            rows = conn.execute(
-                """select uscc, min(subject_name), min(subject_type) from marts.fct_list_membership
-                   where list_type = 'black' and uscc is not null and subject_name is not null
-                   group by uscc order by md5(%s || uscc), uscc limit %s""",
-                (f"{SOURCE_ID}:{seed}:", count)).fetchall()
-    except (psycopg.Error, RuntimeError) as exc:
-        log.info("%s: no black list to draw subjects from (%s)", SOURCE_ID, exc)
-        return []
-    return [dp.Subject(name, dp.CATEGORY_INDIVIDUAL_BUSINESS if kind == "individual_business"
-                       else dp.CATEGORY_ORGANISATION, code) for code, name, kind in rows]
+def blacklist_subjects(logical_date: date, *, scale: int = 1, seed: int = 20261122,
+                       count: int | None = None) -> list[dp.Subject]:
+    """Up to `count` (default `POOL_PER_SCALE * scale`) subjects the credit-list simulator put on a
+    black list (失信黑名单 / 严重失信主体名单) in the `LOOKBACK_NIGHTS` nights before D, in a fixed
+    order of (seed, code). Regenerated from the list simulator, not read from the warehouse's
+    fct_list_membership: a rerun of D writes the same rows whatever the marts hold meanwhile; the
+    nights before D having been ingested, these subjects are the ones fct_list_membership lists."""
+    pool: dict[str, dp.Subject] = {}
+    for back in range(1, LOOKBACK_NIGHTS + 1):
+        for entry in credit_lists.entries_of(logical_date - timedelta(days=back), scale=scale, seed=seed):
+            if entry.credit_list.list_type in BLACK_LISTS and entry.subject.uscc:
+                pool.setdefault(entry.subject.uscc, entry.subject)
+    order = sorted(pool, key=lambda code: (hashlib.md5(f"{SOURCE_ID}:{seed}:{code}".encode()).hexdigest(), code))
+    return [pool[code] for code in order[:POOL_PER_SCALE * scale if count is None else count]]
 
 
 def _outcome(rng: random.Random, kind: str, deadline: date | None, logical_date: date) -> str:
@@ -139,7 +139,7 @@ def generate_records(logical_date: date, *, scale: int = 1, seed: int = 20261122
     rng = random.Random(f"{SOURCE_ID}:{seed}:{logical_date.isoformat()}")
     n = ROWS_PER_SCALE * scale
     if blacklisted is None:
-        blacklisted = blacklist_subjects(seed, POOL_PER_SCALE * scale)
+        blacklisted = blacklist_subjects(logical_date, scale=scale, seed=seed)
     if subjects is None:
         subjects = dp._subjects(rng, logical_date, seed, n)
     chosen = rng.choices(DEPARTMENTS, weights=[d.weight for d in DEPARTMENTS], k=n)
