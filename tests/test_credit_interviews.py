@@ -6,7 +6,8 @@ nothing; rpt_blacklist_outreach_monthly's figures for each month equal a count m
 raw rows (a subject interviewed several times counts once).
 
 Logical dates: September and October 2023 belong to this file (list nights 2023-09-04 and
-2023-09-11, interview nights 2023-09-12 and 2023-10-10; the marts are built as of 2023-10-31).
+2023-09-11, interview nights 2023-09-12 and 2023-10-11, the second re-sending
+the first's 15-day interviews with their final outcome; the marts are built as of 2023-10-31).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from credit_dw.simulate import credit_lists
 from credit_dw.transform import dbt as transform
 
 LIST_NIGHTS = (date(2023, 9, 4), date(2023, 9, 11))
-NIGHTS = (date(2023, 9, 12), date(2023, 10, 10))
+NIGHTS = (date(2023, 9, 12), date(2023, 10, 11))
 AS_OF = date(2023, 10, 31)
 MONTH_ENDS = {date(2023, 9, 1): date(2023, 9, 30), date(2023, 10, 1): date(2023, 10, 31)}
 SCALE, DEFECTS = 3, 0.1
@@ -97,8 +98,9 @@ def test_the_night_lands_from_every_department(nights, conn):
     assert all(r["outcome"] == "landed" for r in receipts)
     assert {r["file_name"].split("_")[0] for r in receipts} == {d.code for d in sim.DEPARTMENTS}
     assert {r["file_format"] for r in receipts} == {"csv", "xlsx"}
-    assert sum(r["rows"] for r in receipts) == day.summary.rows_written == outcome.rows_received \
-        == sim.ROWS_PER_SCALE * SCALE
+    assert sum(r["rows"] for r in receipts) == day.summary.rows_written == outcome.rows_received
+    assert day.summary.rows_inserted == sim.ROWS_PER_SCALE * SCALE  # new records; the rest re-sent
+    assert day.summary.rows_updated == day.summary.defects[sim.RESENT_KIND] > 0
     kinds = {k for (k,) in conn.execute(
         "select distinct record_kind from raw.credit_interviews__records where _batch_id = %s",
         (outcome.batch_id,)).fetchall()}
@@ -142,6 +144,13 @@ def test_every_accepted_record_is_one_fact_and_persons_stay_masked(nights, conn)
                             from marts.fct_credit_interview
                             where last_batch_id like 'credit_interviews/2023-%%'""").fetchone()
     assert staged > 0 and facts == (staged, staged, 0)
+    # The second night re-sends the first night's 15-day interviews with their final outcome: one
+    # record each, the latest delivery's outcome.
+    resent = conn.execute("""select count(*), bool_and(outcome in ('rectified', 'overdue')
+                                       and first_reported_on = %s and rectification_due_on < last_reported_on)
+                              from marts.fct_credit_interview where delivery_count = 2
+                                and last_batch_id = 'credit_interviews/2023-10-11'""", (NIGHTS[0],)).fetchone()
+    assert resent[0] > 0 and resent[1]
     # An interview's deadline is never before it; overdue only for interviews past due or reported so.
     wrong = conn.execute("""select count(*) from marts.fct_credit_interview
                             where (is_interview and rectification_due_on < held_on)

@@ -16,7 +16,11 @@ simulator draws them (registry enterprises, ~8 % natural persons with a valid re
 1-10 working days before D; an interview's deadline 15, 30 or 60 days after it, its outcome 整改中
 while the deadline is ahead of D, else 已整改 or 逾期未整改; training 合格 or 不合格.
 
-Defects on `defect_share` of the rows (organisations only), one each, kinds spread evenly
+An interview first sent 整改中 is re-sent (same 记录编号) with its final outcome, 已整改 or 逾期未整改,
+`deadline days + RESEND_AFTER_DEADLINE_DAYS` nights after its first night (`resent_with_outcome` in
+the summary, not a defect); the fact keeps the latest delivery.
+
+Defects on `defect_share` of the new rows (organisations only), one each, kinds spread evenly
 (`DEFECT_KINDS`), each a critical check of expectations/credit_interviews.json: a bad USCC check
 character, a missing subject name, a deadline before the interview, a kind the gate does not
 know, a date held after the night, an outcome of the other kind (合格 for an interview), a
@@ -62,6 +66,10 @@ INTERVIEW_KINDS = (REMINDER, WARNING)
 INTERVIEW_OUTCOMES = ("已整改", "整改中", "逾期未整改")
 TRAINING_OUTCOMES = ("合格", "不合格")
 DEADLINE_DAYS = (15, 30, 60)
+#: An interview first sent 整改中 comes again with its final outcome this many days after its
+#: deadline (counted from its first night): the department's follow-up.
+RESEND_AFTER_DEADLINE_DAYS = 14
+RESENT_KIND = "resent_with_outcome"  # counted in the summary, not a defect
 
 DEFECT_KINDS = ("bad_check_character", "missing_subject_name", "deadline_before_interview",
                 "unknown_record_kind", "future_held_date", "outcome_of_other_kind", "duplicate_record_number")
@@ -133,10 +141,40 @@ def _outcome(rng: random.Random, kind: str, deadline: date | None, logical_date:
 def generate_records(logical_date: date, *, scale: int = 1, seed: int = 20261122, defect_share: float = 0.05,
                      subjects: list[dp.Subject] | None = None, blacklisted: list[dp.Subject] | None = None
                      ) -> tuple[list[tuple[InterviewDepartment, dict]], dict[str, int]]:
-    """D's records as (department, canonical field → value) and the defect counts; `subjects` and
-    `blacklisted` given → no database access."""
+    """D's records as (department, canonical field → value) and the defect counts: the night's new
+    records (defects among them), then the earlier interviews re-sent with their final outcome
+    (`resent_records`); `subjects` and `blacklisted` given → no database access."""
     check_run(scale, defect_share)
     rng = random.Random(f"{SOURCE_ID}:{seed}:{logical_date.isoformat()}")
+    records = _new_records(rng, logical_date, scale, seed, subjects, blacklisted)
+    resent = resent_records(logical_date, scale=scale, seed=seed, subjects=subjects, blacklisted=blacklisted)
+    counts = _inject_defects(rng, records, logical_date, defect_share)
+    counts[RESENT_KIND] = len(resent)
+    return records + resent, counts
+
+
+def resent_records(logical_date: date, *, scale: int = 1, seed: int = 20261122,
+                   subjects: list[dp.Subject] | None = None, blacklisted: list[dp.Subject] | None = None
+                   ) -> list[tuple[InterviewDepartment, dict]]:
+    """The interviews still 整改中 when first sent that their department re-sends on D with the final
+    outcome (已整改 or 逾期未整改): those whose deadline was `days` after the interview come back
+    `days + RESEND_AFTER_DEADLINE_DAYS` nights after their first night (regenerated from that night)."""
+    resent = []
+    for days in DEADLINE_DAYS:
+        night = logical_date - timedelta(days=days + RESEND_AFTER_DEADLINE_DAYS)
+        rng = random.Random(f"{SOURCE_ID}:{seed}:{night.isoformat()}")
+        for dept, record in _new_records(rng, night, scale, seed, subjects, blacklisted):
+            deadline = record["rectification_deadline"]
+            if record["outcome"] == "整改中" and deadline - record["held_date"] == timedelta(days=days):
+                final = random.Random(f"{SOURCE_ID}:{seed}:{record['record_number']}:outcome")
+                outcome = final.choices(("已整改", "逾期未整改"), weights=(75, 25))[0]
+                resent.append((dept, {**record, "outcome": outcome}))
+    return resent
+
+
+def _new_records(rng: random.Random, logical_date: date, scale: int, seed: int, subjects: list[dp.Subject] | None,
+                 blacklisted: list[dp.Subject] | None) -> list[tuple[InterviewDepartment, dict]]:
+    """The records first sent on D (before defects)."""
     n = ROWS_PER_SCALE * scale
     if blacklisted is None:
         blacklisted = blacklist_subjects(logical_date, scale=scale, seed=seed)
@@ -172,7 +210,7 @@ def generate_records(logical_date: date, *, scale: int = 1, seed: int = 20261122
             "source_department_uscc": dept.uscc,
             "remark": None,
         }))
-    return records, _inject_defects(rng, records, logical_date, defect_share)
+    return records
 
 
 def _inject_defects(rng: random.Random, records: list[tuple[InterviewDepartment, dict]], logical_date: date,
@@ -253,7 +291,8 @@ def write_day(logical_date: date, *, scale: int = 1, seed: int = 20261122, defec
             dept.file_format, [names[f] for f in fields], [[r.get(f) for f in fields] for r in mine],
             stamp=datetime.combine(logical_date, time(18, 0)), creator=dept.name, sheet="约谈及培训记录"))
         written.append(path)
-    summary = SimulationSummary.of(SOURCE_ID, logical_date, counts, inserted=len(records))
+    resent = counts[RESENT_KIND]
+    summary = SimulationSummary.of(SOURCE_ID, logical_date, counts, inserted=len(records) - resent, updated=resent)
     log.info("%s %s: %d records in %d files, defects %s", SOURCE_ID, logical_date, len(records), len(written),
              counts)
     return Delivery(summary, sorted(written), [r for _, r in records])
