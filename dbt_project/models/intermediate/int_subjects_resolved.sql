@@ -42,6 +42,10 @@ court_debtors as (
     select * from {{ ref('stg_court_debtors__listings') }}
 ),
 
+credit_interviews as (
+    select * from {{ ref('stg_credit_interviews__records') }}
+),
+
 false_litigants as (
     select * from {{ ref('stg_court_false_litigants__listings') }}
 ),
@@ -150,6 +154,16 @@ person_rows as (
         'admin_act' as source_id,
         reported_on as batch_logical_date
     from admin_acts
+    where subject_type = 'natural_person' and credit.is_valid_citizen_id(id_number)
+    union all
+    select
+        {{ subject_hash('id_number') }} as subject_id,
+        left(id_number, 6) || '********' || right(id_number, 4) as citizen_id_masked,
+        left(id_number, 6) as division_code,
+        subject_name,
+        'credit_interviews' as source_id,
+        reported_on as batch_logical_date
+    from credit_interviews
     where subject_type = 'natural_person' and credit.is_valid_citizen_id(id_number)
     union all
     select subject_id_hash, citizen_id_masked, left(citizen_id_masked, 6) as division_code, subject_name,

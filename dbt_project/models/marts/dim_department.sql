@@ -1,7 +1,8 @@
 -- The departments (部门) records come from or are decided by [000 §2.3; rules §4]: every sender
 -- in the departments seed, plus every deciding / accepting body the feeds name per row (行政许可
 -- and 行政处罚 authorities and 数据来源单位, courts, tax bureaus, list-deciding departments,
--- commitment-accepting bodies, repair-handling departments). Grain: one row per department name;
+-- commitment-accepting bodies, repair-handling departments,
+-- interviewing and training departments). Grain: one row per department name;
 -- department_id = md5(name) is the key the facts' *_department_id columns carry.
 {%- set named = [
     {'source_id': 'admin_licence', 'model': 'stg_admin_licence__licences', 'night': 'reported_on',
@@ -24,6 +25,8 @@
      'columns': [('tax_authority_name', none)]},
     {'source_id': 'credit_lists', 'model': 'stg_credit_lists__entries', 'night': 'received_on',
      'columns': [('deciding_department', 'deciding_department_uscc')]},
+    {'source_id': 'credit_interviews', 'model': 'stg_credit_interviews__records', 'night': 'reported_on',
+     'columns': [('authority_name', 'authority_uscc'), ('source_department', 'source_department_uscc')]},
     {'source_id': 'credit_commitments', 'model': 'stg_credit_commitments__commitments',
      'night': 'batch_logical_date', 'columns': [('accepted_by', none)]},
     {'source_id': 'objections', 'model': 'stg_objections__applications', 'night': 'batch_logical_date',

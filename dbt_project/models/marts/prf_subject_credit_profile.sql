@@ -67,6 +67,10 @@ false_litigants as (
     select * from {{ ref('fct_false_litigant') }}
 ),
 
+credit_interviews as (
+    select * from {{ ref('fct_credit_interview') }}
+),
+
 tax_status as (
     select * from {{ ref('fct_tax_status') }}
 ),
@@ -165,6 +169,26 @@ admin_act_facts as (
         max(admin_acts.decision_on) as latest_admin_act_on
     from admin_acts
     group by admin_acts.subject_id
+),
+
+-- Credit interviews and repair training (shown, not scored; part of the credit record [004 (十二)]):
+-- fct_credit_interview already leaves out records held or first delivered after the as-of date ---------
+
+credit_interview_facts as (
+    select
+        credit_interviews.subject_id,
+        (count(*) filter (where credit_interviews.is_interview))::integer as credit_interview_count,
+        (count(*) filter (where not credit_interviews.is_interview))::integer as repair_training_count,
+        (count(*) filter (where credit_interviews.is_rectification_overdue))::integer
+            as overdue_rectification_count,
+        max(credit_interviews.held_on) as latest_credit_interview_on,
+        -- The kind of the latest record (a warning interview before a reminder held the same day).
+        (array_agg(
+            credit_interviews.record_kind
+            order by credit_interviews.held_on desc, credit_interviews.record_kind desc
+        ))[1] as latest_credit_interview_kind
+    from credit_interviews
+    group by credit_interviews.subject_id
 ),
 
 -- Dishonest judgment debtors -----------------------------------------------------------------
@@ -468,6 +492,11 @@ joined as (
         coalesce(admin_act_facts.public_admin_act_count, 0) as public_admin_act_count,
         admin_act_facts.admin_act_kinds,
         admin_act_facts.latest_admin_act_on,
+        coalesce(credit_interview_facts.credit_interview_count, 0) as credit_interview_count,
+        coalesce(credit_interview_facts.repair_training_count, 0) as repair_training_count,
+        coalesce(credit_interview_facts.overdue_rectification_count, 0) as overdue_rectification_count,
+        credit_interview_facts.latest_credit_interview_on,
+        credit_interview_facts.latest_credit_interview_kind,
         coalesce(court_debtor_facts.is_court_debtor, false) as is_court_debtor,
         coalesce(court_debtor_facts.is_court_debtor_punishment_in_force, false) as is_court_debtor_punishment_in_force,
         coalesce(court_debtor_facts.court_debtor_case_count, 0) as court_debtor_case_count,
@@ -517,6 +546,7 @@ joined as (
     left join licence_facts on licence_facts.subject_id = subjects.subject_id
     left join penalty_facts on penalty_facts.subject_id = subjects.subject_id
     left join admin_act_facts on admin_act_facts.subject_id = subjects.subject_id
+    left join credit_interview_facts on credit_interview_facts.subject_id = subjects.subject_id
     left join court_debtor_facts on court_debtor_facts.subject_id = subjects.subject_id
     left join false_litigant_facts on false_litigant_facts.subject_id = subjects.subject_id
     left join tax_facts on tax_facts.subject_id = subjects.subject_id
@@ -577,6 +607,11 @@ final as (
         public_admin_act_count,
         admin_act_kinds,
         latest_admin_act_on,
+        credit_interview_count,
+        repair_training_count,
+        overdue_rectification_count,
+        latest_credit_interview_on,
+        latest_credit_interview_kind,
         is_court_debtor,
         is_court_debtor_punishment_in_force,
         court_debtor_case_count,

@@ -70,6 +70,7 @@ CHECKS: dict[str, CheckMessage] = {
     "authority_name_required": _C("决定机关必填", "{field}为空", "authority name required"),
     "deciding_department_required": _C("认定部门必填", "{field}为空", "deciding department required"),
     "source_department_required": _C("数据来源单位必填", "{field}为空", "source department required"),
+    "record_number_required": _C("记录编号必填", "{field}为空：无法跟踪整改结果", "record number required"),
     "document_number_required": _C("决定文书号必填", "{field}为空", "document number required"),
     "case_number_required": _C("案号必填", "{field}为空", "case number required"),
     "obligations_required": _C("法律文书义务必填", "{field}为空", "obligations required"),
@@ -82,9 +83,15 @@ CHECKS: dict[str, CheckMessage] = {
     # --- duplicates ---------------------------------------------------------------------------
     "document_number_unique": _C("决定文书号重复", "同一决定（部门、类别、{field}）在当晚报送中出现多次（重复公示）",
                                  "document number unique"),
+    "record_number_unique": _C("记录编号重复", "同一数据来源单位的{field}在当晚报送中出现多次", "record number unique"),
     # --- dates ----------------------------------------------------------------------------------
     "decision_date_valid": _C("决定日期格式错误", "{field}为空或不是日期（YYYY-MM-DD）", "decision date valid"),
     "decision_date_not_after_night": _C("决定日期晚于报送日", "{field}晚于报送当晚", "decision date not after the night"),
+    "held_on_valid": _C("约谈（培训）日期错误", "{field}为空或不是日期（YYYY-MM-DD）", "held on valid"),
+    "held_on_not_after_night": _C("约谈（培训）日期晚于报送日", "{field}晚于报送当晚", "held on not after the night"),
+    "rectification_deadline_given": _C("整改期限错误", "约谈记录的{field}为空或不是日期，或培训记录填写了{field}",
+                                       "rectification deadline given"),
+    "deadline_not_before_held": _C("整改期限早于约谈日期", "{field}早于约谈日期", "deadline not before the interview"),
     "decision_date_in_ledger_month": _C("决定日期不在台账月份", "{field}不在本行的台账月份内", "decision date in ledger month"),
     "ledger_month_valid": _C("台账月份格式错误", "{field}为空或不是月份（YYYY-MM、YYYY年MM月或YYYYMM）",
                              "ledger month valid"),
@@ -177,6 +184,9 @@ CHECKS: dict[str, CheckMessage] = {
     "certification_type_advanced": _C("认证类型不符", "{field}为空或不是高级认证（本名单只收高级认证企业）",
                                        "advanced certification"),
     "credit_grade_is_a": _C("纳税信用级别不是A级", "{field}不是A级：该行不属于A级纳税人名单", "credit grade A"),
+    "record_kind_known": _C("记录类别无效", "{field}为空或不是提示约谈、警示约谈、信用修复培训之一", "record kind known"),
+    "outcome_known": _C("结果无效", "{field}与记录类别不符：约谈填已整改、整改中或逾期未整改，培训填合格或不合格",
+                        "outcome known"),
     "court_known": _C("执行法院未知", "{field}不是已知的河北省法院名称", "court known"),
     "authorisation_stated": _C("授权情况缺失", "自然人的{field}为空或不是 Y/N", "authorisation stated"),
     # --- the gate's own checks --------------------------------------------------------------------
