@@ -31,16 +31,22 @@ divisions as (
     select * from {{ ref('dim_jurisdiction') }}
 ),
 
+spine as (
+    select
+        generate_series(
+            date_trunc('month', as_of.as_of_on) - interval '1 month' * ({{ var('scorecard_months', 12) }} - 1),
+            date_trunc('month', as_of.as_of_on),
+            interval '1 month'
+        )::date as report_month,
+        as_of.as_of_on
+    from as_of
+),
+
 months as (
-    select distinct report_month,
-        least((report_month + interval '1 month' - interval '1 day')::date, as_of.as_of_on) as month_end
-    from (
-        select generate_series(
-            date_trunc('month', as_of_on) - interval '{{ var("scorecard_months", 12) - 1 }} months', date_trunc('month', as_of_on), interval '1 month'
-        )::date as report_month
-        from as_of
-    ) as spine
-    cross join as_of
+    select
+        spine.report_month,
+        least((spine.report_month + interval '1 month' - interval '1 day')::date, spine.as_of_on) as month_end
+    from spine
 ),
 
 subjects as (
@@ -79,7 +85,9 @@ objections as (
     from {{ ref('fct_objection') }} as objections
     left join divisions
         on divisions.division_code = objections.jurisdiction_code
-    group by 1, 2
+    group by
+        date_trunc('month', objections.applied_on)::date,
+        coalesce(divisions.reporting_unit_code, left(objections.jurisdiction_code, 4) || '00')
 ),
 
 repairs as (
@@ -93,7 +101,9 @@ repairs as (
     left join divisions
         on divisions.division_code = substr(repairs.uscc, 3, 6)
     where repairs.status in ('closed', 'refused') and repairs.closed_on is not null
-    group by 1, 2
+    group by
+        date_trunc('month', repairs.closed_on)::date,
+        coalesce(subjects.jurisdiction_code, divisions.reporting_unit_code)
 ),
 
 committable_matters as (
@@ -107,17 +117,17 @@ committable_matters as (
 delivered as (
     select
         months.report_month,
-        exists (select 1 from {{ ref('fct_commitment') }} as c where c.first_reported_on <= months.month_end)
+        exists(select 1 from {{ ref('fct_commitment') }} as c where c.first_reported_on <= months.month_end)
             as has_commitments,
-        exists (
+        exists(
             select 1 from {{ ref('fct_tax_status') }} as t
             where t.record_kind = 'a_level_rating' and t.published_on <= months.month_end
         ) as has_a_level,
-        exists (
+        exists(
             select 1 from {{ ref('stg_customs_certified__certifications') }} as c
             where c.reported_on <= months.month_end
         ) as has_customs,
-        exists (
+        exists(
             select 1 from {{ ref('fct_list_membership') }} as m
             where m.list_type = 'black' and m.first_reported_on <= months.month_end
         ) as has_black_list
@@ -222,7 +232,7 @@ final as (
             when indicator_id = 'dp_omission_rate' then quality.omission_rate(reported, omitted)
             when unit = 'count' then numerator::double precision
             else numerator::double precision / nullif(denominator, 0)
-        end as value
+        end as value  -- noqa: RF04
     from measured
 )
 

@@ -20,7 +20,7 @@ with
 
 months as (
     select generate_series(
-        date_trunc('month', as_of.as_of_on) - interval '{{ var("scorecard_months", 12) - 1 }} months',
+        date_trunc('month', as_of.as_of_on) - interval '1 month' * ({{ var('scorecard_months', 12) }} - 1),
         date_trunc('month', as_of.as_of_on),
         interval '1 month'
     )::date as report_month
@@ -29,8 +29,8 @@ months as (
 
 month_ends as (
     select
-        report_month,
-        least((report_month + interval '1 month' - interval '1 day')::date, as_of.as_of_on) as month_end
+        months.report_month,
+        least((months.report_month + interval '1 month' - interval '1 day')::date, as_of.as_of_on) as month_end
     from months
     cross join as_of
 ),
@@ -94,11 +94,14 @@ subject_units as (
         case when codes.uscc not like '92%' then coalesce(subjects.subject_name, codes.subject_name) end
             as subject_name
     from (
-        select uscc, max(subject_name) as subject_name from repairs where uscc is not null group by uscc
+        select uscc, max(subject_name) as subject_name from repairs where uscc is not null
+        group by uscc
         union
-        select uscc, max(subject_name) from commitments where uscc is not null group by uscc
+        select uscc, max(subject_name) as subject_name from commitments where uscc is not null
+        group by uscc
         union
-        select uscc, max(subject_name) from memberships where uscc is not null group by uscc
+        select uscc, max(subject_name) as subject_name from memberships where uscc is not null
+        group by uscc
     ) as codes
     left join subjects
         on subjects.uscc = codes.uscc
@@ -157,7 +160,7 @@ commitment_records as (
         commitments.accepted_by as department
     from commitments
     inner join month_ends
-        on commitments.first_reported_on <= month_ends.month_end
+        on month_ends.month_end >= commitments.first_reported_on
     inner join subject_units
         on subject_units.uscc = commitments.uscc
 ),
@@ -213,7 +216,7 @@ a_level_records as (
         and tax_statuses.record_kind = 'a_level_rating'
         and tax_statuses.period_year = latest_a_level_years.period_year
         and tax_statuses.published_on <= enterprises_by_month.month_end
-    order by enterprises_by_month.report_month, enterprises_by_month.uscc, tax_statuses.published_on desc
+    order by enterprises_by_month.report_month asc, enterprises_by_month.uscc asc, tax_statuses.published_on desc
 ),
 
 -- The latest certification decision delivered by the month's end, as prf_subject_credit_profile
@@ -227,7 +230,7 @@ certification_states as (
     inner join certifications
         on certifications.reported_on <= month_ends.month_end
         and certifications.certified_on <= month_ends.month_end
-    order by month_ends.report_month, certifications.uscc, certifications.reported_on desc,
+    order by month_ends.report_month asc, certifications.uscc asc, certifications.reported_on desc,
         certifications.source_row_number desc
 ),
 
@@ -288,20 +291,22 @@ list_events as (
     select
         month_ends.report_month,
         subject_units.jurisdiction_code,
-        case when event.kind = 'entry' then 'serious_list_entries' else 'serious_list_exits' end as indicator_id,
-        'black_list_' || event.kind as record_kind,
+        case
+            when list_event.event_kind = 'entry' then 'serious_list_entries' else 'serious_list_exits'
+        end as indicator_id,
+        'black_list_' || list_event.event_kind as record_kind,
         memberships.list_membership_id as record_id,
         memberships.uscc,
         subject_units.subject_name,
-        event.on_date as record_on,
+        list_event.on_date as record_on,
         memberships.deciding_department as department
     from memberships
     cross join lateral (
         values ('entry', memberships.entered_on), ('exit', memberships.exited_on)
-    ) as event (kind, on_date)
+    ) as list_event (event_kind, on_date)
     inner join month_ends
-        on date_trunc('month', event.on_date)::date = month_ends.report_month
-        and event.on_date <= month_ends.month_end
+        on date_trunc('month', list_event.on_date)::date = month_ends.report_month
+        and month_ends.month_end >= list_event.on_date
     left join subject_units
         on subject_units.uscc = memberships.uscc
     where memberships.list_type = 'black'
@@ -309,13 +314,20 @@ list_events as (
 
 unioned as (
     select * from objection_records
-    union all select * from repair_records
-    union all select * from commitment_records
-    union all select * from matter_records
-    union all select * from a_level_records
-    union all select * from customs_records
-    union all select * from dishonest_records
-    union all select * from list_events
+    union all
+    select * from repair_records
+    union all
+    select * from commitment_records
+    union all
+    select * from matter_records
+    union all
+    select * from a_level_records
+    union all
+    select * from customs_records
+    union all
+    select * from dishonest_records
+    union all
+    select * from list_events
 ),
 
 final as (

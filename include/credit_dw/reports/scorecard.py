@@ -56,8 +56,8 @@ FIGURE_HEADERS = ("月份", "行政区划代码", "区划", "指标编号", "指
                   "目标依据", "是否达标", "明细文件")
 INDICATOR_HEADERS = ("指标编号", "指标", "计算公式", "formula", "单位", "来源模型", "方向", "目标值", "目标",
                      "依据条款", "能否计算", "说明")
-RANK_HEADERS = ("区划代码", "区划", "排名类别", "发布日期", "排名", "参评城市数", "目标", "是否达到目标", "背离目标指标",
-                "是否预警")
+RANK_HEADERS = ("区划代码", "区划", "排名类别", "发布日期", "排名", "参评城市数", "目标", "是否达到目标",
+                "背离目标指标", "是否预警")
 DRILLDOWN_HEADERS = ("月份", "行政区划代码", "指标编号", "记录类型", "记录编号", "统一社会信用代码", "主体名称", "日期",
                      "部门")
 DUAL_PUBLICITY_HEADERS = ("月份", "行政区划代码", "数据源", "数据来源单位", "首次报送条数", "迟报条数", "漏报条数",
@@ -202,10 +202,11 @@ def write_scorecard_report(month: date, *, rebuild: bool = True) -> ScorecardRep
     with connect(autocommit=True) as conn:
         indicators = _rows(conn, "select * from reference.scorecard_indicators order by indicator_id")
         catalogue = {i["indicator_id"]: i for i in indicators}
-        figures = _rows(conn, """select report_month, jurisdiction_code, jurisdiction_name, indicator_id, indicator_name,
-                                        unit, direction, target_value, target_text, clause, numerator, denominator, value
-                                 from marts.rpt_scorecard_figures where report_month = any(%s)
-                                 order by report_month, jurisdiction_code, indicator_id""", (months,))
+        figures = _rows(conn, """
+            select report_month, jurisdiction_code, jurisdiction_name, indicator_id, indicator_name, unit, direction,
+                   target_value, target_text, clause, numerator, denominator, value
+            from marts.rpt_scorecard_figures where report_month = any(%s)
+            order by report_month, jurisdiction_code, indicator_id""", (months,))
         units = _rows(conn, """select division_code as jurisdiction_code, division_name as jurisdiction_name
                                from marts.dim_jurisdiction
                                where is_reporting_unit and division_level <> 'province' order by 1""")
