@@ -1,6 +1,6 @@
 -- The records behind each scorecard numerator (issue 21; docs/scorecard.md): one row per record a
--- figure of rpt_scorecard_figures counts, so every number on the scorecard drills down to its rows.
--- The formulas live here once - rpt_scorecard_figures counts these rows - and follow the indicator
+-- figure of qa_scorecard_figures counts, so every number on the scorecard drills down to its rows.
+-- The formulas live here once - qa_scorecard_figures counts these rows - and follow the indicator
 -- catalogue (seed scorecard_indicators) [000 二 7, 二 9, 二 12, 二 13]:
 --   objection_overdue_share     objections applied for in the month, overdue as of the build;
 --   repair_success_rate         repairs decided in the month (closed or refused) that were repaired;

@@ -11,7 +11,7 @@ against its target, each jurisdiction's published national rank against the rank
     $CREDIT_DW_HOME/reports/scorecard/<YYYY-MM>/drilldown/<id>.csv  the rows behind each numerator
     $CREDIT_DW_HOME/reports/scorecard/<YYYY-MM>/reproducibility.json
 
-The figures are rpt_scorecard_figures (rebuilt as of the month's last day unless `rebuild` is
+The figures are qa_scorecard_figures (rebuilt as of the month's last day unless `rebuild` is
 false), the drill-downs rpt_scorecard_records (qa_dual_publicity_rates for the dual-publicity
 rates). The black-list outreach figure is rpt_blacklist_outreach_monthly's where that model is
 built, else 无数据. The national ranks are the file the office drops in (`ranks_file()`). A
@@ -34,7 +34,7 @@ from credit_dw.reports.quality.queries import csv_bytes
 from credit_dw.transform import dbt as transform
 
 SEEDS = ("scorecard_indicators", "scorecard_rank_targets", "legally_committable_matters")
-MODELS = ("rpt_scorecard_records", "rpt_scorecard_figures")
+MODELS = ("rpt_scorecard_records", "qa_scorecard_figures")
 #: The office-edited rules the figures depend on (hashed into reproducibility.json).
 RULE_SEEDS = (*(f"{s}.csv" for s in SEEDS), "hebei_divisions.csv")
 OUTREACH_MODEL = "rpt_blacklist_outreach_monthly"
@@ -205,7 +205,7 @@ def write_scorecard_report(month: date, *, rebuild: bool = True) -> ScorecardRep
         figures = _rows(conn, """
             select report_month, jurisdiction_code, jurisdiction_name, indicator_id, indicator_name, unit, direction,
                    target_value, target_text, clause, numerator, denominator, value
-            from marts.rpt_scorecard_figures where report_month = any(%s)
+            from quality.qa_scorecard_figures where report_month = any(%s)
             order by report_month, jurisdiction_code, indicator_id""", (months,))
         units = _rows(conn, """select division_code as jurisdiction_code, division_name as jurisdiction_name
                                from marts.dim_jurisdiction
