@@ -23,7 +23,7 @@ from credit_dw.orchestration.assets import FEED_LANDED, MARTS_BUILT, RAW_LANDED
 APPROVED_TAGS = {"credit", "ingest", "transform", "export", "quality", "report", "backup", "audit"}
 
 REPO = Path(__file__).resolve().parents[1]
-DAG_IDS = {"credit_ingest", "credit_transform", "credit_export", "credit_backup", "credit_audit"}
+DAG_IDS = {"credit_ingest", "credit_transform", "credit_export", "credit_backup", "credit_audit", "credit_scorecard"}
 UNREACHABLE_WAREHOUSE = "postgresql://nobody@127.0.0.1:1/none"
 
 
@@ -349,6 +349,12 @@ def test_audit_runs_on_the_1st_at_0600_and_never_when_first_seen(dags, monkeypat
 
 def test_the_monthly_run_writes_the_audit_report_and_the_offices_notice(dags):
     assert set(dags["credit_audit"].task_ids) == {"write_report", "write_monthly_notice"}
+
+
+def test_the_scorecard_runs_monthly_after_the_audit_and_writes_the_scorecard(dags):
+    dag = dags["credit_scorecard"]
+    assert dag.schedule.expression == "30 6 1 * *" and dag.start_date is None and dag.catchup is False
+    assert set(dag.task_ids) == {"write_scorecard"}
 
 
 def test_the_audit_run_on_the_1st_reports_the_month_before():

@@ -389,7 +389,8 @@ def test_the_nights_dags_run_after_up():
     """New DAGs start paused on purpose; airflow-unpause unpauses the night's three, once the
     dag-processor has stored them, once per deployment. credit_backup stays paused until the
     operator has configured the backups (its key and off-site directory; docs/runbook.md)."""
-    assert {p.stem for p in (ROOT / "dags").glob("*.py")} == set(DAG_IDS) | {"credit_backup", "credit_audit"}
+    monthly = {"credit_audit", "credit_scorecard"}
+    assert {p.stem for p in (ROOT / "dags").glob("*.py")} == set(DAG_IDS) | {"credit_backup"} | monthly
     assert str(common_env()["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"]).lower() == "true"
     service = compose()["services"]["airflow-unpause"]
     script = " ".join(service["command"])
@@ -408,6 +409,7 @@ def test_the_nights_dags_run_after_up():
     assert "airflow-unpause" in runbook and "airflow dags unpause" in runbook
     assert "credit_backup" not in script
     assert "airflow dags unpause credit_audit" in script  # the monthly report needs no configuration
+    assert "airflow dags unpause credit_scorecard" in script  # nor does the scorecard
     assert "airflow dags unpause credit_backup" in runbook
 
 

@@ -513,6 +513,20 @@ def report_audit(
     console.print(f"audit figures: {report.directory}")
 
 
+@report_app.command("scorecard")
+def report_scorecard(month: MonthOption) -> None:
+    """Write the province's scorecard for the month (reports/scorecard/<YYYY-MM>/: HTML, PDF, CSVs, record)."""
+    from credit_dw.reports.scorecard import write_scorecard_report
+
+    first = _parse_month(month)
+    report = _write_report(f"the scorecard of {month}", lambda: write_scorecard_report(first))
+    console.print(f"scorecard: {report.directory / 'index.html'}", markup=False, soft_wrap=True)
+    if report.pdf_missing:
+        console.print(report.pdf_missing, markup=False, soft_wrap=True)
+    else:
+        console.print(f"PDF: {report.directory / 'scorecard.pdf'}", markup=False, soft_wrap=True)
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
                                "help_option_names": []}, add_help_option=False)
 def bench(ctx: typer.Context) -> None:
