@@ -3,7 +3,8 @@ month and jurisdiction against the ranking targets.
 
 Logical dates: April, May and June 2023 belong to this file. Three nights (one a month) of the
 feeds the indicators read - the market registry, A-level taxpayers, commitments, objections and
-repairs, the red/black lists, customs certifications and the dual-publicity feeds - are simulated
+repairs, the red/black lists, interviews and repair training, customs certifications and the
+dual-publicity feeds - are simulated
 and ingested; the scorecard models are built as of 2023-06-30 and each indicator is checked
 against a count made here from the marts with the documented formula. The report for June is
 then written (with a simulated national ranks file) and checked for its 14 jurisdictions, its
@@ -28,7 +29,7 @@ from credit_dw.transform import dbt as transform
 
 NIGHTS = (date(2023, 4, 4), date(2023, 5, 9), date(2023, 6, 6))
 FEEDS = ("market_registry", "tax_a_level", "credit_commitments", "objections", "admin_licence", "admin_penalty",
-         "credit_lists")
+         "credit_lists", "credit_interviews")
 CUSTOMS_NIGHTS = (date(2023, 5, 15), date(2023, 6, 15))  # 石家庄海关 delivers on the 1st and 15th
 AS_OF = date(2023, 6, 30)
 MONTH = date(2023, 6, 1)
@@ -51,7 +52,7 @@ def built(warehouse_url: str) -> None:
         simulator_for("customs_certified")(night, scale=1)
         assert ingest.ingest("customs_certified", night).status == "accepted"
     as_of = f"{{as_of_date: '{AS_OF.isoformat()}'}}"
-    transform.run_dbt(["run", "--select", "+qa_scorecard_figures", "--vars", as_of])
+    transform.run_dbt(["run", "--select", "+qa_scorecard_figures", "+rpt_blacklist_outreach_monthly", "--vars", as_of])
     # The scorecard's own seeds, models, data tests and unit tests.
     transform.run_dbt(["build", "--select", *SCORECARD, "--vars", as_of])
 
@@ -263,9 +264,18 @@ def test_the_report_lists_every_jurisdiction_with_every_indicator_and_its_target
     assert len(names) == REPORTING_UNITS and {"定州市", "辛集市", "雄安新区", "石家庄市"} <= names
     assert len(figures) == REPORTING_UNITS * len(computable)
     assert all(r["目标"] for r in figures)
-    # Outreach is another feed's model, not built here: 无数据 everywhere, never 0.
-    outreach = [r for r in figures if r["指标编号"] == "blacklist_outreach_share"]
-    assert len(outreach) == REPORTING_UNITS and {r["数值"] for r in outreach} == {"无数据"}
+    # Outreach is the interview feed's model (rpt_blacklist_outreach_monthly): its figures, and 无数据
+    # (never 0) where a jurisdiction has no black-list subject.
+    outreach = {r["行政区划代码"]: r for r in figures if r["指标编号"] == "blacklist_outreach_share"}
+    assert len(outreach) == REPORTING_UNITS
+    model_outreach = {code: (listed, reached, share) for code, listed, reached, share in conn.execute(
+        """select jurisdiction_code, blacklist_subjects, reached_subjects, reached_share
+           from marts.rpt_blacklist_outreach_monthly where month = %s""", (MONTH,)).fetchall()}
+    assert set(model_outreach) == set(outreach)
+    for code, (listed, reached, share) in model_outreach.items():
+        shown = outreach[code]["数值"]
+        assert shown == ("无数据" if share is None else f"{float(share):.2%}"), (code, listed, reached, shown)
+    assert any(share is not None for _, _, share in model_outreach.values())
     # Every null figure of the model reads 无数据; every other one is the model's value.
     model = _figures(conn)
     for row in figures:
