@@ -29,6 +29,7 @@
 --   an entry on the black list (失信黑名单) or the key-attention list (重点关注名单), by entry date;
 --   a tax-arrears announcement (欠税公告), by announcement date;
 --   a credit commitment assessed as broken (未履约), by assessment date;
+--   a voluntarily registered declaration found untrue (核验不实 [004 (五)]), by that date;
 -- and no listing may be in force on the as-of date (debtor, false litigant, black, key attention,
 -- or the linked dishonesty of a person), however old its entry. Contribution and bill arrears (social
 -- insurance, housing fund, utilities) weigh in the grade but are not bad records: they are
@@ -83,6 +84,10 @@ honour_kinds as (
 
 commitments as (
     select * from {{ ref('fct_commitment') }}
+),
+
+voluntary_declarations as (
+    select * from {{ ref('fct_voluntary_declaration') }}
 ),
 
 objections as (
@@ -322,6 +327,31 @@ commitment_facts as (
     group by commitments.subject_id
 ),
 
+-- Voluntary registration (自愿注册 [004 (五)]): self-declared, counted apart from every
+-- department's record. Only a declaration verified and not withdrawn or disproved on the as-of
+-- date counts for evaluation; a disproved one is a false declaration (a bad record).
+
+self_declared_facts as (
+    select
+        voluntary_declarations.subject_id,
+        (count(*) filter (where voluntary_declarations.verification_status = 'pending'))::integer
+            as self_declared_pending_count,
+        (count(*) filter (where voluntary_declarations.counts_for_evaluation))::integer
+            as self_declared_verified_count,
+        (count(*) filter (where voluntary_declarations.verification_status = 'withdrawn'))::integer
+            as self_declared_withdrawn_count,
+        (count(*) filter (where voluntary_declarations.is_false_declaration))::integer
+            as self_declared_disproved_count,
+        max(voluntary_declarations.verification_status_on) filter (
+            where voluntary_declarations.is_false_declaration
+        ) as latest_false_declaration_on
+    from voluntary_declarations
+    cross join as_of
+    where voluntary_declarations.declared_on <= as_of.as_of_on
+        and voluntary_declarations.first_reported_on <= as_of.as_of_on
+    group by voluntary_declarations.subject_id
+),
+
 -- Objections (fct_objection names market subjects by USCC only) ---------------------------------
 
 objection_facts as (
@@ -506,6 +536,11 @@ joined as (
         coalesce(commitment_facts.fulfilled_commitment_count, 0) as fulfilled_commitment_count,
         coalesce(commitment_facts.breached_commitment_count, 0) as breached_commitment_count,
         commitment_facts.latest_breach_on,
+        coalesce(self_declared_facts.self_declared_pending_count, 0) as self_declared_pending_count,
+        coalesce(self_declared_facts.self_declared_verified_count, 0) as self_declared_verified_count,
+        coalesce(self_declared_facts.self_declared_withdrawn_count, 0) as self_declared_withdrawn_count,
+        coalesce(self_declared_facts.self_declared_disproved_count, 0) as self_declared_disproved_count,
+        self_declared_facts.latest_false_declaration_on,
         coalesce(objection_facts.objection_count, 0) as objection_count,
         coalesce(objection_facts.open_objection_count, 0) as open_objection_count,
         coalesce(objection_facts.overdue_objection_count, 0) as overdue_objection_count,
@@ -526,6 +561,7 @@ joined as (
     left join list_facts on list_facts.subject_id = subjects.subject_id
     left join customs_facts on customs_facts.subject_id = subjects.subject_id
     left join commitment_facts on commitment_facts.subject_id = subjects.subject_id
+    left join self_declared_facts on self_declared_facts.subject_id = subjects.subject_id
     left join objection_facts on objection_facts.subject_id = subjects.subject_id
     left join linked_facts on linked_facts.subject_id = subjects.subject_id
 ),
@@ -539,7 +575,8 @@ with_bad_records as (
             coalesce(latest_false_litigation_listed_on, '-infinity'::date),
             coalesce(latest_bad_list_entry_on, '-infinity'::date),
             coalesce(latest_tax_arrears_announced_on, '-infinity'::date),
-            coalesce(latest_breach_on, '-infinity'::date)
+            coalesce(latest_breach_on, '-infinity'::date),
+            coalesce(latest_false_declaration_on, '-infinity'::date)
         ), '-infinity'::date) as last_bad_record_on,
         -- Dated by the as-of date itself, a listing still in force would make the profile change
         -- every night; it is its own condition instead.
@@ -610,6 +647,11 @@ final as (
         commitments_in_force_count,
         fulfilled_commitment_count,
         breached_commitment_count,
+        self_declared_pending_count,
+        self_declared_verified_count,
+        self_declared_withdrawn_count,
+        self_declared_disproved_count,
+        latest_false_declaration_on,
         objection_count,
         open_objection_count,
         overdue_objection_count,
