@@ -329,27 +329,42 @@ commitment_facts as (
 
 -- Voluntary registration (自愿注册 [004 (五)]): self-declared, counted apart from every
 -- department's record. Only a declaration verified and not withdrawn or disproved on the as-of
--- date counts for evaluation; a disproved one is a false declaration (a bad record).
+-- date counts for evaluation; a disproved one is a false declaration (a bad record). The states
+-- are read from the fact's dates against this model's as-of date, so they hold even when the
+-- fact was built for another night.
 
-self_declared_facts as (
+declaration_states as (
     select
         voluntary_declarations.subject_id,
-        (count(*) filter (where voluntary_declarations.verification_status = 'pending'))::integer
-            as self_declared_pending_count,
-        (count(*) filter (where voluntary_declarations.counts_for_evaluation))::integer
-            as self_declared_verified_count,
-        (count(*) filter (where voluntary_declarations.verification_status = 'withdrawn'))::integer
-            as self_declared_withdrawn_count,
-        (count(*) filter (where voluntary_declarations.is_false_declaration))::integer
-            as self_declared_disproved_count,
-        max(voluntary_declarations.verification_status_on) filter (
-            where voluntary_declarations.is_false_declaration
-        ) as latest_false_declaration_on
+        voluntary_declarations.verified_on <= as_of.as_of_on
+        and (
+            voluntary_declarations.evaluation_ended_on is null
+            or voluntary_declarations.evaluation_ended_on > as_of.as_of_on
+        ) as is_counting,
+        voluntary_declarations.evaluation_ended_on <= as_of.as_of_on
+        and voluntary_declarations.verification_status = 'withdrawn' as is_withdrawn,
+        voluntary_declarations.evaluation_ended_on <= as_of.as_of_on
+        and voluntary_declarations.is_false_declaration as is_disproved,
+        voluntary_declarations.evaluation_ended_on
     from voluntary_declarations
     cross join as_of
     where voluntary_declarations.declared_on <= as_of.as_of_on
         and voluntary_declarations.first_reported_on <= as_of.as_of_on
-    group by voluntary_declarations.subject_id
+),
+
+self_declared_facts as (
+    select
+        subject_id,
+        (count(*) filter (
+            where not coalesce(is_counting, false) and not coalesce(is_withdrawn, false)
+            and not coalesce(is_disproved, false)
+        ))::integer as self_declared_pending_count,
+        (count(*) filter (where is_counting))::integer as self_declared_verified_count,
+        (count(*) filter (where is_withdrawn))::integer as self_declared_withdrawn_count,
+        (count(*) filter (where is_disproved))::integer as self_declared_disproved_count,
+        max(evaluation_ended_on) filter (where is_disproved) as latest_false_declaration_on
+    from declaration_states
+    group by subject_id
 ),
 
 -- Objections (fct_objection names market subjects by USCC only) ---------------------------------
