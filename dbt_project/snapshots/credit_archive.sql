@@ -46,6 +46,7 @@ built as (
         grades.utility_points,
         grades.commitment_points,
         grades.customs_points,
+        grades.self_declared_points,
         grades.score_factors,
         grades.top_negative_rule_id,
         grades.top_positive_rule_id,

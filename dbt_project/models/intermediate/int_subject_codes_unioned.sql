@@ -61,6 +61,9 @@
      'name': 'customer_name', 'night': 'reported_on', 'department': "coalesce(utility_company, '各供电企业')"},
     {'source_id': 'utility_water', 'model': 'stg_utility_water__bills',
      'name': 'customer_name', 'night': 'reported_on', 'department': "coalesce(utility_company, '各供水企业')"},
+    {'source_id': 'voluntary_registration', 'model': 'stg_voluntary_registration__declarations',
+     'name': 'subject_name', 'night': 'batch_logical_date',
+     'department': "'石家庄市政务服务管理办公室（信用中国（河北石家庄）网站）'"},
 ] %}
 
 with

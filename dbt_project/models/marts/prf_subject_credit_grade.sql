@@ -12,13 +12,15 @@
 -- the *_points columns split the score's moves by credit domain (the seed's domain column), the
 -- per-domain view the province's evaluation asks for [000 §2.10; 002 #12]. The province's common
 -- enterprise credit-risk model is not public: this is the office's interim model, as data.
+-- Self-declared information (自愿注册 [004 (五)]) has its own domain (self_declared_points), so a
+-- reader sees what the subject's own declarations moved, apart from any department's record.
 -- The seed's punitive rules read the punishment state (the *_punishment_in_force flags,
 -- penalty_in_force_count): while an objection against a listing or penalty is verified its
 -- points and cap are suspended (信息核实期间暂不执行联合惩戒措施 [001 2017 §5.3; 001 2018 plan §4.9]).
 {%- set domains = [
     ('lists', 'list_points'), ('judicial', 'judicial_points'), ('administrative', 'administrative_points'),
     ('tax', 'tax_points'), ('social_security', 'social_security_points'), ('utilities', 'utility_points'),
-    ('commitments', 'commitment_points'), ('customs', 'customs_points'),
+    ('commitments', 'commitment_points'), ('customs', 'customs_points'), ('self_declared', 'self_declared_points'),
 ] %}
 -- Grain: one row per subject (every row of prf_subject_credit_profile), as of the profile's date.
 with
@@ -59,6 +61,8 @@ signals as (
             ('is_tax_a_level', profiles.is_tax_a_level::integer),
             ('is_customs_advanced_certified', profiles.is_customs_advanced_certified::integer),
             ('fulfilled_commitment_count', profiles.fulfilled_commitment_count),
+            ('self_declared_verified_count', profiles.self_declared_verified_count),
+            ('self_declared_disproved_count', profiles.self_declared_disproved_count),
             ('open_objection_count', profiles.open_objection_count),
             ('is_green_channel_eligible', profiles.is_green_channel_eligible::integer)
     ) as signal_values (signal, signal_value)

@@ -29,6 +29,7 @@
 --   an entry on the black list (失信黑名单) or the key-attention list (重点关注名单), by entry date;
 --   a tax-arrears announcement (欠税公告), by announcement date;
 --   a credit commitment assessed as broken (未履约), by assessment date;
+--   a voluntarily registered declaration found untrue (核验不实 [004 (五)]), by that date;
 -- and no listing may be in force on the as-of date (debtor, false litigant, black, key attention,
 -- or the linked dishonesty of a person), however old its entry. Contribution and bill arrears (social
 -- insurance, housing fund, utilities) weigh in the grade but are not bad records: they are
@@ -87,6 +88,10 @@ honour_kinds as (
 
 commitments as (
     select * from {{ ref('fct_commitment') }}
+),
+
+voluntary_declarations as (
+    select * from {{ ref('fct_voluntary_declaration') }}
 ),
 
 objections as (
@@ -346,6 +351,46 @@ commitment_facts as (
     group by commitments.subject_id
 ),
 
+-- Voluntary registration (自愿注册 [004 (五)]): self-declared, counted apart from every
+-- department's record. Only a declaration verified and not withdrawn or disproved on the as-of
+-- date counts for evaluation; a disproved one is a false declaration (a bad record). The states
+-- are read from the fact's dates against this model's as-of date, so they hold even when the
+-- fact was built for another night.
+
+declaration_states as (
+    select
+        voluntary_declarations.subject_id,
+        voluntary_declarations.verified_on <= as_of.as_of_on
+        and (
+            voluntary_declarations.evaluation_ended_on is null
+            or voluntary_declarations.evaluation_ended_on > as_of.as_of_on
+        ) as is_counting,
+        voluntary_declarations.evaluation_ended_on <= as_of.as_of_on
+        and voluntary_declarations.verification_status = 'withdrawn' as is_withdrawn,
+        voluntary_declarations.evaluation_ended_on <= as_of.as_of_on
+        and voluntary_declarations.is_false_declaration as is_disproved,
+        voluntary_declarations.evaluation_ended_on
+    from voluntary_declarations
+    cross join as_of
+    where voluntary_declarations.declared_on <= as_of.as_of_on
+        and voluntary_declarations.first_reported_on <= as_of.as_of_on
+),
+
+self_declared_facts as (
+    select
+        subject_id,
+        (count(*) filter (
+            where not coalesce(is_counting, false) and not coalesce(is_withdrawn, false)
+            and not coalesce(is_disproved, false)
+        ))::integer as self_declared_pending_count,
+        (count(*) filter (where is_counting))::integer as self_declared_verified_count,
+        (count(*) filter (where is_withdrawn))::integer as self_declared_withdrawn_count,
+        (count(*) filter (where is_disproved))::integer as self_declared_disproved_count,
+        max(evaluation_ended_on) filter (where is_disproved) as latest_false_declaration_on
+    from declaration_states
+    group by subject_id
+),
+
 -- Objections (fct_objection names market subjects by USCC only) ---------------------------------
 
 objection_facts as (
@@ -535,6 +580,11 @@ joined as (
         coalesce(commitment_facts.fulfilled_commitment_count, 0) as fulfilled_commitment_count,
         coalesce(commitment_facts.breached_commitment_count, 0) as breached_commitment_count,
         commitment_facts.latest_breach_on,
+        coalesce(self_declared_facts.self_declared_pending_count, 0) as self_declared_pending_count,
+        coalesce(self_declared_facts.self_declared_verified_count, 0) as self_declared_verified_count,
+        coalesce(self_declared_facts.self_declared_withdrawn_count, 0) as self_declared_withdrawn_count,
+        coalesce(self_declared_facts.self_declared_disproved_count, 0) as self_declared_disproved_count,
+        self_declared_facts.latest_false_declaration_on,
         coalesce(objection_facts.objection_count, 0) as objection_count,
         coalesce(objection_facts.open_objection_count, 0) as open_objection_count,
         coalesce(objection_facts.overdue_objection_count, 0) as overdue_objection_count,
@@ -556,6 +606,7 @@ joined as (
     left join list_facts on list_facts.subject_id = subjects.subject_id
     left join customs_facts on customs_facts.subject_id = subjects.subject_id
     left join commitment_facts on commitment_facts.subject_id = subjects.subject_id
+    left join self_declared_facts on self_declared_facts.subject_id = subjects.subject_id
     left join objection_facts on objection_facts.subject_id = subjects.subject_id
     left join linked_facts on linked_facts.subject_id = subjects.subject_id
 ),
@@ -569,7 +620,8 @@ with_bad_records as (
             coalesce(latest_false_litigation_listed_on, '-infinity'::date),
             coalesce(latest_bad_list_entry_on, '-infinity'::date),
             coalesce(latest_tax_arrears_announced_on, '-infinity'::date),
-            coalesce(latest_breach_on, '-infinity'::date)
+            coalesce(latest_breach_on, '-infinity'::date),
+            coalesce(latest_false_declaration_on, '-infinity'::date)
         ), '-infinity'::date) as last_bad_record_on,
         -- Dated by the as-of date itself, a listing still in force would make the profile change
         -- every night; it is its own condition instead.
@@ -645,6 +697,11 @@ final as (
         commitments_in_force_count,
         fulfilled_commitment_count,
         breached_commitment_count,
+        self_declared_pending_count,
+        self_declared_verified_count,
+        self_declared_withdrawn_count,
+        self_declared_disproved_count,
+        latest_false_declaration_on,
         objection_count,
         open_objection_count,
         overdue_objection_count,
