@@ -107,3 +107,26 @@ def keep_marts_as(conn, schema: str, models: Iterable[str], label: str) -> None:
     for model in models:
         conn.execute(f"drop table if exists {schema}.{model}_{label}")
         conn.execute(f"create table {schema}.{model}_{label} as select * from marts.{model}")
+
+
+def natural_person_names(conn, batch_like: Iterable[str]) -> set[str]:
+    """The full names of natural persons as the departments sent them (raw), in the batches whose
+    id matches one of `batch_like` (SQL LIKE patterns, e.g. '%/2022-05-%'): a privacy scan looks
+    for these in what leaves the warehouse. Only the calling module's own nights: other modules
+    deliver hand-made rows (a company's name under 自然人, to test the gate) that would read as a
+    person's name. Penalty and licence subjects categorised 自然人, legal representatives, and
+    utility customers of type 个人 (where those tables exist)."""
+    patterns = list(batch_like)
+    ours = "_batch_id like any(%(patterns)s)"
+    queries = [
+        f"select btrim(subject_name) from raw.admin_penalty__penalties where subject_category ~ '自然人' and {ours}",
+        f"select btrim(subject_name) from raw.admin_licence__licences where subject_category ~ '自然人' and {ours}",
+        f"select btrim(legal_representative) from raw.market_registry__subjects where {ours}",
+    ]
+    for table in ("utility_water__bills", "utility_power__bills", "utility_gas__bills"):
+        if conn.execute("select to_regclass(%s) is not null", (f"raw.{table}",)).fetchone()[0]:
+            queries.append(f"select btrim(customer_name) from raw.{table} where customer_type ~ '个人' and {ours}")
+    names: set[str] = set()
+    for query in queries:
+        names |= {n for (n,) in conn.execute(query, {"patterns": patterns}).fetchall() if n and len(n) >= 2}
+    return names

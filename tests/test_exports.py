@@ -14,6 +14,7 @@ import re
 from datetime import date, timedelta
 
 import pytest
+from conftest import natural_person_names
 
 from credit_dw.catalog.exports import ColumnSpec, ExportSpec, FileSpec, load_exports
 from credit_dw.config import settings
@@ -699,25 +700,10 @@ def test_a_gsxt_rerun_is_byte_identical_and_recorded_once(exported, conn):
         assert _ledger_rows(conn, "gsxt", day) == 1
 
 
-def _person_names(conn) -> set[str]:
-    """The natural persons' full names of this module's nights (May 2022) as the departments sent
-    them. Only these nights' batches: other modules deliver hand-made rows (a company's name under
-    自然人, to test the gate) that would read as a person's name."""
-    ours = "_batch_id like '%/2022-05-%'"
-    names = set()
-    for table in ("admin_penalty__penalties", "admin_licence__licences"):
-        names |= {n for (n,) in conn.execute(
-            f"select distinct btrim(subject_name) from raw.{table} where subject_category ~ '自然人' and {ours}"
-        ).fetchall()}
-    names |= {n for (n,) in conn.execute(
-        f"select distinct btrim(legal_representative) from raw.market_registry__subjects where {ours}").fetchall()}
-    return {n for n in names if n and len(n) >= 2}
-
-
 def test_no_exported_file_holds_a_clear_citizen_id_or_a_persons_full_name(exported, targets_exported, conn):
     from stdnum.cn import ric, uscc
 
-    names = _person_names(conn)
+    names = natural_person_names(conn, ["%/2022-05-%"])  # this module's nights
     assert len(names) > 20  # the simulator's natural persons and legal representatives
     specs = {s.target: s for s in load_exports()}
     outbox = settings.home() / "outbox"

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import date
 
 import pytest
+from conftest import natural_person_names
 
 from credit_dw.config import settings
 from credit_dw.orchestration import nightly
@@ -116,25 +117,6 @@ NAME_ALLOWED_COLUMNS = {"legal_representative"}
 SCANNED_SCHEMAS = ("marts", "archive", "quality")
 
 
-def _natural_person_names(conn) -> set[str]:
-    """The full names of this module's nights' natural persons as the departments sent them (raw).
-    Only these nights' batches: other modules deliver hand-made rows (a company's name under
-    自然人, to test the gate) that would read as a person's name."""
-    ours = f"_batch_id like any(array['%/{NIGHT}', '%/{NEXT_NIGHT}'])"
-    queries = [
-        f"select btrim(subject_name) from raw.admin_penalty__penalties where subject_category ~ '自然人' and {ours}",
-        f"select btrim(subject_name) from raw.admin_licence__licences where subject_category ~ '自然人' and {ours}",
-        f"select btrim(legal_representative) from raw.market_registry__subjects where {ours}",
-    ]
-    for table in ("utility_water__bills", "utility_power__bills", "utility_gas__bills"):
-        if conn.execute("select to_regclass(%s) is not null", (f"raw.{table}",)).fetchone()[0]:
-            queries.append(f"select btrim(customer_name) from raw.{table} where customer_type ~ '个人' and {ours}")
-    names: set[str] = set()
-    for query in queries:
-        names |= {n for (n,) in conn.execute(query).fetchall() if n and len(n) >= 2}
-    return names
-
-
 def test_nothing_downstream_carries_a_clear_citizen_id_or_a_persons_full_name(first_night, conn):
     """Every text column of every table in marts, archive and quality, and every file under
     reports/ and outbox/ after a whole night (return notices excepted: a department gets its own
@@ -148,7 +130,7 @@ def test_nothing_downstream_carries_a_clear_citizen_id_or_a_persons_full_name(fi
 
     from credit_dw.catalog.exports import load_exports
 
-    names = _natural_person_names(conn)
+    names = natural_person_names(conn, [f"%/{NIGHT}", f"%/{NEXT_NIGHT}"])
     assert len(names) > 20
 
     def clear_ids(value: str) -> list[str]:

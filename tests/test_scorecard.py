@@ -20,7 +20,7 @@ from collections import defaultdict
 from datetime import date
 
 import pytest
-from conftest import ensure_all_raw_tables, seed_reference_unless_seeded
+from conftest import ensure_all_raw_tables, natural_person_names, seed_reference_unless_seeded
 
 from credit_dw.config import settings
 from credit_dw.ingest import pipeline as ingest
@@ -358,23 +358,10 @@ def test_the_reproducibility_record_and_a_rerun_by_the_command(report):
     assert again == first and len(first) >= 10
 
 
-def _person_names(conn) -> set[str]:
-    """Natural persons' full names of this module's nights as the departments sent them."""
-    ours = "_batch_id like '%/2023-0%'"
-    names = set()
-    for table in ("admin_penalty__penalties", "admin_licence__licences"):
-        names |= {n for (n,) in conn.execute(
-            f"select distinct btrim(subject_name) from raw.{table} where subject_category ~ '自然人' and {ours}"
-        ).fetchall()}
-    names |= {n for (n,) in conn.execute(
-        f"select distinct btrim(legal_representative) from raw.market_registry__subjects where {ours}").fetchall()}
-    return {n for n in names if n and len(n) >= 2}
-
-
 def test_the_report_holds_no_citizen_id_and_no_persons_name(report, conn):
     from stdnum.cn import ric, uscc
 
-    names = _person_names(conn)
+    names = natural_person_names(conn, ["%/2023-0%"])  # this module's nights
     assert len(names) > 20
     scanned = 0
     for path in sorted(report.directory.rglob("*")):
