@@ -198,7 +198,7 @@ def test_audit_csvs_list_the_rows_of_each_headline(built, conn):
     assert unbalanced[1] == "0"
 
 
-def test_the_monthly_report_is_reproducible_and_reads_as_a_page_and_a_pdf(built, conn, tmp_path):
+def test_the_monthly_report_is_reproducible_and_reads_as_a_page_and_a_pdf(built, figures_built, conn, tmp_path):
     """`credit-dw report audit --month 2016-09`: the CSVs as of 2016-09-30, the page, its PDF (looked at
     page by page with pdftoppm, as a person would) and the record of the state the figures come from;
     written twice on the same warehouse, the CSVs and the record are byte-identical."""

@@ -155,7 +155,8 @@ def _code_conflicts(conn, as_of: date, figures: Figures) -> None:
     conflicting = sum(r[2] for r in by_authority)
     figures.files["drilldown/code_conflicts.csv"] = (CODE_CONFLICT_COLUMNS, detail)
     figures.files["code_conflicts_by_authority.csv"] = (CODE_RATE_COLUMNS, by_authority)
-    figures.headline.append(("重错码率（全省）", _share(conflicting, codes), None, None, "drilldown/code_conflicts.csv"))
+    file = "drilldown/code_conflicts.csv"
+    figures.headline.append(("重错码率（全省）", _share(conflicting, codes), None, None, file))
     figures.page["code_conflicts"] = {"codes": codes, "conflicting": conflicting, "rate": _share(conflicting, codes),
                                       "authorities": _dicts(CODE_RATE_COLUMNS, by_authority)}
 
@@ -196,8 +197,9 @@ def _repairs(conn, figures: Figures) -> None:
         ("信用修复成功率", _share(repaired, decided), None, None, file),
         ("信用修复超期件数", overdue if detail else None, 0, None, file),
     ]
-    figures.page["repairs"] = {"applications": applications if detail else None, "decided": decided,
-                               "repaired": repaired, "success_rate": _share(repaired, decided),
+    figures.page["repairs"] = {"applications": applications if detail else None,
+                               "decided": decided if detail else None, "repaired": repaired if detail else None,
+                               "success_rate": _share(repaired, decided),
                                "overdue": overdue if detail else None, "rows": _dicts(REPAIR_COLUMNS, detail)}
 
 
@@ -215,7 +217,8 @@ def _outreach(conn, month: date, figures: Figures) -> None:
     figures.files[file] = (OUTREACH_COLUMNS, detail)
     figures.headline.append(("黑名单主体培训或约谈比例", share, OUTREACH_TARGET,
                              None if share is None else share / OUTREACH_TARGET, file))
-    figures.page["outreach"] = {"blacklisted": blacklisted, "reached": reached, "share": share,
+    figures.page["outreach"] = {"blacklisted": blacklisted if detail else None, "reached": reached if detail else None,
+                                "share": share,
                                 "target": OUTREACH_TARGET, "rows": _dicts(OUTREACH_COLUMNS, detail)}
 
 
