@@ -309,12 +309,16 @@ def test_rate_and_handling_figures_equal_independent_counts(figures_built, conn,
            where logical_date between '2016-09-01' and '2016-09-30' group by 1""").fetchall()}
     by_jurisdiction = list(csv.reader(io.StringIO(
         (report.directory / "dual_publicity_rates_by_jurisdiction.csv").read_text(encoding="utf-8-sig"))))[1:]
-    assert {r[0] for r in by_jurisdiction} == set(per_city)
+    units = {code for (code,) in conn.execute(
+        """select division_code from reference.hebei_divisions
+           where division_code = reporting_unit_code and division_level <> 'province' and is_current""").fetchall()}
+    assert len(units) == 14 and {r[0] for r in by_jurisdiction} == units | set(per_city)
     for row in by_jurisdiction:
-        city_reported, city_late = per_city[row[0]]
-        assert row[6] == ("" if not city_reported else row[6])
+        city_reported, city_late = per_city.get(row[0], (0.0, 0.0))
         if city_reported:
-            assert float(row[6]) == pytest.approx(city_late / city_reported, abs=1e-6)
+            assert float(row[6]) == pytest.approx(city_late / city_reported, abs=1e-6), row
+        else:  # a jurisdiction without a decision in the month: no rate (the page shows 无数据), not 0
+            assert row[2] == row[6] == "", row
 
     # 重错码率: distinct codes in a conflict over distinct codes reported by the night.
     codes = {u for (u,) in conn.execute(
@@ -348,9 +352,13 @@ def test_rate_and_handling_figures_equal_independent_counts(figures_built, conn,
     assert headline["黑名单主体培训或约谈比例"][2] == "0.6"
 
     # October: no decision reported, so the dual-publicity rates have no data (无数据, not 0).
-    quiet = _headline(write_audit_report(october, rebuild=False, directory=tmp_path / "10").directory)
+    quiet_directory = write_audit_report(october, rebuild=False, directory=tmp_path / "10").directory
+    quiet = _headline(quiet_directory)
     for name in ("双公示迟报率（全省）", "双公示漏报率（全省）", "双公示瞒报率（全省）"):
         assert quiet[name][1] == "无数据", quiet[name]
+    quiet_jurisdictions = list(csv.reader(io.StringIO(
+        (quiet_directory / "dual_publicity_rates_by_jurisdiction.csv").read_text(encoding="utf-8-sig"))))[1:]
+    assert {r[0] for r in quiet_jurisdictions} == units and all(r[6:] == ["", "", ""] for r in quiet_jurisdictions)
     assert any(row[1] == "无数据" for row in headline.values())  # September too has figures without data
     for drilldown in (report.directory / "drilldown").glob("*.csv"):
         text = drilldown.read_text(encoding="utf-8-sig")

@@ -100,17 +100,25 @@ def _dual_publicity(conn, month: date, figures: Figures) -> None:
     names = ", ".join(key for key, _ in DUAL_PUBLICITY_COLUMNS)
     detail = _rows(conn, relation, f"select {names} from {relation} where report_month = %s order by {names}",
                    (month,))
-    rates = """sum(decisions_reported)::bigint, sum(decisions_late)::bigint, sum(decisions_omitted)::bigint,
-               sum(decisions_concealed)::bigint,
-               quality.late_rate(sum(decisions_late), sum(decisions_reported)),
-               quality.omission_rate(sum(decisions_reported), sum(decisions_omitted)),
-               quality.concealment_rate(sum(decisions_reported), sum(decisions_omitted), sum(decisions_concealed))"""
+    rates = """sum(decisions_reported)::bigint as reported, sum(decisions_late)::bigint as late,
+               sum(decisions_omitted)::bigint as omitted, sum(decisions_concealed)::bigint as concealed,
+               quality.late_rate(sum(decisions_late), sum(decisions_reported)) as late_rate,
+               quality.omission_rate(sum(decisions_reported), sum(decisions_omitted)) as omission_rate,
+               quality.concealment_rate(sum(decisions_reported), sum(decisions_omitted), sum(decisions_concealed))
+                   as concealment_rate"""
+    # Every city-level jurisdiction (the 11 cities, 定州, 辛集, 雄安新区) is listed, one without a
+    # decision in the month with 无数据; decisions without a city under 未能归属.
     by_jurisdiction = _rows(conn, relation, f"""
-        select coalesce(rates.city_code, '—'), coalesce(divisions.division_name, '未能归属'), {rates}
-        from {relation} as rates
+        with units as (select division_code, division_name from reference.hebei_divisions
+                       where division_code = reporting_unit_code and division_level <> 'province' and is_current),
+             rates as (select city_code, {rates} from {relation} where report_month = %s group by city_code)
+        select coalesce(units.division_code, rates.city_code, '—'),
+               coalesce(units.division_name, divisions.division_name, '未能归属'), rates.reported, rates.late,
+               rates.omitted, rates.concealed, rates.late_rate, rates.omission_rate, rates.concealment_rate
+        from units
+        full join rates on rates.city_code = units.division_code
         left join reference.hebei_divisions as divisions on divisions.division_code = rates.city_code
-        where rates.report_month = %s
-        group by rates.city_code, divisions.division_name order by 1""", (month,))
+        order by (units.division_code is null), 1""", (month,))
     province = _rows(conn, relation, f"select {rates} from {relation} where report_month = %s", (month,))
     province = province[0] if province and province[0][0] is not None else (None,) * 7
     figures.files["drilldown/dual_publicity_rates.csv"] = (DUAL_PUBLICITY_COLUMNS, detail)
