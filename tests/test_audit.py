@@ -198,7 +198,7 @@ def test_audit_csvs_list_the_rows_of_each_headline(built, conn):
     assert unbalanced[1] == "0"
 
 
-def test_the_monthly_report_is_reproducible_and_reads_as_a_page_and_a_pdf(built, conn, tmp_path):
+def test_the_monthly_report_is_reproducible_and_reads_as_a_page_and_a_pdf(built, figures_built, conn, tmp_path):
     """`credit-dw report audit --month 2016-09`: the CSVs as of 2016-09-30, the page, its PDF (looked at
     page by page with pdftoppm, as a person would) and the record of the state the figures come from;
     written twice on the same warehouse, the CSVs and the record are byte-identical."""
@@ -244,6 +244,11 @@ def test_the_monthly_report_is_reproducible_and_reads_as_a_page_and_a_pdf(built,
     province = next(r for r in headline if r[0] == "全省归集信息条数")
     assert f'<div class="num">{int(province[1]):,}</div>' in page
     assert "<script" not in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    # The rate and handling sections: each headline figure on the page as in headline.csv, 无数据 when none.
+    assert all(f'id="{table}"' in page for table in ("dual-publicity", "code-conflicts", "blacklist-outreach"))
+    for name in ("双公示迟报率（全省）", "黑名单主体培训或约谈比例"):
+        value = next(r for r in headline if r[0] == name)[1]
+        assert (value if value == "无数据" else f"{float(value):.2%}") in page, (name, value)
 
     pdf = directory / "audit.pdf"
     assert pdf.read_bytes().startswith(b"%PDF-")
@@ -255,3 +260,106 @@ def test_the_monthly_report_is_reproducible_and_reads_as_a_page_and_a_pdf(built,
     keep = Path(tempfile.gettempdir()) / "credit-dw-artifacts" / "audit_report_pages"
     shutil.rmtree(keep, ignore_errors=True)
     shutil.copytree(pages, keep)
+    shutil.copy(directory / "headline.csv", keep / "headline.csv")
+
+
+# The rate and handling figures (docs/audit.md "Rates and handling"): only the models they read and
+# their lineage are built (run, not build: their data tests belong to their own modules), as of the
+# end of October. September has the simulated decisions; October has none.
+FIGURE_MODELS = ("qa_dual_publicity_rates", "rpt_code_conflicts", "rpt_objection_handling", "rpt_repair_handling",
+                 "rpt_blacklist_outreach_monthly")
+
+
+@pytest.fixture(scope="module")
+def figures_built(built) -> None:
+    transform.run_dbt(["run", "--select", *(f"+{m}" for m in FIGURE_MODELS),
+                       "--vars", f"{{as_of_date: '{AS_OF.isoformat()}'}}"])
+
+
+def _headline(directory) -> dict[str, list[str]]:
+    rows = list(csv.reader(io.StringIO((directory / "headline.csv").read_text(encoding="utf-8-sig"))))
+    return {r[0]: r for r in rows[1:]}
+
+
+def _expect(row: list[str], value) -> None:
+    """A headline value equals the independent figure; a figure without data reads 无数据, never 0."""
+    if value is None:
+        assert row[1] == "无数据", row
+    else:
+        assert row[1] != "无数据" and float(row[1]) == pytest.approx(value, abs=1e-6), row
+
+
+def test_rate_and_handling_figures_equal_independent_counts(figures_built, conn, tmp_path):
+    september, october = date(2016, 9, 30), AS_OF
+    report = write_audit_report(september, rebuild=False, directory=tmp_path / "09")
+    headline = _headline(report.directory)
+
+    # Dual publicity: the nightly counts summed over September, divided here (not by the SQL functions).
+    reported, late, omitted, concealed = (float(v or 0) for v in conn.execute(
+        """select sum(decisions_reported), sum(decisions_late), sum(decisions_omitted), sum(decisions_concealed)
+           from quality.qa_dual_publicity_timeliness where logical_date between '2016-09-01' and '2016-09-30'"""
+    ).fetchone())
+    assert reported > 0
+    _expect(headline["双公示迟报率（全省）"], late / reported)
+    _expect(headline["双公示漏报率（全省）"], omitted / (reported + omitted))
+    _expect(headline["双公示瞒报率（全省）"], concealed / (reported + omitted + concealed))
+    assert headline["双公示迟报率（全省）"][2] == "0"
+    per_city = {(code or "—"): (float(r), float(lt)) for code, r, lt in conn.execute(
+        """select city_code, sum(decisions_reported), sum(decisions_late) from quality.qa_dual_publicity_timeliness
+           where logical_date between '2016-09-01' and '2016-09-30' group by 1""").fetchall()}
+    by_jurisdiction = list(csv.reader(io.StringIO(
+        (report.directory / "dual_publicity_rates_by_jurisdiction.csv").read_text(encoding="utf-8-sig"))))[1:]
+    units = {code for (code,) in conn.execute(
+        """select division_code from reference.hebei_divisions
+           where division_code = reporting_unit_code and division_level <> 'province' and is_current""").fetchall()}
+    assert len(units) == 14 and {r[0] for r in by_jurisdiction} == units | set(per_city)
+    for row in by_jurisdiction:
+        city_reported, city_late = per_city.get(row[0], (0.0, 0.0))
+        if city_reported:
+            assert float(row[6]) == pytest.approx(city_late / city_reported, abs=1e-6), row
+        else:  # a jurisdiction without a decision in the month: no rate (the page shows 无数据), not 0
+            assert row[2] == row[6] == "", row
+
+    # 重错码率: distinct codes in a conflict over distinct codes reported by the night.
+    codes = {u for (u,) in conn.execute(
+        """select distinct uscc from intermediate.int_subject_codes_unioned
+           where uscc is not null and batch_logical_date <= %s""", (september,)).fetchall()}
+    conflicting = {u for (u,) in conn.execute(
+        "select distinct uscc from marts.rpt_code_conflicts where first_seen_on <= %s", (september,)).fetchall()}
+    assert codes and conflicting <= codes
+    _expect(headline["重错码率（全省）"], len(conflicting) / len(codes))
+    drilled = (report.directory / "drilldown" / "code_conflicts.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert len(drilled) - 1 == conn.execute(
+        "select count(*) from marts.rpt_code_conflicts where first_seen_on <= %s", (september,)).fetchone()[0]
+
+    # Objections and repairs, straight from the facts the handling reports count.
+    total, overdue = conn.execute(
+        "select count(*), count(*) filter (where is_overdue) from marts.fct_objection").fetchone()
+    _expect(headline["异议件数"], total or None)
+    _expect(headline["异议超期件数（15/20个工作日）"], overdue if total else None)
+    _expect(headline["异议按期处理占比（15/20个工作日内）"], (total - overdue) / total if total else None)
+    applications, decided, repaired = conn.execute(
+        """select count(*), count(*) filter (where status in ('closed', 'refused')),
+                  count(*) filter (where outcome = 'repaired') from marts.fct_repair""").fetchone()
+    _expect(headline["信用修复申请件数"], applications or None)
+    _expect(headline["信用修复成功率"], repaired / decided if decided else None)
+
+    # Black-list outreach: the month's rows of the model, summed here; target 60 %.
+    blacklisted, reached = conn.execute(
+        """select coalesce(sum(blacklist_subjects), 0), coalesce(sum(reached_subjects), 0)
+           from marts.rpt_blacklist_outreach_monthly where month = '2016-09-01'""").fetchone()
+    _expect(headline["黑名单主体培训或约谈比例"], reached / blacklisted if blacklisted else None)
+    assert headline["黑名单主体培训或约谈比例"][2] == "0.6"
+
+    # October: no decision reported, so the dual-publicity rates have no data (无数据, not 0).
+    quiet_directory = write_audit_report(october, rebuild=False, directory=tmp_path / "10").directory
+    quiet = _headline(quiet_directory)
+    for name in ("双公示迟报率（全省）", "双公示漏报率（全省）", "双公示瞒报率（全省）"):
+        assert quiet[name][1] == "无数据", quiet[name]
+    quiet_jurisdictions = list(csv.reader(io.StringIO(
+        (quiet_directory / "dual_publicity_rates_by_jurisdiction.csv").read_text(encoding="utf-8-sig"))))[1:]
+    assert {r[0] for r in quiet_jurisdictions} == units and all(r[6:] == ["", "", ""] for r in quiet_jurisdictions)
+    assert any(row[1] == "无数据" for row in headline.values())  # September too has figures without data
+    for drilldown in (report.directory / "drilldown").glob("*.csv"):
+        text = drilldown.read_text(encoding="utf-8-sig")
+        assert "subject_name" not in text and "主体名称" not in text, drilldown

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from credit_dw.config import settings
 from credit_dw.db.connect import connect
+from credit_dw.reports import audit_figures
 from credit_dw.reports.quality.queries import csv_bytes
 from credit_dw.transform import dbt as transform
 
@@ -109,11 +110,16 @@ def write_audit_report(night: date, *, rebuild: bool = True, directory: Path | N
     files.append(_write(directory / "records_by_jurisdiction.csv", JURISDICTION_COLUMNS, jurisdictions))
     files.append(_write(directory / "records_by_department.csv", DEPARTMENT_COLUMNS, departments))
     files.append(_write(directory / "reconciliation.csv", RECONCILIATION_COLUMNS, batches))
+    with connect(autocommit=True) as conn:
+        figures = audit_figures.collect(conn, month, night)
+    files += audit_figures.write(figures, directory, _write)
     headline = [
         ("全省归集信息条数", province[0], province[1], province[2], "drilldown/province_records.csv"),
         ("去重扣除条数", len(differences), None, None, "drilldown/differences.csv"),
         ("空白县（类别）数", len(blank), 0, None, "drilldown/blank_counties.csv"),
         ("不平衡批次数", len(unbalanced), 0, None, "drilldown/unbalanced_batches.csv"),
+        *((name, audit_figures.headline_value(value), target, share, file)
+          for name, value, target, share, file in figures.headline),
     ]
     files.insert(0, _write(directory / "headline.csv", HEADLINE_COLUMNS, headline))
     return AuditReport(directory, tuple(files))
@@ -181,6 +187,8 @@ def write_monthly_audit_report(month: date, *, rebuild: bool = True) -> AuditRep
     record = directory / "reproducibility.json"
     record.write_text(json.dumps(state, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     context["chart"] = audit_page.jurisdictions_chart_svg(context["jurisdictions"])
+    with connect(autocommit=True) as conn:
+        context["figures"] = audit_figures.collect(conn, month, as_of).page
     page = directory / "index.html"
     page.write_text(audit_page.render_html(context), encoding="utf-8")
     pdf_missing = write_pdf(page, directory / "audit.pdf")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from credit_dw.reports.audit_figures import NO_DATA
 from credit_dw.reports.quality import charts
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
@@ -58,6 +59,9 @@ def render_html(context: dict) -> str:
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["n"] = lambda v: "—" if v is None else f"{int(v):,}"
     env.filters["pct"] = _percent
+    # A figure without data reads 无数据, never 0 or a dash that could pass for nothing wrong.
+    env.filters["rate"] = lambda v: NO_DATA if v is None else _percent(v)
+    env.filters["count"] = lambda v: NO_DATA if v is None else f"{int(v):,}"
     return env.get_template("audit_report.html").render(**context)
 
 
