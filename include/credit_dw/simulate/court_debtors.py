@@ -38,11 +38,16 @@ from credit_dw.config import settings
 from credit_dw.reference.identifiers import is_valid_citizen_id
 from credit_dw.simulate.common import (
     ID_DAY_FACTOR,
+    KIND_ORGANISATION,
+    KIND_PERSON,
     SimulationSummary,
     change_time,
     check_run,
     day_bounds,
     day_id_range,
+    listed_subjects,
+    listing_defects,
+    listing_kinds,
     seeded_rng,
     write_day_rows,
 )
@@ -57,8 +62,6 @@ ROWS_PER_SCALE = 80
 PERSON_SHARE = 0.65
 REMOVAL_SHARE = 0.05
 
-KIND_PERSON = "自然人"
-KIND_ORGANISATION = "法人或其他组织"
 HIGH_COURT = "河北省高级人民法院"
 
 NOT_PERFORMED = "全部未履行"
@@ -228,37 +231,15 @@ def generate_listings(
     check_run(scale, defect_share, max_scale=ID_DAY_FACTOR // ROWS_PER_SCALE - 1)
     rng = _rng(seed, logical_date, "listings")
     n = ROWS_PER_SCALE * scale
-    kinds = [KIND_PERSON if rng.random() < PERSON_SHARE else KIND_ORGANISATION for _ in range(n)]
-    n_orgs = kinds.count(KIND_ORGANISATION)
+    kinds = listing_kinds(rng, n, PERSON_SHARE)
     if enterprises is None:
-        enterprises = enterprises_for(logical_date, seed=seed, scale=scale, stream="court-debtors", count=n_orgs)
-    divisions = ids.registration_divisions()
-    by_code = {d.code: d for d in divisions}
-    weights = ids.division_weights(divisions)
-    first_id, _ = day_id_range(logical_date)
-
-    rows: list[list] = []
-    org_iter = iter(enterprises)
-    for seq, kind in enumerate(kinds):
-        enterprise = next(org_iter, None) if kind == KIND_ORGANISATION else None
-        if kind == KIND_ORGANISATION and enterprise is None:
-            kind = KIND_PERSON  # fewer enterprises than asked for: list a person instead
-        division = by_code[enterprise.division_code] if enterprise else rng.choices(divisions, weights=weights)[0]
-        rows.append(_listing(rng, logical_date, first_id + seq, kind, division, enterprise))
+        enterprises = enterprises_for(logical_date, seed=seed, scale=scale, stream="court-debtors",
+                                      count=kinds.count(KIND_ORGANISATION))
+    rows = [_listing(rng, logical_date, row_id, kind, division, enterprise)
+            for row_id, kind, division, enterprise in listed_subjects(rng, logical_date, kinds, enterprises)]
 
     counts = dict.fromkeys(DEFECT_KINDS, 0)
-    persons = [i for i, r in enumerate(rows) if r[3] == KIND_PERSON]
-    orgs = [i for i, r in enumerate(rows) if r[3] == KIND_ORGANISATION]
-    used: set[int] = set()
-    for k in range(round(defect_share * n)):
-        kind = DEFECT_KINDS[k % len(DEFECT_KINDS)]
-        pool = persons if kind == "bad_citizen_id_check_character" else orgs if kind == "bad_uscc_check_character" \
-            else range(n)
-        candidates = [i for i in pool if i not in used]
-        if not candidates:
-            continue
-        i = rng.choice(candidates)
-        used.add(i)
+    for kind, i in listing_defects(rng, [r[3] for r in rows], DEFECT_KINDS, round(defect_share * n)):
         row = rows[i]
         if kind == "bad_citizen_id_check_character":
             row[5] = ids.wrong_citizen_id_check(rng, row[5])
