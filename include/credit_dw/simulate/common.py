@@ -129,7 +129,8 @@ def write_day_rows(
     Creates the database if missing, then in one transaction (committed on exit), under the feed's
     advisory lock (concurrent runs of one feed queue up): applies `ddl`, deletes the
     rows of D's ids (`day_id_range`), COPYs `rows` (tuples in `columns` order) and calls
-    `then(conn)`, the feed's changes to earlier rows, whose count it returns (0 without).
+    `then(conn)`, the feed's changes to earlier rows (`update_earlier_rows`), whose count it returns
+    (0 without).
     """
     import psycopg
 
@@ -144,6 +145,31 @@ def write_day_rows(
             for row in rows:
                 copy.write_row(row)
         return then(conn) if then is not None else 0
+
+
+def update_earlier_rows(conn, table: str, logical_date: date, changes: Sequence[tuple], *, assignments: str,
+                        requalifies: str, values: Sequence[tuple[str, str]] = (), assignment_params: Sequence = (),
+                        requalify_params: Sequence = ()) -> int:
+    """D's changes to rows of earlier dates (a removal, a settlement, a status change); the rows updated.
+
+    `changes` are tuples (id, *values, change time) named by `values` ((column, PostgreSQL type));
+    each named row gets `assignments` (SQL on the row `t` and its change `u`) and `gxsj` = the
+    change time. A row changed on a later date keeps that change; a row changed by an earlier run
+    of D (`gxsj` inside D) qualifies again, so a rerun sets the same values; any other row only
+    where `requalifies` (SQL on `t` and `u`) holds.
+    """
+    if not changes:
+        return 0
+    day_start, next_day = day_bounds(logical_date)
+    names = ("id", *(name for name, _type in values), "gxsj")
+    types = ("bigint", *(pg_type for _name, pg_type in values), "timestamptz")
+    arrays = [[change[k] for change in changes] for k in range(len(names))]
+    return conn.execute(
+        f"""update {table} t set {assignments}, gxsj = u.gxsj
+            from unnest({", ".join(f"%s::{t}[]" for t in types)}) as u({", ".join(names)})
+            where t.id = u.id and t.gxsj < %s and (t.gxsj >= %s or {requalifies})""",
+        (*assignment_params, *arrays, next_day, day_start, *requalify_params),
+    ).rowcount
 
 
 # --- the courts' lists ----------------------------------------------------------------------

@@ -43,12 +43,12 @@ from credit_dw.simulate.common import (
     SimulationSummary,
     change_time,
     check_run,
-    day_bounds,
     day_id_range,
     listed_subjects,
     listing_defects,
     listing_kinds,
     seeded_rng,
+    update_earlier_rows,
     write_day_rows,
 )
 from credit_dw.simulate.enterprises import Enterprise, enterprises_for, normalise_code
@@ -296,20 +296,12 @@ def simulate_court_debtors(
 ) -> SimulationSummary:
     """Write D's new listings and removals into the court database; see the module doc."""
     rows, counts = generate_listings(logical_date, scale=scale, seed=seed, defect_share=defect_share)
-    day_start, next_day = day_bounds(logical_date)
 
     def remove(conn) -> int:
         removals = _removals(conn, logical_date, seed=seed, count=round(REMOVAL_SHARE * len(rows)))
-        if not removals:
-            return 0
-        # A listing removed on a later date keeps that removal; one removed by an earlier run
-        # of D qualifies again, so a rerun sets the same values.
-        return conn.execute(
-            f"""update {TABLE} t set ycrq = %s, lxqk = %s, gxsj = u.gxsj
-                from unnest(%s::bigint[], %s::timestamptz[]) as u(id, gxsj)
-                where t.id = u.id and t.gxsj < %s and (t.gxsj >= %s or t.ycrq is null)""",
-            (logical_date, PERFORMED, [r[0] for r in removals], [r[1] for r in removals], next_day, day_start),
-        ).rowcount
+        # Only listings not yet removed are removed (and those an earlier run of D removed).
+        return update_earlier_rows(conn, TABLE, logical_date, removals, assignments="ycrq = %s, lxqk = %s",
+                                   assignment_params=(logical_date, PERFORMED), requalifies="t.ycrq is null")
 
     updated = write_day_rows(SOURCE_ID, source_url, logical_date, table=TABLE, ddl=DDL, columns=COLUMNS, rows=rows,
                              then=remove)

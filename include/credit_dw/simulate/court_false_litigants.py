@@ -35,12 +35,12 @@ from credit_dw.simulate.common import (
     SimulationSummary,
     change_time,
     check_run,
-    day_bounds,
     day_id_range,
     listed_subjects,
     listing_defects,
     listing_kinds,
     seeded_rng,
+    update_earlier_rows,
     write_day_rows,
 )
 from credit_dw.simulate.court_debtors import basic_court, intermediate_court
@@ -174,18 +174,11 @@ def simulate_court_false_litigants(source_url: str, logical_date: date, *, scale
                                    defect_share: float = 0.05) -> SimulationSummary:
     """Write D's new listings and removals into the court database; see the module doc."""
     rows, counts = generate_listings(logical_date, scale=scale, seed=seed, defect_share=defect_share)
-    day_start, next_day = day_bounds(logical_date)
 
     def remove(conn) -> int:
         removals = _removals(conn, logical_date, seed=seed, count=round(REMOVAL_SHARE * len(rows)))
-        if not removals:
-            return 0
-        return conn.execute(
-            f"""update {TABLE} t set ycrq = %s, gxsj = u.gxsj
-                from unnest(%s::bigint[], %s::timestamptz[]) as u(id, gxsj)
-                where t.id = u.id and t.gxsj < %s and (t.gxsj >= %s or t.ycrq is null)""",
-            (logical_date, [r[0] for r in removals], [r[1] for r in removals], next_day, day_start),
-        ).rowcount
+        return update_earlier_rows(conn, TABLE, logical_date, removals, assignments="ycrq = %s",
+                                   assignment_params=(logical_date,), requalifies="t.ycrq is null")
 
     updated = write_day_rows(SOURCE_ID, source_url, logical_date, table=TABLE, ddl=DDL, columns=COLUMNS, rows=rows,
                              then=remove)
