@@ -18,15 +18,13 @@ programs open them correctly.
 from __future__ import annotations
 
 import calendar
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from credit_dw.config import settings
 from credit_dw.db.connect import connect
-from credit_dw.reports import audit_figures
+from credit_dw.reports import audit_figures, reproducibility
 from credit_dw.reports.quality.queries import csv_bytes
 from credit_dw.transform import dbt as transform
 
@@ -129,6 +127,8 @@ HEADLINE_COLUMNS = (("metric", "指标"), ("value", "数值"), ("target", "目�
                     ("file", "明细文件"))
 #: The office-edited rules the figures depend on (their bytes are hashed into reproducibility.json).
 RULE_SEEDS = ("aggregation_targets.csv", "hebei_divisions.csv")
+#: The feeds the counts read (their batches are listed in reproducibility.json).
+FEEDS = ("admin_licence", "admin_penalty", "dept_ledgers", "national_pushdown")
 #: 计数规则 (int_audit_record_deliveries.audit_rule) in the office's words, for the page.
 RULE_NAMES = {
     "counted": "计入（业务键首次报送）", "duplicate_in_batch": "批内重复", "redelivery": "重复报送",
@@ -138,35 +138,6 @@ RULE_NAMES = {
 
 def month_end(month: date) -> date:
     return month.replace(day=calendar.monthrange(month.year, month.month)[1])
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _state_record(conn, month: date, as_of: date, files: list[Path], directory: Path) -> dict:
-    """What the figures were computed from: the batches the counts read (every batch of the four
-    dual-publicity channels landed by the as-of date, with its counts), the git revision, the
-    rules' hashes and each CSV's hash. Deterministic: the same warehouse state gives the same record."""
-    batches = conn.execute(
-        """select batch_id, status, rows_received, rows_accepted, rows_quarantined
-           from meta.load_batches
-           where source_id in ('admin_licence', 'admin_penalty', 'dept_ledgers', 'national_pushdown')
-             and logical_date <= %s
-           order by batch_id""", (as_of,)).fetchall()
-    listed = [dict(zip(("batch_id", "status", "rows_received", "rows_accepted", "rows_quarantined"), b,
-                       strict=True)) for b in batches]
-    return {
-        "report": "信用信息归集审计月报 (credit_dw.reports.audit)",
-        "month": f"{month:%Y-%m}",
-        "as_of_date": as_of.isoformat(),
-        "git_revision": settings.git_revision(),
-        "rules": {name: _sha256(settings.DBT_PROJECT_DIR / "seeds" / name) for name in RULE_SEEDS},
-        "batch_count": len(listed),
-        "batches_sha256": hashlib.sha256(json.dumps(listed, ensure_ascii=False).encode()).hexdigest(),
-        "batches": listed,
-        "files": {str(p.relative_to(directory)): _sha256(p) for p in sorted(files)},
-    }
 
 
 def write_monthly_audit_report(month: date, *, rebuild: bool = True) -> AuditReport:
@@ -182,10 +153,12 @@ def write_monthly_audit_report(month: date, *, rebuild: bool = True) -> AuditRep
     report = write_audit_report(as_of, rebuild=rebuild, directory=directory)
     files = list(report.files)
     with connect(autocommit=True) as conn:
-        state = _state_record(conn, month, as_of, files, directory)
+        # The batches the counts read: every batch of the four dual-publicity channels.
+        state = reproducibility.state_record(conn, "信用信息归集审计月报 (credit_dw.reports.audit)", month, as_of,
+                                             FEEDS, RULE_SEEDS)
+        state["files"] = reproducibility.file_hashes(files, directory)
         context = _page_context(conn, month, as_of, state)
-    record = directory / "reproducibility.json"
-    record.write_text(json.dumps(state, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    record = reproducibility.write(state, directory)
     context["chart"] = audit_page.jurisdictions_chart_svg(context["jurisdictions"])
     with connect(autocommit=True) as conn:
         context["figures"] = audit_figures.collect(conn, month, as_of).page

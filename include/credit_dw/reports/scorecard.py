@@ -21,14 +21,13 @@ missing figure is 无数据, never 0. No citizen ID and no natural person's name
 from __future__ import annotations
 
 import csv
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from credit_dw.config import settings
 from credit_dw.db.connect import connect
+from credit_dw.reports import reproducibility
 from credit_dw.reports.audit import month_end
 from credit_dw.reports.quality.queries import csv_bytes
 from credit_dw.transform import dbt as transform
@@ -214,7 +213,8 @@ def write_scorecard_report(month: date, *, rebuild: bool = True) -> ScorecardRep
             figures += _outreach_rows(conn, months, units, catalogue[OUTREACH_ID])
         drilldowns = _drilldowns(conn, month)
         targets_by_unit = rank_targets(conn)
-        state = _state_record(conn, month, as_of)
+        state = reproducibility.state_record(conn, "城市信用监测指标月度评分卡 (credit_dw.reports.scorecard)", month,
+                                             as_of, FEEDS, RULE_SEEDS)
     # Figures of the month, with the trend behind the at-risk flag.
     trend: dict[tuple[str, str], list] = {}
     for row in figures:
@@ -248,10 +248,10 @@ def write_scorecard_report(month: date, *, rebuild: bool = True) -> ScorecardRep
          {True: "是", False: "否", None: NO_DATA}[r["meets"]], "、".join(r["moving_away"]) or "—",
          "是" if r["at_risk"] else "否") for r in rank_rows]))
     ranks_path = ranks_file()
-    state["ranks_file"] = {"path": str(RANKS_PATH), "sha256": _sha256(ranks_path) if ranks_path.exists() else None}
-    state["files"] = {str(p.relative_to(directory)): _sha256(p) for p in sorted(files)}
-    record = directory / "reproducibility.json"
-    record.write_text(json.dumps(state, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    state["ranks_file"] = {"path": str(RANKS_PATH),
+                           "sha256": reproducibility.sha256_file(ranks_path) if ranks_path.exists() else None}
+    state["files"] = reproducibility.file_hashes(files, directory)
+    record = reproducibility.write(state, directory)
     context = {"month": f"{month:%Y年%m月}", "month_key": f"{month:%Y-%m}", "as_of": as_of.isoformat(),
                "indicators": indicators, "units": units, "figures": current, "ranks": rank_rows,
                "state": state, "no_data": NO_DATA,
@@ -317,29 +317,3 @@ def _write(path: Path, headers, rows) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(csv_bytes(list(headers), rows))
     return path
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _state_record(conn, month: date, as_of: date) -> dict:
-    """What the figures come from, as the audit report records it: the batches of the feeds read,
-    landed by the as-of date, the git revision and the rules' hashes (the files' hashes are added
-    when they are written). The same warehouse state gives the same record."""
-    batches = conn.execute(
-        """select batch_id, status, rows_received, rows_accepted, rows_quarantined
-           from meta.load_batches where source_id = any(%s) and logical_date <= %s
-           order by batch_id""", (list(FEEDS), as_of)).fetchall()
-    listed = [dict(zip(("batch_id", "status", "rows_received", "rows_accepted", "rows_quarantined"), b,
-                       strict=True)) for b in batches]
-    return {
-        "report": "城市信用监测指标月度评分卡 (credit_dw.reports.scorecard)",
-        "month": f"{month:%Y-%m}",
-        "as_of_date": as_of.isoformat(),
-        "git_revision": settings.git_revision(),
-        "rules": {name: _sha256(settings.DBT_PROJECT_DIR / "seeds" / name) for name in RULE_SEEDS},
-        "batch_count": len(listed),
-        "batches_sha256": hashlib.sha256(json.dumps(listed, ensure_ascii=False).encode()).hexdigest(),
-        "batches": listed,
-    }

@@ -1,5 +1,7 @@
 """What every feed simulator shares: its summary, the day's id range and time bounds, seeded
-randomness, and the database it writes into (the write harness).
+randomness, and the database it writes into (the write harness); and what the courts' lists
+(`court_debtors`, `court_false_litigants`) share: how a listing's subject is drawn and where its
+defects go.
 
 Below every feed simulator (as are `identities` and `enterprises`): no simulator takes shared
 types from another feed's module.
@@ -9,13 +11,18 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
+import credit_dw.simulate.identities as ids
 from credit_dw.config import settings
+
+if TYPE_CHECKING:  # enterprises builds on this module; the drawing below only reads an Enterprise
+    from credit_dw.simulate.enterprises import Enterprise
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +30,12 @@ log = logging.getLogger(__name__)
 ID_DAY_FACTOR = 10**8
 #: The largest `scale` a simulator takes unless its ids allow less.
 MAX_SCALE = 10_000
+#: The two kinds of subject on the courts' lists (被执行人类型, 类型).
+KIND_PERSON = "自然人"
+KIND_ORGANISATION = "法人或其他组织"
+#: Defect kinds of the courts' lists that need a subject of one kind (the rest go to any row).
+PERSON_DEFECT = "bad_citizen_id_check_character"
+ORGANISATION_DEFECT = "bad_uscc_check_character"
 
 
 @dataclass(frozen=True)
@@ -116,7 +129,8 @@ def write_day_rows(
     Creates the database if missing, then in one transaction (committed on exit), under the feed's
     advisory lock (concurrent runs of one feed queue up): applies `ddl`, deletes the
     rows of D's ids (`day_id_range`), COPYs `rows` (tuples in `columns` order) and calls
-    `then(conn)`, the feed's changes to earlier rows, whose count it returns (0 without).
+    `then(conn)`, the feed's changes to earlier rows (`update_earlier_rows`), whose count it returns
+    (0 without).
     """
     import psycopg
 
@@ -131,3 +145,81 @@ def write_day_rows(
             for row in rows:
                 copy.write_row(row)
         return then(conn) if then is not None else 0
+
+
+def update_earlier_rows(conn, table: str, logical_date: date, changes: Sequence[tuple], *, assignments: str,
+                        requalifies: str, values: Sequence[tuple[str, str]] = (), assignment_params: Sequence = (),
+                        requalify_params: Sequence = ()) -> int:
+    """D's changes to rows of earlier dates (a removal, a settlement, a status change); the rows updated.
+
+    `changes` are tuples (id, *values, change time) named by `values` ((column, PostgreSQL type));
+    each named row gets `assignments` (SQL on the row `t` and its change `u`) and `gxsj` = the
+    change time. A row changed on a later date keeps that change; a row changed by an earlier run
+    of D (`gxsj` inside D) qualifies again, so a rerun sets the same values; any other row only
+    where `requalifies` (SQL on `t` and `u`) holds.
+    """
+    if not changes:
+        return 0
+    day_start, next_day = day_bounds(logical_date)
+    names = ("id", *(name for name, _type in values), "gxsj")
+    types = ("bigint", *(pg_type for _name, pg_type in values), "timestamptz")
+    arrays = [[change[k] for change in changes] for k in range(len(names))]
+    return conn.execute(
+        f"""update {table} t set {assignments}, gxsj = u.gxsj
+            from unnest({", ".join(f"%s::{t}[]" for t in types)}) as u({", ".join(names)})
+            where t.id = u.id and t.gxsj < %s and (t.gxsj >= %s or {requalifies})""",
+        (*assignment_params, *arrays, next_day, day_start, *requalify_params),
+    ).rowcount
+
+
+# --- the courts' lists ----------------------------------------------------------------------
+
+def listing_kinds(rng: random.Random, count: int, person_share: float) -> list[str]:
+    """The kind of subject of each of `count` new listings: a person with probability `person_share`."""
+    return [KIND_PERSON if rng.random() < person_share else KIND_ORGANISATION for _ in range(count)]
+
+
+def listed_subjects(rng: random.Random, logical_date: date, kinds: Sequence[str],
+                    enterprises: Iterable[Enterprise]) -> Iterator[tuple[int, str, ids.RegistrationDivision,
+                                                                          Enterprise | None]]:
+    """(id, kind, division, enterprise) of each of D's new listings, in the order of `kinds`.
+
+    An organisation is the next of `enterprises`, in its registered division; when they run out a
+    person is listed instead. A person's division is drawn by population weight. Lazy: the caller
+    draws the rest of a listing from `rng` before the next subject is drawn, so every simulator
+    keeps its own order of draws (and its rows) whatever it adds to a listing.
+    """
+    divisions = ids.registration_divisions()
+    by_code = {d.code: d for d in divisions}
+    weights = ids.division_weights(divisions)
+    first_id, _ = day_id_range(logical_date)
+    remaining = iter(enterprises)
+    for seq, kind in enumerate(kinds):
+        enterprise = next(remaining, None) if kind == KIND_ORGANISATION else None
+        if kind == KIND_ORGANISATION and enterprise is None:
+            kind = KIND_PERSON  # fewer enterprises than asked for: list a person instead
+        division = by_code[enterprise.division_code] if enterprise else rng.choices(divisions, weights=weights)[0]
+        yield first_id + seq, kind, division, enterprise
+
+
+def listing_defects(rng: random.Random, kinds: Sequence[str], defect_kinds: Sequence[str],
+                    count: int) -> Iterator[tuple[str, int]]:
+    """(defect kind, row index) for `count` defects among listings of subjects `kinds`, one per row.
+
+    The defect kinds take turns; a bad citizen ID goes to a person, a bad USCC to an organisation,
+    any other kind to any row; a turn whose rows are used up passes. Lazy, like `listed_subjects`:
+    the caller's draws for one defect come before the next row is picked.
+    """
+    persons = [i for i, kind in enumerate(kinds) if kind == KIND_PERSON]
+    organisations = [i for i, kind in enumerate(kinds) if kind == KIND_ORGANISATION]
+    used: set[int] = set()
+    for k in range(count):
+        defect = defect_kinds[k % len(defect_kinds)]
+        pool = persons if defect == PERSON_DEFECT else organisations if defect == ORGANISATION_DEFECT \
+            else range(len(kinds))
+        candidates = [i for i in pool if i not in used]
+        if not candidates:
+            continue
+        i = rng.choice(candidates)
+        used.add(i)
+        yield defect, i

@@ -38,12 +38,17 @@ from credit_dw.config import settings
 from credit_dw.reference.identifiers import is_valid_citizen_id
 from credit_dw.simulate.common import (
     ID_DAY_FACTOR,
+    KIND_ORGANISATION,
+    KIND_PERSON,
     SimulationSummary,
     change_time,
     check_run,
-    day_bounds,
     day_id_range,
+    listed_subjects,
+    listing_defects,
+    listing_kinds,
     seeded_rng,
+    update_earlier_rows,
     write_day_rows,
 )
 from credit_dw.simulate.enterprises import Enterprise, enterprises_for, normalise_code
@@ -57,8 +62,6 @@ ROWS_PER_SCALE = 80
 PERSON_SHARE = 0.65
 REMOVAL_SHARE = 0.05
 
-KIND_PERSON = "自然人"
-KIND_ORGANISATION = "法人或其他组织"
 HIGH_COURT = "河北省高级人民法院"
 
 NOT_PERFORMED = "全部未履行"
@@ -228,37 +231,15 @@ def generate_listings(
     check_run(scale, defect_share, max_scale=ID_DAY_FACTOR // ROWS_PER_SCALE - 1)
     rng = _rng(seed, logical_date, "listings")
     n = ROWS_PER_SCALE * scale
-    kinds = [KIND_PERSON if rng.random() < PERSON_SHARE else KIND_ORGANISATION for _ in range(n)]
-    n_orgs = kinds.count(KIND_ORGANISATION)
+    kinds = listing_kinds(rng, n, PERSON_SHARE)
     if enterprises is None:
-        enterprises = enterprises_for(logical_date, seed=seed, scale=scale, stream="court-debtors", count=n_orgs)
-    divisions = ids.registration_divisions()
-    by_code = {d.code: d for d in divisions}
-    weights = ids.division_weights(divisions)
-    first_id, _ = day_id_range(logical_date)
-
-    rows: list[list] = []
-    org_iter = iter(enterprises)
-    for seq, kind in enumerate(kinds):
-        enterprise = next(org_iter, None) if kind == KIND_ORGANISATION else None
-        if kind == KIND_ORGANISATION and enterprise is None:
-            kind = KIND_PERSON  # fewer enterprises than asked for: list a person instead
-        division = by_code[enterprise.division_code] if enterprise else rng.choices(divisions, weights=weights)[0]
-        rows.append(_listing(rng, logical_date, first_id + seq, kind, division, enterprise))
+        enterprises = enterprises_for(logical_date, seed=seed, scale=scale, stream="court-debtors",
+                                      count=kinds.count(KIND_ORGANISATION))
+    rows = [_listing(rng, logical_date, row_id, kind, division, enterprise)
+            for row_id, kind, division, enterprise in listed_subjects(rng, logical_date, kinds, enterprises)]
 
     counts = dict.fromkeys(DEFECT_KINDS, 0)
-    persons = [i for i, r in enumerate(rows) if r[3] == KIND_PERSON]
-    orgs = [i for i, r in enumerate(rows) if r[3] == KIND_ORGANISATION]
-    used: set[int] = set()
-    for k in range(round(defect_share * n)):
-        kind = DEFECT_KINDS[k % len(DEFECT_KINDS)]
-        pool = persons if kind == "bad_citizen_id_check_character" else orgs if kind == "bad_uscc_check_character" \
-            else range(n)
-        candidates = [i for i in pool if i not in used]
-        if not candidates:
-            continue
-        i = rng.choice(candidates)
-        used.add(i)
+    for kind, i in listing_defects(rng, [r[3] for r in rows], DEFECT_KINDS, round(defect_share * n)):
         row = rows[i]
         if kind == "bad_citizen_id_check_character":
             row[5] = ids.wrong_citizen_id_check(rng, row[5])
@@ -315,20 +296,12 @@ def simulate_court_debtors(
 ) -> SimulationSummary:
     """Write D's new listings and removals into the court database; see the module doc."""
     rows, counts = generate_listings(logical_date, scale=scale, seed=seed, defect_share=defect_share)
-    day_start, next_day = day_bounds(logical_date)
 
     def remove(conn) -> int:
         removals = _removals(conn, logical_date, seed=seed, count=round(REMOVAL_SHARE * len(rows)))
-        if not removals:
-            return 0
-        # A listing removed on a later date keeps that removal; one removed by an earlier run
-        # of D qualifies again, so a rerun sets the same values.
-        return conn.execute(
-            f"""update {TABLE} t set ycrq = %s, lxqk = %s, gxsj = u.gxsj
-                from unnest(%s::bigint[], %s::timestamptz[]) as u(id, gxsj)
-                where t.id = u.id and t.gxsj < %s and (t.gxsj >= %s or t.ycrq is null)""",
-            (logical_date, PERFORMED, [r[0] for r in removals], [r[1] for r in removals], next_day, day_start),
-        ).rowcount
+        # Only listings not yet removed are removed (and those an earlier run of D removed).
+        return update_earlier_rows(conn, TABLE, logical_date, removals, assignments="ycrq = %s, lxqk = %s",
+                                   assignment_params=(logical_date, PERFORMED), requalifies="t.ycrq is null")
 
     updated = write_day_rows(SOURCE_ID, source_url, logical_date, table=TABLE, ddl=DDL, columns=COLUMNS, rows=rows,
                              then=remove)

@@ -30,15 +30,20 @@ import credit_dw.simulate.identities as ids
 from credit_dw.config import settings
 from credit_dw.simulate.common import (
     ID_DAY_FACTOR,
+    KIND_ORGANISATION,
+    KIND_PERSON,
     SimulationSummary,
     change_time,
     check_run,
-    day_bounds,
     day_id_range,
+    listed_subjects,
+    listing_defects,
+    listing_kinds,
     seeded_rng,
+    update_earlier_rows,
     write_day_rows,
 )
-from credit_dw.simulate.court_debtors import KIND_ORGANISATION, KIND_PERSON, basic_court, intermediate_court
+from credit_dw.simulate.court_debtors import basic_court, intermediate_court
 from credit_dw.simulate.enterprises import enterprises_for
 
 log = logging.getLogger(__name__)
@@ -111,21 +116,12 @@ def generate_listings(logical_date: date, *, scale: int = 1, seed: int = 2026112
     check_run(scale, defect_share, max_scale=ID_DAY_FACTOR // ROWS_PER_SCALE - 1)
     rng = _rng(seed, logical_date, "listings")
     n = ROWS_PER_SCALE * scale
-    kinds = [KIND_PERSON if rng.random() < PERSON_SHARE else KIND_ORGANISATION for _ in range(n)]
+    kinds = listing_kinds(rng, n, PERSON_SHARE)
     if enterprises is None:
         enterprises = enterprises_for(logical_date, seed=seed, scale=scale, stream="court-false-litigants",
                                       count=kinds.count(KIND_ORGANISATION))
-    divisions = ids.registration_divisions()
-    by_code = {d.code: d for d in divisions}
-    weights = ids.division_weights(divisions)
-    first_id, _ = day_id_range(logical_date)
     rows: list[list] = []
-    org_iter = iter(enterprises)
-    for seq, kind in enumerate(kinds):
-        enterprise = next(org_iter, None) if kind == KIND_ORGANISATION else None
-        if kind == KIND_ORGANISATION and enterprise is None:
-            kind = KIND_PERSON
-        division = by_code[enterprise.division_code] if enterprise else rng.choices(divisions, weights=weights)[0]
+    for row_id, kind, division, enterprise in listed_subjects(rng, logical_date, kinds, enterprises):
         court = basic_court(division) if rng.random() < 0.8 else intermediate_court(division)
         published = logical_date - timedelta(days=rng.choice((0, 0, 1, 2, 3)))
         decided = published - timedelta(days=rng.randint(5, 60))
@@ -137,24 +133,13 @@ def generate_listings(logical_date: date, *, scale: int = 1, seed: int = 2026112
         else:
             name, id_number, representative, sex = (enterprise.name, enterprise.uscc,
                                                     enterprise.legal_representative, None)
-        rows.append([first_id + seq, case, name, kind, sex, id_number, representative, court.name,
+        rows.append([row_id, case, name, kind, sex, id_number, representative, court.name,
                      f"（{decided.year}）{court.code}司惩{rng.randint(1, 999)}号", rng.choice(CONDUCTS),
                      rng.choice(SANCTIONS).format(fine=fine), decided, published, None,
                      change_time(rng, logical_date)])
 
     counts = dict.fromkeys(DEFECT_KINDS, 0)
-    persons = [i for i, r in enumerate(rows) if r[3] == KIND_PERSON]
-    orgs = [i for i, r in enumerate(rows) if r[3] == KIND_ORGANISATION]
-    used: set[int] = set()
-    for k in range(round(defect_share * n)):
-        defect = DEFECT_KINDS[k % len(DEFECT_KINDS)]
-        pool = persons if defect == "bad_citizen_id_check_character" else \
-            orgs if defect == "bad_uscc_check_character" else range(n)
-        candidates = [i for i in pool if i not in used]
-        if not candidates:
-            continue
-        i = rng.choice(candidates)
-        used.add(i)
+    for defect, i in listing_defects(rng, [r[3] for r in rows], DEFECT_KINDS, round(defect_share * n)):
         row = rows[i]
         if defect == "bad_citizen_id_check_character":
             row[5] = ids.wrong_citizen_id_check(rng, row[5])
@@ -189,18 +174,11 @@ def simulate_court_false_litigants(source_url: str, logical_date: date, *, scale
                                    defect_share: float = 0.05) -> SimulationSummary:
     """Write D's new listings and removals into the court database; see the module doc."""
     rows, counts = generate_listings(logical_date, scale=scale, seed=seed, defect_share=defect_share)
-    day_start, next_day = day_bounds(logical_date)
 
     def remove(conn) -> int:
         removals = _removals(conn, logical_date, seed=seed, count=round(REMOVAL_SHARE * len(rows)))
-        if not removals:
-            return 0
-        return conn.execute(
-            f"""update {TABLE} t set ycrq = %s, gxsj = u.gxsj
-                from unnest(%s::bigint[], %s::timestamptz[]) as u(id, gxsj)
-                where t.id = u.id and t.gxsj < %s and (t.gxsj >= %s or t.ycrq is null)""",
-            (logical_date, [r[0] for r in removals], [r[1] for r in removals], next_day, day_start),
-        ).rowcount
+        return update_earlier_rows(conn, TABLE, logical_date, removals, assignments="ycrq = %s",
+                                   assignment_params=(logical_date,), requalifies="t.ycrq is null")
 
     updated = write_day_rows(SOURCE_ID, source_url, logical_date, table=TABLE, ddl=DDL, columns=COLUMNS, rows=rows,
                              then=remove)

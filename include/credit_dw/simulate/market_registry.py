@@ -37,9 +37,9 @@ from credit_dw.simulate.common import (
     SimulationSummary,
     change_time,
     check_run,
-    day_bounds,
     day_id_range,
     seeded_rng,
+    update_earlier_rows,
     write_day_rows,
 )
 from credit_dw.simulate.enterprises import REGISTRY_SCHEMA, REGISTRY_TABLE
@@ -262,25 +262,14 @@ def simulate_market_registry(
 ) -> SimulationSummary:
     """Write D's new subjects and status changes into the registry database; see the module doc."""
     rows, counts = generate_subjects(logical_date, scale=scale, seed=seed, defect_share=defect_share)
-    day_start, next_day = day_bounds(logical_date)
 
     def change_status(conn) -> int:
         changes = _status_changes(conn, logical_date, seed=seed, count=round(STATUS_CHANGE_SHARE * len(rows)))
-        if not changes:
-            return 0
-        # A subject changed on a later date keeps that change; a closed subject is not reopened
-        # (吊销 may still become 注销). Rows changed by an earlier run of D qualify again, so a
-        # rerun sets the same values.
-        return conn.execute(
-            f"""update {TABLE} t set djzt = u.djzt, gxsj = u.gxsj
-                from unnest(%s::bigint[], %s::text[], %s::timestamptz[]) as u(id, djzt, gxsj)
-                where t.id = u.id and t.gxsj < %s
-                  and (t.gxsj >= %s
-                       or (t.djzt in ('存续', '在业') and t.djzt <> u.djzt)
-                       or (t.djzt = '吊销' and u.djzt = '注销'))""",
-            ([c[0] for c in changes], [c[1] for c in changes], [c[2] for c in changes],
-             next_day, day_start),
-        ).rowcount
+        # A closed subject is not reopened (吊销 may still become 注销).
+        return update_earlier_rows(conn, TABLE, logical_date, changes, values=(("djzt", "text"),),
+                                   assignments="djzt = u.djzt",
+                                   requalifies="(t.djzt in ('存续', '在业') and t.djzt <> u.djzt)"
+                                               " or (t.djzt = '吊销' and u.djzt = '注销')")
 
     updated = write_day_rows(SOURCE_ID, source_url, logical_date, table=TABLE, ddl=DDL, columns=COLUMNS, rows=rows,
                              then=change_status)

@@ -43,9 +43,9 @@ from credit_dw.simulate.common import (
     SimulationSummary,
     change_time,
     check_run,
-    day_bounds,
     day_id_range,
     seeded_rng,
+    update_earlier_rows,
     write_day_rows,
 )
 from credit_dw.simulate.enterprises import Enterprise, enterprises_for, normalise_code
@@ -258,21 +258,14 @@ def simulate_social_insurance(
 ) -> SimulationSummary:
     """Write D's declarations and settlements into the contributions database; see the module doc."""
     rows, counts = generate_contributions(logical_date, scale=scale, seed=seed, defect_share=defect_share)
-    day_start, next_day = day_bounds(logical_date)
 
     def settle(conn) -> int:
         settlements = _settlements(conn, logical_date, seed=seed, count=round(SETTLEMENT_SHARE * len(rows)))
-        if not settlements:
-            return 0
-        # A row settled on a later date keeps that change; rows settled by an earlier run of D
-        # qualify again, so a rerun sets the same values.
-        return conn.execute(
-            f"""update {TABLE} t set sjje = t.yjje, qjje = 0, jfzt = %s, gxsj = u.gxsj
-                from unnest(%s::bigint[], %s::timestamptz[]) as u(id, gxsj)
-                where t.id = u.id and t.gxsj < %s and (t.gxsj >= %s or t.jfzt = %s)""",
-            (STATUS_SETTLED, [s[0] for s in settlements], [s[1] for s in settlements],
-             next_day, day_start, STATUS_ARREARS),
-        ).rowcount
+        # Only rows still in arrears are settled (and those an earlier run of D settled).
+        return update_earlier_rows(conn, TABLE, logical_date, settlements,
+                                   assignments="sjje = t.yjje, qjje = 0, jfzt = %s",
+                                   assignment_params=(STATUS_SETTLED,),
+                                   requalifies="t.jfzt = %s", requalify_params=(STATUS_ARREARS,))
 
     updated = write_day_rows(SOURCE_ID, source_url, logical_date, table=TABLE, ddl=DDL, columns=COLUMNS, rows=rows,
                              then=settle)
