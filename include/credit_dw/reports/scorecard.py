@@ -13,9 +13,10 @@ against its target, each jurisdiction's published national rank against the rank
 
 The figures are qa_scorecard_figures (rebuilt as of the month's last day unless `rebuild` is
 false), the drill-downs rpt_scorecard_records (qa_dual_publicity_rates for the dual-publicity
-rates). The black-list outreach figure is rpt_blacklist_outreach_monthly's where that model is
-built, else 无数据. The national ranks are the file the office drops in (`ranks_file()`). A
-missing figure is 无数据, never 0. No citizen ID and no natural person's name is written.
+rates). The black-list outreach figure is rpt_blacklist_outreach_monthly's (the interview feed's;
+无数据 on a warehouse where it was never built, or for a unit without black-list subjects). The
+national ranks are the file the office drops in (`ranks_file()`). A missing figure is 无数据,
+never 0. No citizen ID and no natural person's name is written.
 """
 
 from __future__ import annotations
