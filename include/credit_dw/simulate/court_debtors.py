@@ -38,18 +38,20 @@ from credit_dw.config import settings
 from credit_dw.reference.identifiers import is_valid_citizen_id
 from credit_dw.simulate.common import (
     ID_DAY_FACTOR,
-    KIND_ORGANISATION,
-    KIND_PERSON,
     SimulationSummary,
     change_time,
     check_run,
     day_id_range,
-    listed_subjects,
-    listing_defects,
-    listing_kinds,
     seeded_rng,
     update_earlier_rows,
     write_day_rows,
+)
+from credit_dw.simulate.court_listings import (
+    KIND_ORGANISATION,
+    KIND_PERSON,
+    listed_subjects,
+    listing_defects,
+    listing_kinds,
 )
 from credit_dw.simulate.enterprises import Enterprise, enterprises_for, normalise_code
 
